@@ -46,7 +46,7 @@ struct emu_options {
      * expire it). */
     double time_scale;
     /* Typical execution time as a fraction of the datasheet maximum
-     * (0 = the emulator's documented default). */
+     * (0 = the emulator's documented default, 0.6: see emu_timing.c). */
     double typical_factor;
     uint8_t revision;       /* Info revision byte: 0x02 (608A) or 0x03 (608B); 0 = 0x03 */
     uint64_t seed;          /* seeds probabilistic faults; 0 = from the RNG */
@@ -101,5 +101,12 @@ void emu_stats_get(const struct emu_chip *chip, struct emu_stats *out);
 uint8_t emu_chip_address(const struct emu_chip *chip);
 uint32_t emu_chip_bus_hz(const struct emu_chip *chip);
 double emu_chip_time_scale(const struct emu_chip *chip);
+
+/*
+ * Added by the emulator: NULL while every change of persistent state has
+ * reached the state file, else why the last save failed (the command that
+ * caused it was answered with status 0x0F, the change kept in memory).
+ */
+const char *emu_chip_last_error(const struct emu_chip *chip);
 
 #endif
