@@ -84,9 +84,12 @@ struct atecc_options {
     const char *lock_dir;
     unsigned retries;                 /* resends after CRC/bus errors; 0 = default (3) */
     /* Transport for the in-process emulator (tests only): when set, the
-     * interface string "inproc:" uses it. Opaque here; see transport.h. */
+     * interface string "inproc:[@ADDR]" uses it. Opaque here; defined in
+     * drivers/atecc608/transport.h. The caller owns inproc_ctx. */
     const struct atecc_transport_ops *inproc_ops;
     void *inproc_ctx;
+    /* Longest wait for the bus lock held by another process; 0 = 30000. */
+    unsigned lock_timeout_ms;
 };
 
 struct atecc_device;
@@ -109,6 +112,8 @@ const char *atecc_last_error(const struct atecc_device *dev);
 
 enum atecc_chip_model atecc_model(const struct atecc_device *dev);
 const char *atecc_interface(const struct atecc_device *dev);
+/* The chip's 7-bit I2C address on its bus. */
+uint8_t atecc_address(const struct atecc_device *dev);
 
 /* Wake-state tracking. */
 enum atecc_wake_state atecc_wake_state(struct atecc_device *dev, uint64_t *awake_us);
@@ -142,7 +147,10 @@ atecc_err atecc_pubkey(struct atecc_device *dev, uint8_t slot, uint8_t pubkey[AT
 
 /* Nonce pass-through of 32 bytes into target (ATECC_NONCE_PASSTHROUGH or
  * ATECC_NONCE_PASSTHROUGH_MSGDIG). Leaves the chip awake: the caller's
- * next command must follow in the same wake window (see atecc_sign). */
+ * next command must follow in the same wake window (see atecc_sign).
+ * On success the bus lock stays held until the next call on this device
+ * (which ends the window) or atecc_idle/atecc_close; the caller must
+ * serialise its own threads between the Nonce and that call. */
 atecc_err atecc_nonce_passthrough(struct atecc_device *dev, uint8_t mode,
                                   const uint8_t data[ATECC_DIGEST_SIZE]);
 
@@ -150,6 +158,14 @@ atecc_err atecc_nonce_passthrough(struct atecc_device *dev, uint8_t mode,
  * pass-through + Sign in one wake window under the bus lock. */
 atecc_err atecc_sign(struct atecc_device *dev, uint8_t slot, const uint8_t digest[ATECC_DIGEST_SIZE],
                      uint8_t signature[ATECC_P256_SIGNATURE_SIZE]);
+
+/* Signs count digests back-to-back in one wake window and one bus-lock
+ * hold (a fresh Nonce before each Sign; the watchdog is avoided by idling
+ * between signatures when needed). *done (may be NULL) = signatures made
+ * before the first failure. */
+atecc_err atecc_sign_batch(struct atecc_device *dev, uint8_t slot, size_t count,
+                           const uint8_t (*digests)[ATECC_DIGEST_SIZE],
+                           uint8_t (*signatures)[ATECC_P256_SIGNATURE_SIZE], size_t *done);
 
 /* Verify on the chip with an external public key. *valid false with
  * ATECC_OK means the signature was checked and is wrong. */

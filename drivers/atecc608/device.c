@@ -1,0 +1,285 @@
+/*
+ * Device lifetime and bookkeeping: open (parse, transport, bus lock, first
+ * contact), close, last error, stats, wake-state queries, config-cache
+ * helpers. Must never build packets or poll (exec.c does).
+ */
+#include "device.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "exec.h"
+#include "ops_internal.h"
+
+atecc_err atecc_fail(struct atecc_device *dev, atecc_err err, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(dev->last_error, sizeof(dev->last_error), fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+uint64_t atecc_now(struct atecc_device *dev)
+{
+    return dev->clock.now_us(dev->clock.ctx);
+}
+
+void atecc_sleep_for(struct atecc_device *dev, uint64_t us)
+{
+    if (us > 0)
+        dev->clock.sleep_us(dev->clock.ctx, us);
+}
+
+uint64_t atecc_chip_us(const struct atecc_device *dev, uint64_t ms)
+{
+    return (uint64_t)((double)ms * 1000.0 * dev->tp.time_scale);
+}
+
+uint16_t atecc_cfg_u16(const struct atecc_device *dev, unsigned offset)
+{
+    if (offset + 1 >= ATECC_CONFIG_SIZE)
+        return 0;
+    return (uint16_t)(dev->config[offset] | dev->config[offset + 1] << 8);
+}
+
+uint16_t atecc_slot_config(const struct atecc_device *dev, unsigned slot)
+{
+    return slot < ATECC_SLOT_COUNT ? atecc_cfg_u16(dev, ATECC_CFG_SLOT_CONFIG + 2 * slot) : 0;
+}
+
+uint16_t atecc_key_config(const struct atecc_device *dev, unsigned slot)
+{
+    return slot < ATECC_SLOT_COUNT ? atecc_cfg_u16(dev, ATECC_CFG_KEY_CONFIG + 2 * slot) : 0;
+}
+
+bool atecc_config_locked(const struct atecc_device *dev)
+{
+    return dev->config[ATECC_CFG_LOCK_CONFIG] != ATECC_LOCK_STATE_UNLOCKED;
+}
+
+bool atecc_data_locked(const struct atecc_device *dev)
+{
+    return dev->config[ATECC_CFG_LOCK_VALUE] != ATECC_LOCK_STATE_UNLOCKED;
+}
+
+bool atecc_slot_is_locked(const struct atecc_device *dev, unsigned slot)
+{
+    /* SlotLocked: bit N = slot N, 1 unlocked, 0 locked. */
+    return slot < ATECC_SLOT_COUNT &&
+           (atecc_cfg_u16(dev, ATECC_CFG_SLOT_LOCKED) & (1u << slot)) == 0;
+}
+
+static atecc_err open_transport(struct atecc_device *dev, const struct atecc_options *options,
+                                char *detail, size_t detail_len)
+{
+    const struct atecc_transport_ops *ops = NULL;
+    void *ctx = NULL;
+    atecc_err rc = ATECC_OK;
+    uint32_t hz = ATECC_IFACE_DEFAULT_BUS_HZ;
+    double scale = 1.0;
+
+    switch (dev->iface.scheme) {
+    case ATECC_SCHEME_I2C:
+        rc = atecc_i2c_open(dev->iface.path, dev->iface.addr7, dev->iface.bus_hz, &ops, &ctx,
+                            detail, detail_len);
+        dev->tp.owns_ctx = true;
+        break;
+    case ATECC_SCHEME_EMU:
+        rc = atecc_emu_open(dev->iface.path, &ops, &ctx, detail, detail_len);
+        dev->tp.owns_ctx = true;
+        break;
+    case ATECC_SCHEME_INPROC:
+        if (options == NULL || options->inproc_ops == NULL || options->inproc_ops->write == NULL ||
+            options->inproc_ops->read == NULL) {
+            snprintf(detail, detail_len,
+                     "interface 'inproc:' needs options.inproc_ops with write and read");
+            return ATECC_E_ARGUMENT;
+        }
+        ops = options->inproc_ops;
+        ctx = options->inproc_ctx;
+        dev->tp.owns_ctx = false;
+        break;
+    }
+    if (rc != ATECC_OK)
+        return rc;
+    dev->tp.ops = ops;
+    dev->tp.ctx = ctx;
+    dev->tp.addr7 = dev->iface.addr7;
+    if (ops->bus_info != NULL)
+        ops->bus_info(ctx, &hz, &scale);
+    dev->tp.bus_hz = hz != 0 ? hz : ATECC_IFACE_DEFAULT_BUS_HZ;
+    dev->tp.time_scale = scale >= 0.0 ? scale : 1.0;
+    return ATECC_OK;
+}
+
+atecc_err atecc_open(const char *interface, const struct atecc_options *options,
+                     struct atecc_device **out, char *detail, size_t detail_len)
+{
+    struct atecc_device *dev = NULL;
+    char scratch[8];
+    bool mutex_ok = false;
+    atecc_err rc = ATECC_E_ARGUMENT;
+
+    if (detail == NULL || detail_len == 0) {
+        detail = scratch;
+        detail_len = sizeof(scratch);
+    }
+    detail[0] = '\0';
+    if (out == NULL) {
+        snprintf(detail, detail_len, "atecc_open: out is NULL");
+        goto cleanup;
+    }
+    *out = NULL;
+    dev = calloc(1, sizeof(*dev));
+    if (dev == NULL) {
+        rc = ATECC_E_NOMEM;
+        snprintf(detail, detail_len, "out of memory");
+        goto cleanup;
+    }
+    dev->lock.fd = -1;
+    rc = atecc_iface_parse(interface, &dev->iface, detail, detail_len);
+    if (rc != ATECC_OK)
+        goto cleanup;
+    snprintf(dev->interface, sizeof(dev->interface), "%s", interface);
+    if (pthread_mutex_init(&dev->mutex, NULL) != 0) {
+        rc = ATECC_E_NOMEM;
+        snprintf(detail, detail_len, "pthread_mutex_init failed");
+        goto cleanup;
+    }
+    mutex_ok = true;
+    dev->clock = options != NULL && options->clock != NULL ? *options->clock
+                                                           : *atecc_clock_default();
+    dev->retries = options != NULL && options->retries != 0 ? options->retries : 3;
+    dev->state = ATECC_ASLEEP;
+    dev->divider = ATECC_CLOCK_M0;
+    rc = open_transport(dev, options, detail, detail_len);
+    if (rc != ATECC_OK)
+        goto cleanup;
+    rc = atecc_buslock_open(&dev->lock, options != NULL ? options->lock_dir : NULL, &dev->iface,
+                            dev->tp.ctx, options != NULL ? options->lock_timeout_ms : 0, detail,
+                            detail_len);
+    if (rc != ATECC_OK)
+        goto cleanup;
+    rc = atecc_first_contact(dev);
+    if (rc != ATECC_OK) {
+        snprintf(detail, detail_len, "%s", dev->last_error);
+        goto cleanup;
+    }
+    *out = dev;
+    dev = NULL;
+cleanup:
+    if (dev != NULL) {
+        atecc_buslock_close(&dev->lock);
+        atecc_tp_close(&dev->tp);
+        if (mutex_ok)
+            pthread_mutex_destroy(&dev->mutex);
+        free(dev);
+    }
+    return rc;
+}
+
+void atecc_close(struct atecc_device *dev)
+{
+    if (dev == NULL)
+        return;
+    pthread_mutex_lock(&dev->mutex);
+    if (dev->state == ATECC_AWAKE) {
+        /* Leave the chip idle for the next user, under the lock. */
+        if (atecc_window_begin(dev) == ATECC_OK)
+            atecc_window_end(dev);
+    }
+    atecc_buslock_close(&dev->lock);
+    atecc_tp_close(&dev->tp);
+    memset(dev->config, 0, sizeof(dev->config));
+    pthread_mutex_unlock(&dev->mutex);
+    pthread_mutex_destroy(&dev->mutex);
+    free(dev);
+}
+
+const char *atecc_last_error(const struct atecc_device *dev)
+{
+    if (dev == NULL)
+        return "no device";
+    return dev->last_error;
+}
+
+enum atecc_chip_model atecc_model(const struct atecc_device *dev)
+{
+    return dev != NULL ? dev->model : ATECC_MODEL_UNKNOWN;
+}
+
+const char *atecc_interface(const struct atecc_device *dev)
+{
+    return dev != NULL ? dev->interface : "";
+}
+
+uint8_t atecc_address(const struct atecc_device *dev)
+{
+    return dev != NULL ? dev->iface.addr7 : 0;
+}
+
+enum atecc_wake_state atecc_wake_state(struct atecc_device *dev, uint64_t *awake_us)
+{
+    enum atecc_wake_state state;
+
+    if (awake_us != NULL)
+        *awake_us = 0;
+    if (dev == NULL)
+        return ATECC_ASLEEP;
+    pthread_mutex_lock(&dev->mutex);
+    state = dev->state;
+    if (state == ATECC_AWAKE && awake_us != NULL)
+        *awake_us = atecc_now(dev) - dev->wake_us;
+    pthread_mutex_unlock(&dev->mutex);
+    return state;
+}
+
+atecc_err atecc_idle(struct atecc_device *dev)
+{
+    atecc_err rc;
+
+    if (dev == NULL)
+        return ATECC_E_ARGUMENT;
+    pthread_mutex_lock(&dev->mutex);
+    rc = atecc_window_begin(dev);
+    if (rc == ATECC_OK && dev->state == ATECC_AWAKE)
+        rc = atecc_do_idle(dev);
+    atecc_window_end(dev);
+    pthread_mutex_unlock(&dev->mutex);
+    return rc;
+}
+
+atecc_err atecc_sleep(struct atecc_device *dev)
+{
+    atecc_err rc;
+
+    if (dev == NULL)
+        return ATECC_E_ARGUMENT;
+    pthread_mutex_lock(&dev->mutex);
+    rc = atecc_window_begin(dev);
+    /* An idle chip does not listen: wake it so it hears the sleep. */
+    if (rc == ATECC_OK)
+        rc = atecc_exec_reserve(dev, 0);
+    if (rc == ATECC_OK)
+        rc = atecc_do_sleep(dev);
+    atecc_window_end(dev);
+    pthread_mutex_unlock(&dev->mutex);
+    return rc;
+}
+
+void atecc_stats_get(struct atecc_device *dev, struct atecc_stats *out)
+{
+    if (out == NULL)
+        return;
+    memset(out, 0, sizeof(*out));
+    if (dev == NULL)
+        return;
+    pthread_mutex_lock(&dev->mutex);
+    *out = dev->stats;
+    pthread_mutex_unlock(&dev->mutex);
+}

@@ -1,0 +1,57 @@
+/*
+ * The private device record and the helpers every layer above the
+ * transport shares. Owns nothing by itself; device.c creates and frees it.
+ * Must never be exposed to callers (atecc608.h keeps it opaque).
+ */
+#ifndef ATECC608_DEVICE_H
+#define ATECC608_DEVICE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "atecc608/atecc608.h"
+#include "buslock.h"
+#include "interface.h"
+#include "transport.h"
+
+struct atecc_device {
+    pthread_mutex_t mutex;        /* serialises every public call */
+    struct atecc_transport tp;
+    struct atecc_clock clock;
+    struct atecc_iface iface;
+    struct atecc_buslock lock;
+    char interface[ATECC_IFACE_PATH_MAX + 64];
+    unsigned retries;
+
+    enum atecc_chip_model model;
+    uint8_t revision[4];
+    uint8_t config[ATECC_CONFIG_SIZE];
+    bool config_valid;
+    enum atecc_clock_divider divider;
+
+    enum atecc_wake_state state;
+    uint64_t wake_us;             /* clock time of the wake pulse */
+
+    struct atecc_stats stats;
+    char last_error[512];
+};
+
+/* Sets dev->last_error (printf format) and returns err. */
+atecc_err atecc_fail(struct atecc_device *dev, atecc_err err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+uint64_t atecc_now(struct atecc_device *dev);
+void atecc_sleep_for(struct atecc_device *dev, uint64_t us);
+/* A chip duration in ms, scaled by the bus's time scale, in us. */
+uint64_t atecc_chip_us(const struct atecc_device *dev, uint64_t ms);
+
+/* Config-zone helpers over the cache (valid after open). */
+uint16_t atecc_cfg_u16(const struct atecc_device *dev, unsigned offset);
+uint16_t atecc_slot_config(const struct atecc_device *dev, unsigned slot);
+uint16_t atecc_key_config(const struct atecc_device *dev, unsigned slot);
+bool atecc_config_locked(const struct atecc_device *dev);
+bool atecc_data_locked(const struct atecc_device *dev);
+bool atecc_slot_is_locked(const struct atecc_device *dev, unsigned slot);
+
+#endif

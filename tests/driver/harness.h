@@ -1,0 +1,44 @@
+/*
+ * Test harness shared by the driver's emulator-based tests: a virtual
+ * clock that the driver (atecc_clock) and the emulator (emu_clock) both
+ * read and advance, and an "inproc:" transport that forwards raw bus
+ * transactions to an in-process emu_chip under a mutex. Must never reach
+ * into the emulator beyond its public emu.h.
+ */
+#ifndef TESTS_DRIVER_HARNESS_H
+#define TESTS_DRIVER_HARNESS_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "atecc608/atecc608.h"
+#include "emu.h"
+#include "transport.h"
+
+struct harness {
+    _Atomic uint64_t now_us;
+    struct atecc_clock clock;
+    struct emu_clock emu_clock;
+    pthread_mutex_t bus_mutex;   /* an emu_chip is not thread-safe */
+    struct emu_chip *chip;
+    char lock_dir[64];
+};
+
+extern const struct atecc_transport_ops harness_ops;
+
+/* profile, revision (0 = default). Returns NULL on failure. */
+struct harness *harness_new(enum emu_profile profile, uint8_t revision);
+void harness_free(struct harness *h);
+/* Options wired to h: virtual clock, inproc ops, private lock dir. */
+struct atecc_options harness_options(struct harness *h);
+/* Opens "inproc:@ADDR" on h; asserts success. */
+struct atecc_device *harness_open(struct harness *h, uint8_t addr7);
+void harness_fault(struct harness *h, const char *spec);
+struct emu_stats harness_emu_stats(struct harness *h);
+
+/* OpenSSL check of a raw R||S signature over digest with raw X||Y key. */
+bool harness_p256_verify(const uint8_t pub[64], const uint8_t digest[32], const uint8_t sig[64]);
+
+#endif
