@@ -1,0 +1,42 @@
+/*
+ * The provider's narrow view of a secure element: the only way the layers
+ * above reach the chip.
+ *
+ * Implementations: chip_atecc.c (thin adapter over the ATECC608 driver,
+ * linked into libtrustlink-pkcs11.so) and tests/pkcs11/fake_chip.c
+ * (software keys, for unit tests). Selection is at link time, so there is
+ * no global to set.
+ * Each function returns a CK_RV: the implementation maps its own errors to
+ * CKR_ values in exactly one place. `detail` (when given) receives a
+ * message a user can act on.
+ * Must never: return private key material, or hold the module lock's
+ * invariants (it is called with the module lock held).
+ */
+#ifndef TRUSTLINK_P11_CHIP_H
+#define TRUSTLINK_P11_CHIP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <p11-kit/pkcs11.h>
+
+struct p11_chip;
+
+struct p11_chip_info {
+    uint8_t serial[9];
+    char model[17];       /* e.g. "ATECC608B", NUL-terminated */
+    uint8_t revision[4];  /* Info command revision bytes */
+};
+
+CK_RV p11_chip_open(const char *interface, struct p11_chip **out, char *detail, size_t detail_len);
+void p11_chip_close(struct p11_chip *chip);
+CK_RV p11_chip_info(struct p11_chip *chip, struct p11_chip_info *info);
+/* digest: 32 bytes; sig: r || s, 64 bytes. */
+CK_RV p11_chip_sign(struct p11_chip *chip, unsigned slot, const uint8_t digest[32], uint8_t sig[64]);
+/* New P-256 key in slot; pub = X || Y. */
+CK_RV p11_chip_genkey(struct p11_chip *chip, unsigned slot, uint8_t pub[64]);
+CK_RV p11_chip_pubkey(struct p11_chip *chip, unsigned slot, uint8_t pub[64]);
+CK_RV p11_chip_random(struct p11_chip *chip, uint8_t out[32]);
+CK_RV p11_chip_ecdh(struct p11_chip *chip, unsigned slot, const uint8_t peer[64], uint8_t shared[32]);
+
+#endif

@@ -1,0 +1,103 @@
+/*
+ * chip.h over the ATECC608 driver (drivers/atecc608/include/atecc608/atecc608.h).
+ * A thin adapter: one call per operation, and the only place where driver
+ * errors become CKR_ values (ckr_from_atecc).
+ * Must never: read a private key slot or cache key material.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atecc608/atecc608.h"
+#include "chip.h"
+
+struct p11_chip {
+    struct atecc_device *dev;
+};
+
+static CK_RV ckr_from_atecc(atecc_err e)
+{
+    switch (e) {
+    case ATECC_OK: return CKR_OK;
+    case ATECC_E_NOMEM: return CKR_HOST_MEMORY;
+    case ATECC_E_ARGUMENT: return CKR_ARGUMENTS_BAD;
+    case ATECC_E_INTERFACE:
+    case ATECC_E_OPEN:
+    case ATECC_E_NO_DEVICE: return CKR_DEVICE_REMOVED;
+    case ATECC_E_MISCOMPARE: return CKR_SIGNATURE_INVALID;
+    case ATECC_E_SLOT_NOT_READABLE:
+    case ATECC_E_SLOT_POLICY:
+    case ATECC_E_SLOT_LOCKED:
+    case ATECC_E_ZONE_LOCKED:
+    case ATECC_E_ZONE_UNLOCKED:
+    case ATECC_E_EXECUTION: return CKR_FUNCTION_REJECTED;
+    default: return CKR_DEVICE_ERROR;
+    }
+}
+
+CK_RV p11_chip_open(const char *interface, struct p11_chip **out, char *detail, size_t detail_len)
+{
+    struct p11_chip *c = calloc(1, sizeof(*c));
+    atecc_err e;
+
+    *out = NULL;
+    if (c == NULL)
+        return CKR_HOST_MEMORY;
+    e = atecc_open(interface, NULL, &c->dev, detail, detail_len);
+    if (e != ATECC_OK) {
+        if (detail != NULL && detail_len > 0 && detail[0] == '\0')
+            snprintf(detail, detail_len, "%s: %s", interface, atecc_strerror(e));
+        free(c);
+        return ckr_from_atecc(e);
+    }
+    *out = c;
+    return CKR_OK;
+}
+
+void p11_chip_close(struct p11_chip *chip)
+{
+    if (chip == NULL)
+        return;
+    atecc_close(chip->dev);
+    free(chip);
+}
+
+CK_RV p11_chip_info(struct p11_chip *chip, struct p11_chip_info *info)
+{
+    atecc_err e;
+    memset(info, 0, sizeof(*info));
+    if ((e = atecc_serial(chip->dev, info->serial)) != ATECC_OK ||
+        (e = atecc_info_revision(chip->dev, info->revision)) != ATECC_OK)
+        return ckr_from_atecc(e);
+    switch (atecc_model(chip->dev)) {
+    case ATECC_MODEL_608A: snprintf(info->model, sizeof(info->model), "ATECC608A"); break;
+    case ATECC_MODEL_608B: snprintf(info->model, sizeof(info->model), "ATECC608B"); break;
+    default: snprintf(info->model, sizeof(info->model), "ATECC608"); break;
+    }
+    return CKR_OK;
+}
+
+CK_RV p11_chip_sign(struct p11_chip *chip, unsigned slot, const uint8_t digest[32], uint8_t sig[64])
+{
+    return ckr_from_atecc(atecc_sign(chip->dev, (uint8_t)slot, digest, sig));
+}
+
+CK_RV p11_chip_genkey(struct p11_chip *chip, unsigned slot, uint8_t pub[64])
+{
+    return ckr_from_atecc(atecc_genkey(chip->dev, (uint8_t)slot, pub));
+}
+
+CK_RV p11_chip_pubkey(struct p11_chip *chip, unsigned slot, uint8_t pub[64])
+{
+    return ckr_from_atecc(atecc_pubkey(chip->dev, (uint8_t)slot, pub));
+}
+
+CK_RV p11_chip_random(struct p11_chip *chip, uint8_t out[32])
+{
+    return ckr_from_atecc(atecc_random(chip->dev, out));
+}
+
+CK_RV p11_chip_ecdh(struct p11_chip *chip, unsigned slot, const uint8_t peer[64], uint8_t shared[32])
+{
+    return ckr_from_atecc(atecc_ecdh(chip->dev, (uint8_t)slot, peer, shared));
+}

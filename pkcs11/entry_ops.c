@@ -1,0 +1,487 @@
+/*
+ * PKCS#11 entry points, part 2: objects, search, sign/verify/digest, key
+ * generation, derivation, random. Thin: check arguments and session state,
+ * then call session.c / slot.c / object.c / mechanism.c under the module
+ * lock (see entry.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "entry.h"
+#include "mechanism.h"
+#include "object.h"
+
+static bool user_in(struct p11_module *m, struct p11_session *s)
+{
+    return m->tokens[s->slot].login == P11_USER;
+}
+
+/* Write access to an object of the given token/private flags. */
+static CK_RV may_write(struct p11_module *m, struct p11_session *s, bool token_obj, bool private_obj)
+{
+    if (token_obj && !(s->flags & CKF_RW_SESSION))
+        return CKR_SESSION_READ_ONLY;
+    if (private_obj && !user_in(m, s))
+        return CKR_USER_NOT_LOGGED_IN;
+    return CKR_OK;
+}
+
+CK_RV C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR out)
+{
+    struct p11_module *m;
+    struct p11_session *s;
+    p11_attrs a;
+    CK_RV rv;
+
+    if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
+        return rv;
+    if ((t == NULL && n > 0) || out == NULL)
+        return p11_leave(CKR_ARGUMENTS_BAD);
+    p11_attrs_init(&a);
+    if ((rv = p11_object_create(t, n, &a)) != CKR_OK)
+        goto done;
+    if ((rv = may_write(m, s, p11_object_is_token(&a), p11_object_is_private(&a))) != CKR_OK)
+        goto done;
+    if (p11_object_is_token(&a)) {
+        p11_attrs *one[1] = {&a};
+        rv = p11_token_add_objects(m, &m->tokens[s->slot], one, 1, out);
+    } else {
+        rv = p11_session_add_object(m, s, &a, out);
+    }
+done:
+    p11_attrs_free(&a);
+    return p11_leave(rv);
+}
+
+CK_RV C_CopyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, CK_ULONG n,
+                   CK_OBJECT_HANDLE_PTR out)
+{
+    (void)h;
+    (void)o;
+    (void)t;
+    (void)n;
+    (void)out;
+    return CKR_FUNCTION_NOT_SUPPORTED;
+}
+
+CK_RV C_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o)
+{
+    struct p11_module *m;
+    struct p11_session *s;
+    struct p11_session *owner;
+    p11_attrs *a;
+    CK_RV rv;
+
+    if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
+        return rv;
+    if ((rv = p11_object_lookup(m, s, o, &a, &owner)) != CKR_OK)
+        return p11_leave(rv);
+    if ((rv = may_write(m, s, owner == NULL, p11_object_is_private(a))) != CKR_OK)
+        return p11_leave(rv);
+    return p11_leave(p11_object_destroy(m, s, o));
+}
+
+CK_RV C_GetObjectSize(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ULONG_PTR size)
+{
+    struct p11_module *m;
+    struct p11_session *s, *owner;
+    p11_attrs *a;
+    CK_RV rv;
+
+    if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
+        return rv;
+    if (size == NULL)
+        return p11_leave(CKR_ARGUMENTS_BAD);
+    if ((rv = p11_object_lookup(m, s, o, &a, &owner)) != CKR_OK)
+        return p11_leave(rv);
+    *size = CK_UNAVAILABLE_INFORMATION;
+    return p11_leave(CKR_OK);
+}
+
+CK_RV C_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, CK_ULONG n)
+{
+    struct p11_module *m;
+    struct p11_session *s, *owner;
+    p11_attrs *a;
+    CK_RV rv;
+
+    if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
+        return rv;
+    if (t == NULL && n > 0)
+        return p11_leave(CKR_ARGUMENTS_BAD);
+    if ((rv = p11_object_lookup(m, s, o, &a, &owner)) != CKR_OK)
+        return p11_leave(rv);
+    return p11_leave(p11_object_get(a, t, n));
+}
+
+CK_RV C_SetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, CK_ULONG n)
+{
+    struct p11_module *m;
+    struct p11_session *s, *owner;
+    p11_attrs *a;
+    CK_RV rv;
+
+    if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
+        return rv;
+    if (t == NULL && n > 0)
+        return p11_leave(CKR_ARGUMENTS_BAD);
+    if ((rv = p11_object_lookup(m, s, o, &a, &owner)) != CKR_OK)
+        return p11_leave(rv);
+    if ((rv = may_write(m, s, owner == NULL, p11_object_is_private(a))) != CKR_OK)
+        return p11_leave(rv);
+    if (owner == NULL)
+        return p11_leave(p11_token_set_attributes(&m->tokens[s->slot], o, t, n));
+    return p11_leave(p11_object_set(a, t, n));
+}
+
+CK_RV C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR t, CK_ULONG n)
+{
+    struct p11_module *m;
+    struct p11_session *s;
+    CK_RV rv;
+
+    if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
+        return rv;
+    if (t == NULL && n > 0)
+        return p11_leave(CKR_ARGUMENTS_BAD);
+    if (s->find_active)
+        return p11_leave(CKR_OPERATION_ACTIVE);
+    return p11_leave(p11_find_init(m, s, t, n));
+}
+
+CK_RV C_FindObjects(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR out, CK_ULONG max, CK_ULONG_PTR count)
+{
+    struct p11_module *m;
+    struct p11_session *s;
+    CK_ULONG k = 0;
+    CK_RV rv;
+
+    if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
+        return rv;
+    if (out == NULL || count == NULL)
+        return p11_leave(CKR_ARGUMENTS_BAD);
+    if (!s->find_active)
+        return p11_leave(CKR_OPERATION_NOT_INITIALIZED);
+    while (k < max && s->find_pos < s->n_found)
+        out[k++] = s->found[s->find_pos++];
+    *count = k;
+    return p11_leave(CKR_OK);
+}
+
+CK_RV C_FindObjectsFinal(CK_SESSION_HANDLE h)
+{
+    struct p11_module *m;
+    struct p11_session *s;
+    CK_RV rv;
+
+    if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
+        return rv;
+    if (!s->find_active)
+        return p11_leave(CKR_OPERATION_NOT_INITIALIZED);
+    free(s->found);
+    s->found = NULL;
+    s->n_found = 0;
+    s->find_active = false;
+    return p11_leave(CKR_OK);
+}
+
+/* ---- digest ---- */
+
+CK_RV C_DigestInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech)
+{
+    struct p11_module *m;
+    struct p11_session *s;
+    CK_RV rv;
+    if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
+        return rv;
+    if (mech == NULL)
+        return p11_leave(CKR_ARGUMENTS_BAD);
+    if (s->digest.active)
+        return p11_leave(CKR_OPERATION_ACTIVE);
+    return p11_leave(p11_digest_init(&s->digest, mech));
+}
+
+CK_RV C_Digest(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+{
+    struct p11_module *m;
+    struct p11_session *s;
+    CK_RV rv;
+    if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
+        return rv;
+    if ((data == NULL && len > 0) || out_len == NULL)
+        return p11_leave(CKR_ARGUMENTS_BAD);
+    if (!s->digest.active)
+        return p11_leave(CKR_OPERATION_NOT_INITIALIZED);
+    return p11_leave(p11_digest_final(&s->digest, data, len, true, out, out_len));
+}
+
+CK_RV C_DigestUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len)
+{
+    struct p11_module *m;
+    struct p11_session *s;
+    CK_RV rv;
+    if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
+        return rv;
+    if (data == NULL && len > 0)
+        return p11_leave(CKR_ARGUMENTS_BAD);
+    if (!s->digest.active)
+        return p11_leave(CKR_OPERATION_NOT_INITIALIZED);
+    if ((rv = p11_op_update(&s->digest, data, len)) != CKR_OK)
+        p11_op_reset(&s->digest);
+    return p11_leave(rv);
+}
+
+CK_RV C_DigestFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+{
+    struct p11_module *m;
+    struct p11_session *s;
+    CK_RV rv;
+    if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
+        return rv;
+    if (out_len == NULL)
+        return p11_leave(CKR_ARGUMENTS_BAD);
+    if (!s->digest.active)
+        return p11_leave(CKR_OPERATION_NOT_INITIALIZED);
+    return p11_leave(p11_digest_final(&s->digest, NULL, 0, false, out, out_len));
+}
+
+/* ---- sign / verify ---- */
+
+CK_RV C_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
+{
+    struct p11_module *m;
+    struct p11_session *s, *owner;
+    p11_attrs *a;
+    CK_RV rv;
+    if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
+        return rv;
+    if (mech == NULL)
+        return p11_leave(CKR_ARGUMENTS_BAD);
+    if (s->sign.active)
+        return p11_leave(CKR_OPERATION_ACTIVE);
+    if ((rv = p11_object_lookup(m, s, key, &a, &owner)) != CKR_OK)
+        return p11_leave(rv == CKR_OBJECT_HANDLE_INVALID ? CKR_KEY_HANDLE_INVALID : rv);
+    if (p11_object_is_private(a) && !user_in(m, s))
+        return p11_leave(CKR_USER_NOT_LOGGED_IN);
+    return p11_leave(p11_sign_init(&s->sign, mech, a));
+}
+
+CK_RV C_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
+{
+    struct p11_module *m;
+    struct p11_session *s;
+    CK_RV rv;
+    if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
+        return rv;
+    if ((data == NULL && len > 0) || sig_len == NULL)
+        return p11_leave(CKR_ARGUMENTS_BAD);
+    if (!s->sign.active)
+        return p11_leave(CKR_OPERATION_NOT_INITIALIZED);
+    return p11_leave(p11_sign_final(m->tokens[s->slot].chip, &s->sign, data, len, true, sig, sig_len));
+}
+
+CK_RV C_SignUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len)
+{
+    struct p11_module *m;
+    struct p11_session *s;
+    CK_RV rv;
+    if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
+        return rv;
+    if (data == NULL && len > 0)
+        return p11_leave(CKR_ARGUMENTS_BAD);
+    if (!s->sign.active)
+        return p11_leave(CKR_OPERATION_NOT_INITIALIZED);
+    if ((rv = p11_op_update(&s->sign, data, len)) != CKR_OK)
+        p11_op_reset(&s->sign);
+    return p11_leave(rv);
+}
+
+CK_RV C_SignFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
+{
+    struct p11_module *m;
+    struct p11_session *s;
+    CK_RV rv;
+    if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
+        return rv;
+    if (sig_len == NULL)
+        return p11_leave(CKR_ARGUMENTS_BAD);
+    if (!s->sign.active)
+        return p11_leave(CKR_OPERATION_NOT_INITIALIZED);
+    return p11_leave(p11_sign_final(m->tokens[s->slot].chip, &s->sign, NULL, 0, false, sig, sig_len));
+}
+
+CK_RV C_VerifyInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
+{
+    struct p11_module *m;
+    struct p11_session *s, *owner;
+    p11_attrs *a;
+    CK_RV rv;
+    if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
+        return rv;
+    if (mech == NULL)
+        return p11_leave(CKR_ARGUMENTS_BAD);
+    if (s->verify.active)
+        return p11_leave(CKR_OPERATION_ACTIVE);
+    if ((rv = p11_object_lookup(m, s, key, &a, &owner)) != CKR_OK)
+        return p11_leave(rv == CKR_OBJECT_HANDLE_INVALID ? CKR_KEY_HANDLE_INVALID : rv);
+    return p11_leave(p11_verify_init(&s->verify, mech, a));
+}
+
+CK_RV C_Verify(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR sig, CK_ULONG sig_len)
+{
+    struct p11_module *m;
+    struct p11_session *s;
+    CK_RV rv;
+    if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
+        return rv;
+    if ((data == NULL && len > 0) || sig == NULL)
+        return p11_leave(CKR_ARGUMENTS_BAD);
+    if (!s->verify.active)
+        return p11_leave(CKR_OPERATION_NOT_INITIALIZED);
+    return p11_leave(p11_verify_final(&s->verify, data, len, true, sig, sig_len));
+}
+
+CK_RV C_VerifyUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len)
+{
+    struct p11_module *m;
+    struct p11_session *s;
+    CK_RV rv;
+    if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
+        return rv;
+    if (data == NULL && len > 0)
+        return p11_leave(CKR_ARGUMENTS_BAD);
+    if (!s->verify.active)
+        return p11_leave(CKR_OPERATION_NOT_INITIALIZED);
+    if ((rv = p11_op_update(&s->verify, data, len)) != CKR_OK)
+        p11_op_reset(&s->verify);
+    return p11_leave(rv);
+}
+
+CK_RV C_VerifyFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG sig_len)
+{
+    struct p11_module *m;
+    struct p11_session *s;
+    CK_RV rv;
+    if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
+        return rv;
+    if (sig == NULL)
+        return p11_leave(CKR_ARGUMENTS_BAD);
+    if (!s->verify.active)
+        return p11_leave(CKR_OPERATION_NOT_INITIALIZED);
+    return p11_leave(p11_verify_final(&s->verify, NULL, 0, false, sig, sig_len));
+}
+
+/* ---- keys ---- */
+
+CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR pub, CK_ULONG npub,
+                        CK_ATTRIBUTE_PTR priv, CK_ULONG npriv, CK_OBJECT_HANDLE_PTR hpub,
+                        CK_OBJECT_HANDLE_PTR hpriv)
+{
+    struct p11_module *m;
+    struct p11_session *s;
+    CK_RV rv;
+    if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
+        return rv;
+    if (mech == NULL || hpub == NULL || hpriv == NULL || (pub == NULL && npub > 0) || (priv == NULL && npriv > 0))
+        return p11_leave(CKR_ARGUMENTS_BAD);
+    if (mech->mechanism != CKM_EC_KEY_PAIR_GEN)
+        return p11_leave(CKR_MECHANISM_INVALID);
+    if (mech->pParameter != NULL || mech->ulParameterLen != 0)
+        return p11_leave(CKR_MECHANISM_PARAM_INVALID);
+    if ((rv = p11_object_check_keygen(pub, npub, priv, npriv)) != CKR_OK)
+        return p11_leave(rv);
+    if ((rv = may_write(m, s, true, true)) != CKR_OK)
+        return p11_leave(rv);
+    return p11_leave(p11_token_generate_keypair(m, &m->tokens[s->slot], s, pub, npub, priv, npriv, hpub, hpriv));
+}
+
+CK_RV C_DeriveKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE base, CK_ATTRIBUTE_PTR t,
+                  CK_ULONG n, CK_OBJECT_HANDLE_PTR out)
+{
+    struct p11_module *m;
+    struct p11_session *s, *owner;
+    p11_attrs *key, a;
+    uint8_t shared[32];
+    CK_ULONG v, value_len = 32;
+    bool b;
+    CK_RV rv;
+
+    if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
+        return rv;
+    if (mech == NULL || out == NULL || (t == NULL && n > 0))
+        return p11_leave(CKR_ARGUMENTS_BAD);
+    if ((rv = p11_object_lookup(m, s, base, &key, &owner)) != CKR_OK)
+        return p11_leave(rv == CKR_OBJECT_HANDLE_INVALID ? CKR_KEY_HANDLE_INVALID : rv);
+    if (p11_object_is_private(key) && !user_in(m, s))
+        return p11_leave(CKR_USER_NOT_LOGGED_IN);
+    /* The derived secret is a session object (CKK_GENERIC_SECRET). */
+    if ((p11_tmpl_get_ulong(t, n, CKA_CLASS, &v) && v != CKO_SECRET_KEY) ||
+        (p11_tmpl_get_ulong(t, n, CKA_KEY_TYPE, &v) && v != CKK_GENERIC_SECRET) ||
+        (p11_tmpl_get_bool(t, n, CKA_TOKEN, &b) && b))
+        return p11_leave(CKR_TEMPLATE_INCONSISTENT);
+    if (p11_tmpl_find(t, n, CKA_VALUE_LEN) != NULL &&
+        (!p11_tmpl_get_ulong(t, n, CKA_VALUE_LEN, &value_len) || value_len == 0 || value_len > 32))
+        return p11_leave(CKR_ATTRIBUTE_VALUE_INVALID);
+    if ((rv = p11_ecdh_derive(m->tokens[s->slot].chip, mech, key, shared)) != CKR_OK)
+        return p11_leave(rv);
+    p11_attrs_init(&a);
+    for (CK_ULONG i = 0; i < n && rv == CKR_OK; i++)
+        if (t[i].type != CKA_VALUE)
+            rv = p11_attrs_set(&a, t[i].type, t[i].pValue, t[i].ulValueLen);
+    if (rv == CKR_OK)
+        rv = p11_attrs_set_ulong(&a, CKA_CLASS, CKO_SECRET_KEY);
+    if (rv == CKR_OK)
+        rv = p11_attrs_set_ulong(&a, CKA_KEY_TYPE, CKK_GENERIC_SECRET);
+    if (rv == CKR_OK)
+        rv = p11_attrs_set_bool(&a, CKA_TOKEN, false);
+    if (rv == CKR_OK)
+        rv = p11_attrs_set(&a, CKA_VALUE, shared, value_len);
+    if (rv == CKR_OK)
+        rv = p11_attrs_set_ulong(&a, CKA_VALUE_LEN, value_len);
+    if (rv == CKR_OK)
+        rv = p11_attrs_default_bool(&a, CKA_SENSITIVE, false);
+    if (rv == CKR_OK)
+        rv = p11_attrs_default_bool(&a, CKA_EXTRACTABLE, true);
+    if (rv == CKR_OK)
+        rv = p11_attrs_set_bool(&a, CKA_LOCAL, false);
+    if (rv == CKR_OK)
+        rv = p11_session_add_object(m, s, &a, out);
+    OPENSSL_cleanse(shared, sizeof(shared));
+    p11_attrs_free(&a);
+    return p11_leave(rv);
+}
+
+CK_RV C_SeedRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR seed, CK_ULONG len)
+{
+    struct p11_module *m;
+    struct p11_session *s;
+    CK_RV rv;
+    if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
+        return rv;
+    if (seed == NULL && len > 0)
+        return p11_leave(CKR_ARGUMENTS_BAD);
+    return p11_leave(CKR_RANDOM_SEED_NOT_SUPPORTED);
+}
+
+CK_RV C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG len)
+{
+    struct p11_module *m;
+    struct p11_session *s;
+    uint8_t block[32];
+    CK_ULONG done = 0;
+    CK_RV rv;
+    if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
+        return rv;
+    if (out == NULL && len > 0)
+        return p11_leave(CKR_ARGUMENTS_BAD);
+    while (done < len && rv == CKR_OK) {
+        CK_ULONG take = len - done < 32 ? len - done : 32;
+        if ((rv = p11_chip_random(m->tokens[s->slot].chip, block)) == CKR_OK)
+            memcpy(out + done, block, take);
+        done += take;
+    }
+    OPENSSL_cleanse(block, sizeof(block));
+    return p11_leave(rv);
+}

@@ -1,0 +1,14 @@
+/*
+ * Provider log lines on stderr ("trustlink-pkcs11: <level>: ...").
+ * Owns: the level (an atomic, set from the configuration at C_Initialize).
+ * Must never: be passed a PIN or key material.
+ */
+#ifndef TRUSTLINK_P11_LOG_H
+#define TRUSTLINK_P11_LOG_H
+
+#include "config.h"
+
+void p11_log_set_level(enum p11_log_level level);
+void p11_log(enum p11_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
