@@ -222,44 +222,26 @@ int cmd_read(struct tool_ctx *ctx)
     return TOOL_EXIT_OK;
 }
 
-/* CRC of the data and OTP zones as the Lock command checks it: every slot
- * in order, then the OTP zone. */
-static atecc_err data_zone_crc(struct tool_ctx *ctx, uint16_t *crc)
-{
-    enum { DATA_TOTAL = 8 * 36 + 416 + 7 * 72 + ATECC_OTP_SIZE };
-    uint8_t *all = NULL;
-    size_t off = 0;
-    atecc_err err = ATECC_E_NOMEM;
-
-    all = calloc(1, DATA_TOTAL);
-    if (all == NULL)
-        goto cleanup;
-    err = ATECC_OK;
-    for (uint8_t slot = 0; slot < ATECC_SLOT_COUNT && err == ATECC_OK; slot++) {
-        err = read_slot(ctx->dev, slot, all + off);
-        off += atecc_slot_size(slot);
-    }
-    for (uint8_t block = 0; block < ATECC_OTP_SIZE / ATECC_BLOCK_SIZE && err == ATECC_OK; block++)
-        err = atecc_read(ctx->dev, ATECC_ZONE_OTP, 0, block, 0, all + off + block * ATECC_BLOCK_SIZE,
-                         ATECC_BLOCK_SIZE);
-    if (err == ATECC_OK)
-        *crc = atecc_crc16(all, DATA_TOTAL);
-cleanup:
-    free(all);
-    return err;
-}
-
 int cmd_lock(struct tool_ctx *ctx)
 {
     bool yes = tool_take_flag(ctx, "--yes");
+    const char *crc_text = NULL;
+    uint8_t crc_bytes[2] = { 0, 0 };
     uint8_t cfg[ATECC_CONFIG_SIZE];
     uint16_t crc = 0;
     unsigned slot = 0;
     atecc_err err;
-    int rc = tool_no_more_options(ctx);
+    int rc = tool_take_opt(ctx, "--crc", &crc_text);
 
+    if (rc < 0)
+        return tool_usage_error("lock data: --crc needs 4 hex digits");
+    rc = tool_no_more_options(ctx);
     if (rc != TOOL_EXIT_OK)
         return rc;
+    if (crc_text != NULL && !fmt_parse_hex(crc_text, crc_bytes, sizeof(crc_bytes)))
+        return tool_usage_error("lock data: --crc '%s' is not 4 hex digits", crc_text);
+    if (crc_text != NULL && (ctx->argc != 2 || strcmp(ctx->argv[1], "data") != 0))
+        return tool_usage_error("--crc applies to lock data only");
     if (ctx->argc < 2 || (strcmp(ctx->argv[1], "slot") == 0 ? ctx->argc != 3 : ctx->argc != 2))
         return tool_usage_error("usage: atecc608-tool lock config|data|slot N --yes");
     if (strcmp(ctx->argv[1], "slot") == 0 && !tool_parse_uint(ctx->argv[2], 15, &slot))
@@ -278,10 +260,11 @@ int cmd_lock(struct tool_ctx *ctx)
         crc = atecc_crc16(cfg, sizeof(cfg));
         err = atecc_lock_config(ctx->dev, &crc);
     } else if (strcmp(ctx->argv[1], "data") == 0) {
-        err = data_zone_crc(ctx, &crc);
-        if (err != ATECC_OK)
-            return tool_fail(ctx, "reading the data and OTP zones for their CRC", err);
-        err = atecc_lock_data(ctx->dev, &crc);
+        /* The chip refuses to read the data zone before it is locked, so
+         * the expected CRC can only come from whoever wrote the contents;
+         * without one the lock skips the check. */
+        crc = (uint16_t)(crc_bytes[0] << 8 | crc_bytes[1]);
+        err = atecc_lock_data(ctx->dev, crc_text != NULL ? &crc : NULL);
     } else {
         err = atecc_lock_slot(ctx->dev, (uint8_t)slot);
     }
