@@ -113,17 +113,19 @@ atecc_err atecc_buslock_acquire(struct atecc_buslock *lock, char *detail, size_t
     uint64_t wait_us = ATECC_LOCK_POLL_MIN_US;
     atecc_err rc;
 
-    if (lock->held)
-        return ATECC_OK;
     if (lock->pid != getpid()) {
         /* A forked child shares the parent's open file description, and
-         * with it the parent's flock: it needs its own. */
+         * with it the parent's flock: it needs its own, and whatever the
+         * copied flag says, it holds nothing yet. */
+        lock->held = false;
         if (lock->fd >= 0)
             close(lock->fd);
         rc = open_fd(lock, detail, detail_len);
         if (rc != ATECC_OK)
             return rc;
     }
+    if (lock->held)
+        return ATECC_OK;
     /* Contention is host time, not chip time: the real clock bounds it. */
     for (;;) {
         if (flock(lock->fd, LOCK_EX | LOCK_NB) == 0) {
@@ -146,11 +148,19 @@ atecc_err atecc_buslock_acquire(struct atecc_buslock *lock, char *detail, size_t
     }
 }
 
+bool atecc_buslock_held(const struct atecc_buslock *lock)
+{
+    return lock->held && lock->pid == getpid();
+}
+
 void atecc_buslock_release(struct atecc_buslock *lock)
 {
     if (!lock->held)
         return;
-    (void)flock(lock->fd, LOCK_UN);
+    /* In a forked child the descriptor is still the parent's: unlocking it
+     * would drop the parent's hold in the middle of its wake window. */
+    if (lock->pid == getpid())
+        (void)flock(lock->fd, LOCK_UN);
     lock->held = false;
 }
 

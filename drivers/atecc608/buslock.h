@@ -32,6 +32,9 @@ atecc_err atecc_buslock_open(struct atecc_buslock *lock, const char *dir,
                              const struct atecc_iface *iface, const void *inproc_ctx,
                              unsigned timeout_ms, char *detail, size_t detail_len);
 atecc_err atecc_buslock_acquire(struct atecc_buslock *lock, char *detail, size_t detail_len);
+/* True when this process holds the lock (a forked child never inherits
+ * its parent's hold, although it inherits the flag). */
+bool atecc_buslock_held(const struct atecc_buslock *lock);
 void atecc_buslock_release(struct atecc_buslock *lock);
 void atecc_buslock_close(struct atecc_buslock *lock);
 

@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "exec.h"
 #include "ops_internal.h"
+#include "sign_engine.h"
 
 atecc_err atecc_fail(struct atecc_device *dev, atecc_err err, const char *fmt, ...)
 {
@@ -117,6 +118,39 @@ static atecc_err open_transport(struct atecc_device *dev, const struct atecc_opt
     return ATECC_OK;
 }
 
+/* options first, then $TRUSTLINK_SIGN_POLICY, then TUNED. */
+static enum atecc_sign_policy pick_policy(const struct atecc_options *options)
+{
+    const char *env = getenv("TRUSTLINK_SIGN_POLICY");
+
+    if (options != NULL && options->sign_policy != ATECC_SIGN_POLICY_DEFAULT)
+        return options->sign_policy;
+    if (env != NULL && strcmp(env, "naive") == 0)
+        return ATECC_SIGN_POLICY_NAIVE;
+    return ATECC_SIGN_POLICY_TUNED;
+}
+
+/* options first, then $TRUSTLINK_SIGN_LINGER_US (0 = none), then the
+ * default; never above the maximum (the linger holds the bus lock). */
+static unsigned pick_linger(const struct atecc_options *options)
+{
+    const char *env = getenv("TRUSTLINK_SIGN_LINGER_US");
+    unsigned long v = ATECC_SIGN_LINGER_DEFAULT_US;
+
+    if (options != NULL && options->sign_linger_us == ATECC_SIGN_LINGER_NONE)
+        return 0;
+    if (options != NULL && options->sign_linger_us != 0) {
+        v = options->sign_linger_us;
+    } else if (env != NULL && env[0] >= '0' && env[0] <= '9') {
+        char *end = NULL;
+
+        v = strtoul(env, &end, 10);
+        if (end == NULL || *end != '\0')
+            v = ATECC_SIGN_LINGER_DEFAULT_US;
+    }
+    return v > ATECC_SIGN_LINGER_MAX_US ? ATECC_SIGN_LINGER_MAX_US : (unsigned)v;
+}
+
 atecc_err atecc_open(const char *interface, const struct atecc_options *options,
                      struct atecc_device **out, char *detail, size_t detail_len)
 {
@@ -157,6 +191,8 @@ atecc_err atecc_open(const char *interface, const struct atecc_options *options,
     dev->retries = options != NULL && options->retries != 0 ? options->retries : 3;
     dev->state = ATECC_ASLEEP;
     dev->divider = ATECC_CLOCK_M0;
+    dev->sign_policy = pick_policy(options);
+    dev->linger_us = pick_linger(options);
     rc = open_transport(dev, options, detail, detail_len);
     if (rc != ATECC_OK)
         goto cleanup;
@@ -169,6 +205,13 @@ atecc_err atecc_open(const char *interface, const struct atecc_options *options,
     if (rc != ATECC_OK) {
         snprintf(detail, detail_len, "%s", dev->last_error);
         goto cleanup;
+    }
+    if (dev->sign_policy == ATECC_SIGN_POLICY_TUNED) {
+        rc = atecc_engine_create(dev);
+        if (rc != ATECC_OK) {
+            snprintf(detail, detail_len, "cannot set up the sign engine (out of memory)");
+            goto cleanup;
+        }
     }
     *out = dev;
     dev = NULL;
@@ -183,11 +226,52 @@ cleanup:
     return rc;
 }
 
+/*
+ * $TRUSTLINK_ATECC_STATS names a file to which atecc_close appends this
+ * device's counters as one JSON line. For measurement (tests/bench): it
+ * reads the counters of the very device a PKCS#11 module used, which no
+ * API of the module exposes. Mutex held.
+ */
+static void dump_stats(const struct atecc_device *dev)
+{
+    const char *path = getenv("TRUSTLINK_ATECC_STATS");
+    const struct atecc_stats *s = &dev->stats;
+    FILE *f = NULL;
+
+    if (path == NULL || path[0] == '\0')
+        return;
+    f = fopen(path, "ae");
+    if (f == NULL)
+        return;
+    fprintf(f,
+            "{\"policy\":\"%s\",\"linger_us\":%u,\"commands\":%llu,\"wake_pulses\":%llu,"
+            "\"idles\":%llu,\"sleeps\":%llu,\"retries\":%llu,\"polls\":%llu,"
+            "\"bus_bytes\":%llu,\"watchdog_avoided\":%llu,\"signatures\":%llu,"
+            "\"sign_failures\":%llu,\"batches\":%llu,\"batch_max\":%llu,\"batch_sum\":%llu,"
+            "\"linger_hits\":%llu,\"linger_idles\":%llu,\"chip_busy_us\":%llu,\"batch_hist\":[",
+            atecc_sign_policy_name(dev->sign_policy), dev->linger_us,
+            (unsigned long long)s->commands, (unsigned long long)s->wake_pulses,
+            (unsigned long long)s->idles, (unsigned long long)s->sleeps,
+            (unsigned long long)s->retries, (unsigned long long)s->polls,
+            (unsigned long long)s->bus_bytes, (unsigned long long)s->watchdog_avoided,
+            (unsigned long long)s->signatures, (unsigned long long)s->sign_failures,
+            (unsigned long long)s->batches, (unsigned long long)s->batch_max,
+            (unsigned long long)s->batch_sum, (unsigned long long)s->linger_hits,
+            (unsigned long long)s->linger_idles, (unsigned long long)s->chip_busy_us);
+    for (unsigned i = 0; i < ATECC_BATCH_HIST_BUCKETS; i++)
+        fprintf(f, "%s%llu", i ? "," : "", (unsigned long long)s->batch_hist[i]);
+    fprintf(f, "]}\n");
+    fclose(f);
+}
+
 void atecc_close(struct atecc_device *dev)
 {
     if (dev == NULL)
         return;
+    /* First: the worker finishes its queue and ends its linger window. */
+    atecc_engine_destroy(dev);
     pthread_mutex_lock(&dev->mutex);
+    dump_stats(dev);
     if (dev->state == ATECC_AWAKE) {
         /* Leave the chip idle for the next user, under the lock. */
         if (atecc_window_begin(dev) == ATECC_OK)
@@ -199,6 +283,29 @@ void atecc_close(struct atecc_device *dev)
     pthread_mutex_unlock(&dev->mutex);
     pthread_mutex_destroy(&dev->mutex);
     free(dev);
+}
+
+enum atecc_sign_policy atecc_sign_policy_of(const struct atecc_device *dev)
+{
+    return dev != NULL ? dev->sign_policy : ATECC_SIGN_POLICY_TUNED;
+}
+
+const char *atecc_sign_policy_name(enum atecc_sign_policy policy)
+{
+    switch (policy) {
+    case ATECC_SIGN_POLICY_NAIVE:
+        return "naive";
+    case ATECC_SIGN_POLICY_TUNED:
+        return "tuned";
+    case ATECC_SIGN_POLICY_DEFAULT:
+    default:
+        return "default";
+    }
+}
+
+unsigned atecc_sign_linger_us(const struct atecc_device *dev)
+{
+    return dev != NULL ? dev->linger_us : 0;
 }
 
 const char *atecc_last_error(const struct atecc_device *dev)

@@ -15,6 +15,8 @@
 #include "interface.h"
 #include "transport.h"
 
+struct atecc_sign_engine;
+
 struct atecc_device {
     pthread_mutex_t mutex;        /* serialises every public call */
     struct atecc_transport tp;
@@ -32,6 +34,19 @@ struct atecc_device {
 
     enum atecc_wake_state state;
     uint64_t wake_us;             /* clock time of the wake pulse */
+    /* Bumped by every public call bracket (ops_zone.c): the sign engine
+     * compares it to learn whether the window it left open during its
+     * linger is still its own. Guarded by mutex. */
+    uint64_t window_gen;
+
+    /* Learned time from the end of a command's write to the first poll
+     * that found its response, per opcode (0 = not seen yet): the next
+     * execution starts polling just before it. Guarded by mutex. */
+    uint32_t ready_us[256];
+
+    enum atecc_sign_policy sign_policy; /* never DEFAULT after open */
+    unsigned linger_us;                 /* 0 = none */
+    struct atecc_sign_engine *engine;   /* TUNED only; own lock inside */
 
     struct atecc_stats stats;
     char last_error[512];

@@ -15,6 +15,14 @@ enum {
      * picked up within ~1 ms of being ready (scaled like chip time). */
     ATECC_POLL_US = 1000,
     ATECC_POLL_FLOOR_US = 50,
+    /* Poll interval around a response time learned from earlier runs of
+     * the same opcode: finer, so a signature is picked up within ~0.25 ms
+     * (a 2-byte poll costs 0.18 ms of bus time at 100 kHz, so finer would
+     * only fill the bus). */
+    ATECC_POLL_FINE_US = 250,
+    /* Fine polling lasts this long past the learned time, then 1 ms polls
+     * take over (a slower mode of the same opcode, a slower part). */
+    ATECC_POLL_FINE_SPAN_US = 3000,
     /* Host-side slack on the response deadline (scheduler, USB adapters). */
     ATECC_DEADLINE_MARGIN_US = 20000,
     /* Chip time kept free before the watchdog for reading the response. */
@@ -70,11 +78,51 @@ uint64_t atecc_exec_first_poll_us(const struct atecc_device *dev, uint8_t opcode
     return atecc_exec_max_us(dev, opcode) * typical_percent(dev->model, opcode) / 100u;
 }
 
-static uint64_t poll_us(const struct atecc_device *dev)
+static uint64_t scaled_poll(const struct atecc_device *dev, unsigned base_us)
 {
-    uint64_t us = (uint64_t)(ATECC_POLL_US * dev->tp.time_scale);
+    uint64_t us = (uint64_t)(base_us * dev->tp.time_scale);
 
     return us < ATECC_POLL_FLOOR_US ? ATECC_POLL_FLOOR_US : us;
+}
+
+static uint64_t poll_us(const struct atecc_device *dev)
+{
+    return scaled_poll(dev, ATECC_POLL_US);
+}
+
+/*
+ * When the first poll comes. Unlearned: a fraction of the maximum below
+ * any plausible typical time (typical_percent). Learned: one fine poll
+ * period before the fastest response seen for this opcode, which is never
+ * later than the real ready time by more than one poll transaction.
+ * Polling early is always safe (a busy chip NAKs); learning only saves
+ * polls and detection latency, it can never make a command fail.
+ */
+static uint64_t first_wait_us(const struct atecc_device *dev, uint8_t opcode, unsigned flags)
+{
+    uint64_t fine = scaled_poll(dev, ATECC_POLL_FINE_US);
+    uint64_t learned = dev->ready_us[opcode];
+
+    if (flags & ATECC_EXEC_NAIVE)
+        return atecc_exec_max_us(dev, opcode);
+    if (learned == 0)
+        return atecc_exec_first_poll_us(dev, opcode);
+    return learned > fine ? learned - fine : 0;
+}
+
+static void learn_ready(struct atecc_device *dev, uint8_t opcode, uint64_t elapsed,
+                        unsigned flags)
+{
+    uint32_t e = elapsed > UINT32_MAX ? UINT32_MAX : (uint32_t)elapsed;
+
+    dev->stats.chip_busy_us += elapsed;
+    /* A naive wait of the maximum says nothing about the ready time. */
+    if (flags & ATECC_EXEC_NAIVE)
+        return;
+    if (e == 0)
+        e = 1;  /* 0 means "not learned" */
+    if (dev->ready_us[opcode] == 0 || e < dev->ready_us[opcode])
+        dev->ready_us[opcode] = e;
 }
 
 /* Microseconds from wake to the watchdog minimum; UINT64_MAX when the
@@ -194,6 +242,19 @@ static atecc_err wake(struct atecc_device *dev)
                       "check wiring and the address", dev->interface, tries);
 }
 
+/* Awake, with budget_us left before the watchdog minimum (and a guard). */
+static bool window_fits(struct atecc_device *dev, uint64_t budget_us)
+{
+    uint64_t limit = watchdog_us(dev);
+
+    if (dev->state != ATECC_AWAKE)
+        return false;
+    if (limit == UINT64_MAX)
+        return true;
+    return atecc_now(dev) - dev->wake_us + budget_us + atecc_chip_us(dev, ATECC_WATCHDOG_GUARD_MS) <=
+           limit;
+}
+
 atecc_err atecc_exec_reserve(struct atecc_device *dev, uint64_t budget_us)
 {
     uint64_t limit = watchdog_us(dev);
@@ -222,7 +283,7 @@ atecc_err atecc_window_begin(struct atecc_device *dev)
     char detail[sizeof(dev->last_error)];
     atecc_err rc;
 
-    if (dev->lock.held)
+    if (atecc_buslock_held(&dev->lock))
         return ATECC_OK;
     rc = atecc_buslock_acquire(&dev->lock, detail, sizeof(detail));
     if (rc != ATECC_OK)
@@ -260,17 +321,26 @@ bool atecc_err_transient(atecc_err err)
 
 /* One send + poll + receive. raw gets the whole response. */
 static atecc_err attempt(struct atecc_device *dev, const uint8_t *pkt, size_t pkt_len,
-                         uint8_t *raw, size_t *raw_len)
+                         uint8_t *raw, size_t *raw_len, unsigned flags)
 {
     uint8_t opcode = pkt[ATECC_PKT_OPCODE];
     uint64_t max_us = atecc_exec_max_us(dev, opcode);
+    uint64_t sent;
     uint64_t deadline;
+    uint64_t fine_until = 0;
+    uint64_t learned_at = 0;
     uint64_t max_polls;
     uint64_t poll = poll_us(dev);
+    uint64_t fine = scaled_poll(dev, ATECC_POLL_FINE_US);
     enum atecc_tp_result r;
     atecc_err rc;
 
     *raw_len = 0;
+    if ((flags & ATECC_EXEC_SAME_WINDOW) && !(flags & ATECC_EXEC_NAIVE) &&
+        !window_fits(dev, max_us))
+        return atecc_fail(dev, ATECC_E_WATCHDOG,
+                          "command 0x%02x no longer fits the wake window of the command that "
+                          "prepared it at %s (the host was delayed)", opcode, dev->interface);
     rc = atecc_exec_reserve(dev, max_us);
     if (rc != ATECC_OK)
         return rc;
@@ -285,14 +355,25 @@ static atecc_err attempt(struct atecc_device *dev, const uint8_t *pkt, size_t pk
                           r == ATECC_TP_IO ? atecc_tp_last_error(&dev->tp) : "");
     }
     dev->stats.commands++;
-    deadline = atecc_now(dev) + max_us + max_us / 10 + ATECC_DEADLINE_MARGIN_US;
-    max_polls = (max_us + max_us / 10 + ATECC_DEADLINE_MARGIN_US) / poll + 64;
-    atecc_sleep_for(dev, atecc_exec_first_poll_us(dev, opcode));
+    sent = atecc_now(dev);
+    deadline = sent + max_us + max_us / 10 + ATECC_DEADLINE_MARGIN_US;
+    /* Fine polls are bounded too: at most the fine span's worth. */
+    max_polls = (max_us + max_us / 10 + ATECC_DEADLINE_MARGIN_US) / poll + 64 +
+                ATECC_POLL_FINE_SPAN_US * 4 / ATECC_POLL_FINE_US;
+    if (!(flags & ATECC_EXEC_NAIVE) && dev->ready_us[opcode] != 0) {
+        learned_at = sent + dev->ready_us[opcode];
+        fine_until = learned_at + scaled_poll(dev, ATECC_POLL_FINE_SPAN_US);
+    }
+    atecc_sleep_for(dev, first_wait_us(dev, opcode, flags));
     for (uint64_t n = 0;; n++) {
+        uint64_t poll_start = atecc_now(dev);
+
         r = atecc_tp_receive(&dev->tp, raw, ATECC_RSP_MAX, raw_len);
         sync_bus_bytes(dev);
-        if (r == ATECC_TP_OK)
+        if (r == ATECC_TP_OK) {
+            learn_ready(dev, opcode, poll_start - sent, flags);
             return ATECC_OK;
+        }
         if (r == ATECC_TP_BAD_COUNT)
             return atecc_fail(dev, ATECC_E_RESPONSE,
                               "response to 0x%02x at %s has count byte %u (allowed 4..%d)",
@@ -308,7 +389,16 @@ static atecc_err attempt(struct atecc_device *dev, const uint8_t *pkt, size_t pk
                               (unsigned long long)max_us);
         }
         dev->stats.polls++;
-        atecc_sleep_for(dev, poll);
+        {
+            uint64_t t = atecc_now(dev);
+            uint64_t wait = t < fine_until ? fine : poll;
+
+            /* The first poll was a probe just before the learned time; the
+             * next one goes at that time, which answered before. */
+            if (n == 0 && learned_at > t && learned_at - t < wait)
+                wait = learned_at - t;
+            atecc_sleep_for(dev, wait);
+        }
     }
 }
 
@@ -365,7 +455,11 @@ atecc_err atecc_exec(struct atecc_device *dev, uint8_t opcode, uint8_t param1, u
 
         if (t > 0)
             dev->stats.retries++;
-        rc = attempt(dev, pkt, pkt_len, raw, &raw_len);
+        rc = attempt(dev, pkt, pkt_len, raw, &raw_len, flags);
+        /* The naive baseline idles after every command, whatever came of
+         * it, so its next command pays a wake like a simple driver's. */
+        if ((flags & ATECC_EXEC_NAIVE) && dev->state == ATECC_AWAKE)
+            (void)atecc_do_idle(dev);
         /* The wake has its own retries; an unusable chip stays unusable. */
         if (rc == ATECC_E_NO_DEVICE || rc == ATECC_E_SELFTEST)
             goto cleanup;

@@ -18,6 +18,16 @@ enum {
      * message digest buffer) that a resend could find consumed, so the
      * caller repeats the whole sequence instead. */
     ATECC_EXEC_NO_RESEND = 0x01,
+    /* The naive baseline (ATECC_SIGN_POLICY_NAIVE): wait the full maximum
+     * execution time before reading, and idle the chip after the command
+     * so the next one pays a wake. For measurement only. */
+    ATECC_EXEC_NAIVE = 0x02,
+    /* The command consumes volatile state loaded by the previous one in
+     * this window: if the chip is no longer awake with enough watchdog
+     * budget (the host stalled), fail with ATECC_E_WATCHDOG instead of
+     * idling and re-waking, which would leave the state behind; the caller
+     * repeats the whole sequence. */
+    ATECC_EXEC_SAME_WINDOW = 0x04,
 };
 
 /* Opens a wake window: takes the bus lock (a fresh hold assumes the chip

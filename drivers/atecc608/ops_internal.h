@@ -32,6 +32,12 @@ void atecc_call_end(struct atecc_device *dev);
 /* Releases only the mutex: the wake window stays open (Nonce). */
 void atecc_call_end_keep_window(struct atecc_device *dev);
 
+/* Inside a window (mutex held): Nonce + Sign of one digest, repeated as a
+ * whole on transient errors; counts the signature in the stats. */
+atecc_err atecc_sign_in_window(struct atecc_device *dev, uint8_t slot,
+                               const uint8_t digest[ATECC_DIGEST_SIZE],
+                               uint8_t signature[ATECC_P256_SIGNATURE_SIZE]);
+
 /* Inside a window: Info, then the config zone into the cache. */
 atecc_err atecc_first_contact(struct atecc_device *dev);
 atecc_err atecc_refresh_config(struct atecc_device *dev);

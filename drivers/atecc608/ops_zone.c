@@ -17,6 +17,9 @@ atecc_err atecc_call_begin(struct atecc_device *dev)
 
     pthread_mutex_lock(&dev->mutex);
     dev->last_error[0] = '\0';
+    /* Whatever window the sign engine left open for its linger is now
+     * this call's: it ends it (or keeps it, for a Nonce). */
+    dev->window_gen++;
     rc = atecc_window_begin(dev);
     if (rc != ATECC_OK)
         pthread_mutex_unlock(&dev->mutex);

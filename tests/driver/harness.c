@@ -71,6 +71,12 @@ const struct atecc_transport_ops harness_ops = {
 
 struct harness *harness_new(enum emu_profile profile, uint8_t revision)
 {
+    return harness_new_scaled(profile, revision, 1.0, 42);
+}
+
+struct harness *harness_new_scaled(enum emu_profile profile, uint8_t revision, double time_scale,
+                                   uint64_t seed)
+{
     struct harness *h = calloc(1, sizeof(*h));
     struct emu_options eo;
     char err[256] = "";
@@ -87,9 +93,9 @@ struct harness *harness_new(enum emu_profile profile, uint8_t revision)
     memset(&eo, 0, sizeof(eo));
     eo.profile = profile;
     eo.bus_hz = 100000;
-    eo.time_scale = 1.0;  /* real chip timing, on the virtual clock */
+    eo.time_scale = time_scale;  /* 1: real chip timing, on the virtual clock */
     eo.revision = revision;
-    eo.seed = 42;
+    eo.seed = seed;
     eo.clock = &h->emu_clock;
     h->chip = emu_chip_open(&eo, err, sizeof(err));
     if (h->chip == NULL)

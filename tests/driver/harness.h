@@ -30,6 +30,10 @@ extern const struct atecc_transport_ops harness_ops;
 
 /* profile, revision (0 = default). Returns NULL on failure. */
 struct harness *harness_new(enum emu_profile profile, uint8_t revision);
+/* The same with a chosen time scale (1 = datasheet timing on the virtual
+ * clock, 0 = instant and no watchdog) and fault seed. */
+struct harness *harness_new_scaled(enum emu_profile profile, uint8_t revision, double time_scale,
+                                   uint64_t seed);
 void harness_free(struct harness *h);
 /* Options wired to h: virtual clock, inproc ops, private lock dir. */
 struct atecc_options harness_options(struct harness *h);

@@ -15,6 +15,7 @@
 #ifndef ATECC608_ATECC608_H
 #define ATECC608_ATECC608_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -77,6 +78,34 @@ enum atecc_wake_state {
     ATECC_AWAKE,
 };
 
+/*
+ * How atecc_sign reaches the chip.
+ *   TUNED (default): a sign engine. Callers of any thread queue their
+ *     request and block; one worker per device drains the queue back to
+ *     back inside one wake window and one bus-lock hold (a fresh Nonce
+ *     before every Sign, idle + re-wake only when the watchdog demands it),
+ *     polls from the typical execution time on, and keeps the chip awake
+ *     for a short linger after the queue runs dry.
+ *   NAIVE: the baseline a straightforward driver is: wake before and idle
+ *     after every command, wait the full maximum execution time, no queue,
+ *     no polling. Kept for measurement only.
+ * DEFAULT reads $TRUSTLINK_SIGN_POLICY ("tuned" or "naive") at atecc_open;
+ * unset or anything else means TUNED.
+ */
+enum atecc_sign_policy {
+    ATECC_SIGN_POLICY_DEFAULT = 0,
+    ATECC_SIGN_POLICY_TUNED,
+    ATECC_SIGN_POLICY_NAIVE,
+};
+
+/* sign_linger_us value that idles the chip as soon as the queue is empty. */
+#define ATECC_SIGN_LINGER_NONE UINT_MAX
+/* Default linger: see sign_engine.h for why 10 ms. */
+#define ATECC_SIGN_LINGER_DEFAULT_US 10000u
+/* Upper bound of the linger: it keeps the bus lock, so it must stay short
+ * enough that other processes are never starved. */
+#define ATECC_SIGN_LINGER_MAX_US 100000u
+
 struct atecc_options {
     const struct atecc_clock *clock;  /* NULL = CLOCK_MONOTONIC + nanosleep */
     /* Directory of the inter-process bus lock files. NULL: $TRUSTLINK_LOCK_DIR,
@@ -90,6 +119,14 @@ struct atecc_options {
     void *inproc_ctx;
     /* Longest wait for the bus lock held by another process; 0 = 30000. */
     unsigned lock_timeout_ms;
+    /* Sign path (see enum atecc_sign_policy). */
+    enum atecc_sign_policy sign_policy;
+    /* Host time (CLOCK_MONOTONIC, microseconds) the sign engine keeps the
+     * chip awake and the bus lock held after its queue empties, so the
+     * next burst pays no wake. 0 = $TRUSTLINK_SIGN_LINGER_US if set, else
+     * ATECC_SIGN_LINGER_DEFAULT_US; ATECC_SIGN_LINGER_NONE = no linger;
+     * capped at ATECC_SIGN_LINGER_MAX_US. */
+    unsigned sign_linger_us;
 };
 
 struct atecc_device;
@@ -155,7 +192,10 @@ atecc_err atecc_nonce_passthrough(struct atecc_device *dev, uint8_t mode,
                                   const uint8_t data[ATECC_DIGEST_SIZE]);
 
 /* Sign an external 32-byte digest with the private key in slot: Nonce
- * pass-through + Sign in one wake window under the bus lock. */
+ * pass-through + Sign in one wake window under the bus lock. Safe from any
+ * number of threads: with the TUNED policy the request goes through the
+ * device's sign engine (it blocks until its own signature or error is
+ * ready; a failure of one request never fails another). */
 atecc_err atecc_sign(struct atecc_device *dev, uint8_t slot, const uint8_t digest[ATECC_DIGEST_SIZE],
                      uint8_t signature[ATECC_P256_SIGNATURE_SIZE]);
 
@@ -188,6 +228,16 @@ atecc_err atecc_execute(struct atecc_device *dev, uint8_t opcode, uint8_t param1
                         const uint8_t *data, size_t data_len, uint8_t *rsp, size_t rsp_cap,
                         size_t *rsp_len);
 
+/* The policy atecc_open settled on (never DEFAULT), and its name. */
+enum atecc_sign_policy atecc_sign_policy_of(const struct atecc_device *dev);
+const char *atecc_sign_policy_name(enum atecc_sign_policy policy);
+/* Linger in effect, microseconds (0 = none). */
+unsigned atecc_sign_linger_us(const struct atecc_device *dev);
+
+/* Bucket i of atecc_stats.batch_hist counts batches of size in
+ * [2^i, 2^(i+1)), the last bucket everything from 128 on. */
+#define ATECC_BATCH_HIST_BUCKETS 8
+
 /* Counters (read-only snapshot). */
 struct atecc_stats {
     uint64_t commands;
@@ -198,6 +248,21 @@ struct atecc_stats {
     uint64_t polls;        /* response polls that found the chip busy */
     uint64_t bus_bytes;    /* bytes written and read, address bytes included */
     uint64_t watchdog_avoided; /* re-wakes because a command could cross the watchdog */
+    /* Appended for the sign path (all policies unless noted). */
+    uint64_t signatures;      /* signatures made (atecc_sign, atecc_sign_batch) */
+    uint64_t sign_failures;   /* sign requests that ended in an error */
+    uint64_t batches;         /* engine drains: requests signed back to back
+                               * without the queue running dry (TUNED) */
+    uint64_t batch_max;       /* largest batch */
+    uint64_t batch_sum;       /* requests in all batches (sum of sizes) */
+    uint64_t batch_hist[ATECC_BATCH_HIST_BUCKETS];
+    uint64_t linger_hits;     /* batches that found the chip still awake from
+                               * the previous one (no wake paid) */
+    uint64_t linger_idles;    /* lingers that ran out and idled the chip */
+    /* Estimated chip busy time: for every command, the time from the end
+     * of its write to the poll that found its response, in the device
+     * clock's microseconds (an upper bound, by at most one poll period). */
+    uint64_t chip_busy_us;
 };
 void atecc_stats_get(struct atecc_device *dev, struct atecc_stats *out);
 

@@ -1,0 +1,21 @@
+#!/bin/sh
+# Sign benchmark from one command: builds what it needs, then runs
+# trustlink-bench (tuned and naive policies, 1 and 4 callers, 100 kHz and
+# 400 kHz buses) against atecc608-emu at time scale 1, ATECC608B timing.
+# Usage: tests/bench/run.sh [BUILD_DIR] [trustlink-bench options...]
+#   BUILD_DIR defaults to build-bench next to this repository's sources.
+#   Results: printed table, and JSON in $BUILD_DIR/bench-results.json
+#   (override with --out FILE).
+# Takes ~40 s. Not a CTest test: it measures real time.
+set -eu
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${1:-$SRC/build-bench}
+[ $# -gt 0 ] && shift
+if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+    cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+fi
+cmake --build "$BUILD" -j2 --target trustlink-bench trustlink-pkcs11 atecc608-emu >/dev/null
+exec "$BUILD/tests/bench/trustlink-bench" \
+    --module "$BUILD/pkcs11/libtrustlink-pkcs11.so" \
+    --emu "$BUILD/drivers/atecc608/emu/atecc608-emu" \
+    --out "$BUILD/bench-results.json" "$@"
