@@ -1,0 +1,623 @@
+/*
+ * Lifecycle and connection state machine of trustlinkd (see agent.h).
+ *
+ *   IDENTITY_WAIT --(identity loads)--> CONNECTING
+ *   WAITING --(next_attempt_ms)--> CONNECTING --(CONNACK 0)--> CONNECTED
+ *   CONNECTING/CONNECTED --(failure: classed)--> WAITING | IDENTITY_WAIT | exit 78
+ *   any --(SIGTERM)--> STOPPING --(offline published, disconnected)--> exit 0
+ *
+ * Must never: free the MQTT client from inside a libmosquitto callback;
+ * reload the token module more than once per 30 s; log a PIN.
+ */
+#include "agent.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mosquitto.h>
+#include <openssl/rand.h>
+#include <systemd/sd-daemon.h>
+
+#include "control.h"
+#include "identity.h"
+#include "log.h"
+#include "mqtt.h"
+#include "report.h"
+
+uint64_t agent_monotonic_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+const char *agent_state_name(enum agent_state state)
+{
+    switch (state) {
+    case AGENT_STATE_IDENTITY_WAIT: return "identity-unavailable";
+    case AGENT_STATE_WAITING: return "waiting";
+    case AGENT_STATE_CONNECTING: return "connecting";
+    case AGENT_STATE_CONNECTED: return "connected";
+    case AGENT_STATE_STOPPING: return "stopping";
+    }
+    return "unknown";
+}
+
+static uint32_t random_u32(void)
+{
+    uint32_t r = 0;
+
+    if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+        r = (uint32_t)agent_monotonic_ms() * 2654435761u;
+    return r;
+}
+
+static void set_error(struct agent *a, enum agent_failure_class cls, const char *msg)
+{
+    a->last_failure = cls;
+    snprintf(a->last_error, sizeof(a->last_error), "%s", msg);
+    a->last_error_time = time(NULL);
+}
+
+static void notify_status(struct agent *a)
+{
+    char text[256];
+    const struct agent_broker_config *b = &a->config.broker;
+
+    switch (a->state) {
+    case AGENT_STATE_CONNECTED:
+        snprintf(text, sizeof(text), "connected to %s:%u as %s", b->host, b->port, b->client_id);
+        break;
+    case AGENT_STATE_CONNECTING:
+        snprintf(text, sizeof(text), "connecting to %s:%u", b->host, b->port);
+        break;
+    case AGENT_STATE_WAITING: {
+        uint64_t now = agent_monotonic_ms();
+        unsigned long in = a->next_attempt_ms > now ? (unsigned long)(a->next_attempt_ms - now) : 0;
+        snprintf(text, sizeof(text), "retrying %s:%u in %.1f s (%s: %.120s)", b->host, b->port,
+                 in / 1000.0, agent_failure_class_name(a->last_failure), a->last_error);
+        break;
+    }
+    case AGENT_STATE_IDENTITY_WAIT:
+        snprintf(text, sizeof(text), "identity unavailable: %.200s", a->last_error);
+        break;
+    case AGENT_STATE_STOPPING:
+        snprintf(text, sizeof(text), "stopping");
+        break;
+    }
+    if (strcmp(text, a->status_text) != 0) {
+        char msg[300];
+
+        snprintf(a->status_text, sizeof(a->status_text), "%s", text);
+        snprintf(msg, sizeof(msg), "STATUS=%s", text);
+        sd_notify(0, msg);
+    }
+}
+
+/* Teardown order matters: client, then context, then identity. */
+static void drop_connection_objects(struct agent *a, bool drop_identity)
+{
+    agent_mqtt_free(a->mqtt);
+    a->mqtt = NULL;
+    agent_tls_free(a->tls);
+    a->tls = NULL;
+    if (drop_identity) {
+        agent_identity_free(a->identity);
+        a->identity = NULL;
+    }
+}
+
+static void on_connack(void *ctx, int rc)
+{
+    struct agent *a = ctx;
+
+    a->event_connack = true;
+    a->event_connack_rc = rc;
+}
+
+static void on_disconnected(void *ctx, int rc)
+{
+    struct agent *a = ctx;
+
+    a->event_disconnected = true;
+    a->event_disconnect_rc = rc;
+    a->event_disconnect_errno = rc == MOSQ_ERR_ERRNO || rc == MOSQ_ERR_CONN_LOST ? errno : 0;
+}
+
+static void on_published(void *ctx, int mid)
+{
+    struct agent *a = ctx;
+
+    if (a->state == AGENT_STATE_STOPPING && mid == a->offline_mid)
+        a->offline_sent = true;
+}
+
+/* 0 ok; 1 retry later (IDENTITY_WAIT); exit status otherwise. */
+static int load_identity(struct agent *a, uint64_t now)
+{
+    char err[1024];
+    enum agent_identity_status st;
+
+    a->last_identity_load_ms = now;
+    st = agent_identity_load(&a->config.identity, &a->identity, err, sizeof(err));
+    if (st == AGENT_IDENTITY_OK) {
+        agent_cert_info_fill(&a->cert, agent_identity_certificate(a->identity));
+        agent_notice("identity: key %s on token \"%s\" (%s), certificate %s, expires %s",
+                     agent_identity_key_name(a->identity),
+                     agent_identity_token_label(a->identity), agent_identity_uri(a->identity),
+                     a->cert.subject, a->cert.not_after);
+        a->identity_ever_loaded = true;
+        return 0;
+    }
+    if (agent_identity_status_retryable(st)) {
+        agent_err("identity (%s): %s; retrying in %u s", agent_identity_status_name(st), err,
+                  AGENT_TOKEN_REINIT_INTERVAL_MS / 1000);
+        set_error(a, AGENT_FAILURE_TOKEN, err);
+        a->state = AGENT_STATE_IDENTITY_WAIT;
+        a->next_attempt_ms = now + AGENT_TOKEN_REINIT_INTERVAL_MS;
+        return 1;
+    }
+    agent_err("identity (%s): %s", agent_identity_status_name(st), err);
+    set_error(a, AGENT_FAILURE_CONFIG, err);
+    return AGENT_EXIT_CONFIG;
+}
+
+static void schedule_retry(struct agent *a, enum agent_failure_class cls, uint64_t now)
+{
+    unsigned delay = agent_backoff_next(&a->backoff, agent_failure_penalty(cls), random_u32());
+
+    a->state = AGENT_STATE_WAITING;
+    a->next_attempt_ms = now + delay;
+    agent_info("next connection attempt in %.2f s", delay / 1000.0);
+}
+
+static void handle_failure(struct agent *a, int mosq_rc, int saved_errno, uint64_t now)
+{
+    struct agent_tls_failure tls_failure;
+    struct agent_failure_input in;
+    char broker[300];
+    char msg[512];
+    enum agent_failure_class cls;
+    X509 *cert = a->identity ? agent_identity_certificate(a->identity) : NULL;
+
+    memset(&in, 0, sizeof(in));
+    memset(&tls_failure, 0, sizeof(tls_failure));
+    tls_failure.verify_error = 0;
+    tls_failure.alert = -1;
+    if (a->tls)
+        agent_tls_take_failure(a->tls, &tls_failure);
+    snprintf(broker, sizeof(broker), "%s:%u", a->config.broker.host, a->config.broker.port);
+    in.mosq_rc = mosq_rc;
+    in.connack_rc = a->last_connack_rc;
+    in.saved_errno = saved_errno;
+    in.tls = &tls_failure;
+    in.own_cert_not_yet_valid = cert && X509_cmp_current_time(X509_get0_notBefore(cert)) > 0;
+    in.broker = broker;
+    a->last_connack_rc = 0;
+    cls = agent_failure_classify(&in, msg, sizeof(msg));
+    if (a->mqtt && agent_mqtt_last_log(a->mqtt)[0] && cls == AGENT_FAILURE_NETWORK &&
+        mosq_rc != MOSQ_ERR_ERRNO)
+        agent_debug("libmosquitto said: %s", agent_mqtt_last_log(a->mqtt));
+    a->counters.connect_failures++;
+    set_error(a, cls, msg);
+    agent_log(cls == AGENT_FAILURE_NETWORK ? AGENT_LOG_WARNING : AGENT_LOG_ERR, "%s (%s)", msg,
+              agent_failure_class_name(cls));
+
+    if (cls == AGENT_FAILURE_TOKEN) {
+        /* A wedged token recovers only by a full reload (facts 1). */
+        drop_connection_objects(a, true);
+        a->state = AGENT_STATE_IDENTITY_WAIT;
+        a->next_attempt_ms = a->last_identity_load_ms + AGENT_TOKEN_REINIT_INTERVAL_MS;
+        if (a->next_attempt_ms < now)
+            a->next_attempt_ms = now;
+        a->counters.token_reinits++;
+        return;
+    }
+    schedule_retry(a, cls, now);
+}
+
+static int ensure_client(struct agent *a, uint64_t now)
+{
+    char err[512];
+
+    if (!a->identity) {
+        int rc = load_identity(a, now);
+        if (rc != 0)
+            return rc;
+    }
+    if (!a->tls) {
+        a->tls = agent_tls_new(&a->config.broker, a->identity, &a->tls_counters, err, sizeof(err));
+        if (!a->tls) {
+            agent_err("TLS: %s", err);
+            set_error(a, AGENT_FAILURE_CONFIG, err);
+            return AGENT_EXIT_CONFIG;
+        }
+    }
+    if (!a->mqtt) {
+        struct agent_mqtt_params p = {
+            .client_id = a->config.broker.client_id,
+            .host = a->config.broker.host,
+            .port = a->config.broker.port,
+            .keepalive_s = a->config.broker.keepalive_s,
+            .version = a->config.broker.mqtt_version,
+            .will_topic = a->config.telemetry.status_topic,
+            .ssl_ctx = agent_tls_ctx(a->tls),
+        };
+        struct agent_mqtt_callbacks cb = {on_connack, on_disconnected, on_published, a};
+
+        a->mqtt = agent_mqtt_new(&p, &cb, err, sizeof(err));
+        if (!a->mqtt) {
+            agent_err("MQTT: %s", err);
+            set_error(a, AGENT_FAILURE_CONFIG, err);
+            return AGENT_EXIT_CONFIG;
+        }
+    }
+    return 0;
+}
+
+static void attempt_connect(struct agent *a, uint64_t now)
+{
+    int saved_errno = 0;
+    int rc = ensure_client(a, now);
+
+    if (rc == 1)
+        return;  /* IDENTITY_WAIT, scheduled */
+    if (rc != 0) {
+        a->exit_requested = true;
+        a->exit_status = rc;
+        return;
+    }
+    agent_info("connecting to %s:%u as %s", a->config.broker.host, a->config.broker.port,
+               a->config.broker.client_id);
+    a->state = AGENT_STATE_CONNECTING;
+    a->connecting_since_ms = now;
+    a->event_connack = a->event_disconnected = false;
+    rc = agent_mqtt_connect(a->mqtt, &saved_errno);
+    if (rc == MOSQ_ERR_SUCCESS && agent_mqtt_fd(a->mqtt) < 0) {
+        /* On loopback the handshake can fail inside connect_async, which
+         * then closes the socket and still returns success. */
+        rc = MOSQ_ERR_TLS;
+    }
+    if (rc != MOSQ_ERR_SUCCESS) {
+        a->event_connack = a->event_disconnected = false;
+        handle_failure(a, rc, saved_errno, now);
+    }
+}
+
+static void publish_status_online(struct agent *a)
+{
+    static const char online[] = "online";
+    int mid = 0;
+    int rc = agent_mqtt_publish(a->mqtt, a->config.telemetry.status_topic, online,
+                                sizeof(online) - 1, 1, true, &mid);
+
+    if (rc != MOSQ_ERR_SUCCESS)
+        agent_warn("cannot publish the online status: %s", mosquitto_strerror(rc));
+}
+
+/* Hands queued messages to the connection, oldest first. */
+static void flush_queue(struct agent *a)
+{
+    const struct agent_queue_item *item;
+
+    while ((item = agent_queue_peek(&a->queue)) != NULL) {
+        int mid = 0;
+        int rc = agent_mqtt_publish(a->mqtt, item->topic, item->payload, item->payload_len,
+                                    item->qos, item->retain, &mid);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            agent_warn("queued message to %s stays queued: %s", item->topic,
+                       mosquitto_strerror(rc));
+            return;
+        }
+        a->counters.published++;
+        agent_queue_pop(&a->queue);
+    }
+}
+
+static void publish_heartbeat(struct agent *a, uint64_t now)
+{
+    char *json = NULL;
+    int mid = 0;
+
+    agent_heartbeat_build(a, &json);
+    if (json && agent_mqtt_publish(a->mqtt, a->config.telemetry.heartbeat_topic, json,
+                                   strlen(json), 0, false, &mid) == MOSQ_ERR_SUCCESS)
+        a->counters.heartbeats++;
+    free(json);
+    a->next_heartbeat_ms = now + (uint64_t)a->config.telemetry.heartbeat_interval_s * 1000u;
+}
+
+void agent_process_events(struct agent *a)
+{
+    uint64_t now = agent_monotonic_ms();
+
+    if (a->event_connack) {
+        a->event_connack = false;
+        if (a->event_connack_rc != 0) {
+            /* libmosquitto follows a refusal with a disconnect event. */
+            a->last_connack_rc = a->event_connack_rc;
+        } else if (a->state == AGENT_STATE_CONNECTING) {
+            a->state = AGENT_STATE_CONNECTED;
+            a->connected_since_ms = now;
+            a->counters.connects++;
+            agent_notice("connected to %s:%u as %s (TLS signatures so far: %llu, resumed "
+                         "handshakes: %llu)",
+                         a->config.broker.host, a->config.broker.port, a->config.broker.client_id,
+                         (unsigned long long)a->tls_counters.signatures,
+                         (unsigned long long)a->tls_counters.resumed_handshakes);
+            publish_status_online(a);
+            flush_queue(a);
+            if (a->config.telemetry.heartbeat_interval_s)
+                publish_heartbeat(a, now);
+        }
+    }
+    if (a->event_disconnected) {
+        int rc = a->event_disconnect_rc;
+        bool was_connected = a->state == AGENT_STATE_CONNECTED;
+
+        a->event_disconnected = false;
+        if (a->state == AGENT_STATE_STOPPING) {
+            a->exit_requested = true;
+            return;
+        }
+        if (was_connected) {
+            a->counters.disconnects++;
+            if (now - a->connected_since_ms >= a->config.reconnect.stable_reset_ms)
+                agent_backoff_reset(&a->backoff);
+        }
+        if (a->user_disconnect) {
+            a->user_disconnect = false;
+            agent_info("disconnected on request; reconnecting now");
+            a->state = AGENT_STATE_WAITING;
+            a->next_attempt_ms = now;
+        } else {
+            handle_failure(a, rc, a->event_disconnect_errno, now);
+        }
+    }
+    notify_status(a);
+}
+
+void agent_mqtt_io_done(struct agent *a, int rc)
+{
+    int saved_errno = errno;
+
+    if (rc != MOSQ_ERR_SUCCESS && !a->event_disconnected && a->mqtt &&
+        agent_mqtt_fd(a->mqtt) < 0 &&
+        (a->state == AGENT_STATE_CONNECTING || a->state == AGENT_STATE_CONNECTED ||
+         a->state == AGENT_STATE_STOPPING)) {
+        a->event_disconnected = true;
+        a->event_disconnect_rc = rc;
+        a->event_disconnect_errno = rc == MOSQ_ERR_ERRNO ? saved_errno : 0;
+    }
+    agent_process_events(a);
+}
+
+int agent_run_timers(struct agent *a, uint64_t now)
+{
+    uint64_t next = now + 1000;
+
+    if (a->state == AGENT_STATE_STOPPING) {
+        if (a->mqtt && a->offline_sent) {
+            a->offline_sent = false;
+            agent_mqtt_disconnect(a->mqtt);
+        }
+        if (now >= a->shutdown_deadline_ms) {
+            agent_warn("shutdown: the broker did not confirm in time; exiting anyway");
+            a->exit_requested = true;
+        }
+        if (a->shutdown_deadline_ms < next)
+            next = a->shutdown_deadline_ms;
+    }
+    if (a->reconnect_requested) {
+        a->reconnect_requested = false;
+        if (a->state == AGENT_STATE_CONNECTED || a->state == AGENT_STATE_CONNECTING) {
+            a->user_disconnect = true;
+            if (agent_mqtt_disconnect(a->mqtt) != MOSQ_ERR_SUCCESS) {
+                a->user_disconnect = false;
+                a->state = AGENT_STATE_WAITING;
+                a->next_attempt_ms = now;
+            }
+        } else if (a->state != AGENT_STATE_STOPPING) {
+            a->next_attempt_ms = now;
+        }
+    }
+    if ((a->state == AGENT_STATE_WAITING || a->state == AGENT_STATE_IDENTITY_WAIT) &&
+        now >= a->next_attempt_ms) {
+        attempt_connect(a, now);
+        notify_status(a);
+    }
+    if (a->state == AGENT_STATE_CONNECTING && now - a->connecting_since_ms >= AGENT_CONNECT_TIMEOUT_MS) {
+        char msg[200];
+
+        snprintf(msg, sizeof(msg), "connecting to %s:%u timed out after %u s",
+                 a->config.broker.host, a->config.broker.port, AGENT_CONNECT_TIMEOUT_MS / 1000);
+        agent_warn("%s", msg);
+        drop_connection_objects(a, false);
+        a->counters.connect_failures++;
+        set_error(a, AGENT_FAILURE_NETWORK, msg);
+        schedule_retry(a, AGENT_FAILURE_NETWORK, now);
+        notify_status(a);
+    }
+    if (a->mqtt && now >= a->next_misc_ms) {
+        a->next_misc_ms = now + 1000;
+        agent_mqtt_io_done(a, agent_mqtt_misc(a->mqtt));
+    }
+    if (a->state == AGENT_STATE_CONNECTED && a->config.telemetry.heartbeat_interval_s &&
+        now >= a->next_heartbeat_ms)
+        publish_heartbeat(a, now);
+
+    if ((a->state == AGENT_STATE_WAITING || a->state == AGENT_STATE_IDENTITY_WAIT) &&
+        a->next_attempt_ms < next)
+        next = a->next_attempt_ms;
+    if (a->state == AGENT_STATE_CONNECTED && a->config.telemetry.heartbeat_interval_s &&
+        a->next_heartbeat_ms < next)
+        next = a->next_heartbeat_ms;
+    if (a->mqtt && a->next_misc_ms < next)
+        next = a->next_misc_ms;
+    return next <= now ? 0 : (int)(next - now);
+}
+
+int agent_init(struct agent *a, const char *config_path)
+{
+    char err[1024];
+
+    memset(a, 0, sizeof(*a));
+    a->offline_mid = -1;
+    a->started_ms = agent_monotonic_ms();
+    a->config_path = strdup(config_path);
+    if (!a->config_path)
+        return 1;
+    if (agent_config_load(config_path, &a->config, err, sizeof(err)) != 0) {
+        agent_err("config: %s", err);
+        return AGENT_EXIT_CONFIG;
+    }
+    agent_log_set_level(a->config.log_level);
+    agent_backoff_init(&a->backoff, a->config.reconnect.initial_ms, a->config.reconnect.maximum_ms,
+                       a->config.reconnect.jitter);
+    agent_queue_init(&a->queue, a->config.telemetry.queue_max_messages,
+                     a->config.telemetry.queue_max_bytes);
+    return 0;
+}
+
+int agent_start(struct agent *a)
+{
+    uint64_t now = agent_monotonic_ms();
+
+    a->state = AGENT_STATE_WAITING;
+    a->next_attempt_ms = now;
+    attempt_connect(a, now);
+    if (a->exit_requested)
+        return a->exit_status;
+    notify_status(a);
+    return 0;
+}
+
+void agent_destroy(struct agent *a)
+{
+    drop_connection_objects(a, true);
+    agent_queue_clear(&a->queue);
+    agent_config_free(&a->config);
+    free(a->config_path);
+    a->config_path = NULL;
+}
+
+void agent_request_reconnect(struct agent *a)
+{
+    a->reconnect_requested = true;
+}
+
+void agent_shutdown(struct agent *a)
+{
+    static const char offline[] = "offline";
+    uint64_t now = agent_monotonic_ms();
+
+    if (a->state == AGENT_STATE_STOPPING)
+        return;
+    agent_notice("stopping: publishing offline status and disconnecting");
+    if (a->state == AGENT_STATE_CONNECTED && a->mqtt &&
+        agent_mqtt_publish(a->mqtt, a->config.telemetry.status_topic, offline,
+                           sizeof(offline) - 1, 1, true, &a->offline_mid) == MOSQ_ERR_SUCCESS) {
+        a->state = AGENT_STATE_STOPPING;
+        a->offline_sent = false;
+        a->shutdown_deadline_ms = now + AGENT_SHUTDOWN_GRACE_MS;
+        notify_status(a);
+        return;
+    }
+    a->state = AGENT_STATE_STOPPING;
+    a->exit_requested = true;
+}
+
+void agent_reload(struct agent *a)
+{
+    struct agent_config fresh;
+    char err[1024];
+    bool reconnect;
+
+    agent_notice("reloading %s", a->config_path);
+    memset(&fresh, 0, sizeof(fresh));
+    if (agent_config_load(a->config_path, &fresh, err, sizeof(err)) != 0) {
+        agent_err("reload: %s; keeping the running configuration", err);
+        return;
+    }
+    reconnect = agent_config_connection_changed(&a->config, &fresh);
+    if (reconnect) {
+        agent_notice("reload: connection settings changed; reconnecting with the new identity "
+                     "and broker settings");
+        if (a->state == AGENT_STATE_STOPPING) {
+            agent_config_free(&fresh);
+            return;
+        }
+        drop_connection_objects(a, true);
+        a->state = AGENT_STATE_WAITING;
+        a->next_attempt_ms = agent_monotonic_ms();
+    } else {
+        agent_notice("reload: connection settings unchanged; staying connected");
+    }
+    agent_config_free(&a->config);
+    a->config = fresh;
+    agent_log_set_level(a->config.log_level);
+    {
+        unsigned failures = a->backoff.failures;
+        agent_backoff_init(&a->backoff, a->config.reconnect.initial_ms,
+                           a->config.reconnect.maximum_ms, a->config.reconnect.jitter);
+        a->backoff.failures = reconnect ? 0 : failures;
+    }
+    agent_queue_set_limits(&a->queue, a->config.telemetry.queue_max_messages,
+                           a->config.telemetry.queue_max_bytes);
+    if (a->state == AGENT_STATE_CONNECTED && a->config.telemetry.heartbeat_interval_s)
+        a->next_heartbeat_ms = agent_monotonic_ms();
+    notify_status(a);
+}
+
+static bool topic_is_valid(const char *topic)
+{
+    size_t len = strlen(topic);
+
+    if (len == 0 || len > 256 || topic[0] == '/' || topic[len - 1] == '/')
+        return false;
+    for (const char *p = topic; *p; p++) {
+        if (*p == '+' || *p == '#' || (unsigned char)*p < 0x20)
+            return false;
+    }
+    return strstr(topic, "//") == NULL;
+}
+
+int agent_publish(struct agent *a, const char *topic, const void *payload, size_t len, int qos,
+                  bool retain, char *err, size_t err_len)
+{
+    char full[600];
+    int mid = 0;
+
+    if (!topic_is_valid(topic)) {
+        snprintf(err, err_len, "topic must be 1-256 bytes below %s/ without wildcards (+, #), "
+                               "empty levels or a leading/trailing '/'",
+                 a->config.telemetry.topic_prefix);
+        a->counters.rejected++;
+        return -1;
+    }
+    if (qos < 0 || qos > 2) {
+        snprintf(err, err_len, "qos must be 0, 1 or 2");
+        a->counters.rejected++;
+        return -1;
+    }
+    snprintf(full, sizeof(full), "%s/%s", a->config.telemetry.topic_prefix, topic);
+    if (a->state == AGENT_STATE_CONNECTED && a->mqtt &&
+        agent_mqtt_publish(a->mqtt, full, payload, len, qos, retain, &mid) == MOSQ_ERR_SUCCESS) {
+        a->counters.published++;
+        return 0;
+    }
+    if (a->state == AGENT_STATE_STOPPING) {
+        snprintf(err, err_len, "the agent is stopping: message not accepted");
+        a->counters.rejected++;
+        return -1;
+    }
+    if (agent_queue_push(&a->queue, full, payload, len, qos, retain, err, err_len) != 0) {
+        a->counters.rejected++;
+        return -1;
+    }
+    a->counters.queued++;
+    return 0;
+}

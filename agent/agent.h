@@ -1,0 +1,144 @@
+/*
+ * The state of one running trustlinkd and its transitions: identity ->
+ * TLS context -> MQTT client -> connected, failures classed and handled,
+ * the offline queue, heartbeats, reload and shutdown.
+ *
+ * Owns: every long-lived object of the daemon (config, identity, TLS,
+ * MQTT client, queue, counters) and the teardown order: MQTT client, then
+ * TLS context, then identity (integration-facts.md 1).
+ * Must never: block or wait on the network; run on any thread but the
+ * loop thread (agent/loop.c); be re-entered from a libmosquitto callback
+ * (callbacks only record events; agent_process_events acts on them).
+ */
+#ifndef TRUSTLINK_AGENT_AGENT_H
+#define TRUSTLINK_AGENT_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "backoff.h"
+#include "config.h"
+#include "failure.h"
+#include "queue.h"
+#include "tls.h"
+
+#define AGENT_TOKEN_REINIT_INTERVAL_MS 30000u
+#define AGENT_CONNECT_TIMEOUT_MS 30000u
+#define AGENT_SHUTDOWN_GRACE_MS 3000u
+
+struct agent_identity;
+struct agent_mqtt;
+struct agent_control;
+
+enum agent_state {
+    AGENT_STATE_IDENTITY_WAIT,   /* token not usable yet; retry every 30 s */
+    AGENT_STATE_WAITING,         /* backing off until next_attempt_ms */
+    AGENT_STATE_CONNECTING,
+    AGENT_STATE_CONNECTED,
+    AGENT_STATE_STOPPING,
+};
+
+struct agent_counters {
+    uint64_t connects;           /* CONNACK accepted */
+    uint64_t connect_failures;
+    uint64_t disconnects;        /* connections lost after being up */
+    uint64_t published;          /* messages handed to the broker connection */
+    uint64_t queued;             /* messages accepted into the offline queue */
+    uint64_t rejected;           /* publish requests refused (queue full, bad topic) */
+    uint64_t heartbeats;
+    uint64_t token_reinits;
+};
+
+struct agent_cert_info {
+    char subject[256];
+    char issuer[256];
+    char serial[80];
+    char not_before[32];         /* ISO 8601 UTC */
+    char not_after[32];
+    time_t not_after_epoch;
+    char sha256[96];             /* hex with ':' */
+};
+
+struct agent {
+    char *config_path;
+    struct agent_config config;
+    struct agent_identity *identity;
+    struct agent_cert_info cert;
+    struct agent_tls *tls;
+    struct agent_mqtt *mqtt;
+    struct agent_control *control;
+    struct agent_tls_counters tls_counters;
+    struct agent_counters counters;
+    struct agent_backoff backoff;
+    struct agent_queue queue;
+
+    enum agent_state state;
+    uint64_t started_ms;
+    uint64_t connecting_since_ms;
+    uint64_t connected_since_ms;
+    uint64_t next_attempt_ms;
+    uint64_t next_heartbeat_ms;
+    uint64_t next_misc_ms;
+    uint64_t last_identity_load_ms;
+    bool identity_ever_loaded;
+
+    /* Events recorded by libmosquitto callbacks, acted on afterwards. */
+    bool event_connack;
+    int event_connack_rc;
+    bool event_disconnected;
+    int event_disconnect_rc;
+    int event_disconnect_errno;
+    int last_connack_rc;
+
+    bool reconnect_requested;    /* control "reconnect" */
+    bool user_disconnect;        /* our own disconnect: reconnect at once */
+    int offline_mid;             /* SIGTERM: mid of the "offline" publish */
+    bool offline_sent;
+    uint64_t shutdown_deadline_ms;
+
+    enum agent_failure_class last_failure;
+    char last_error[1024];
+    time_t last_error_time;
+
+    char status_text[256];       /* last STATUS= sent to systemd */
+    bool exit_requested;
+    int exit_status;
+};
+
+uint64_t agent_monotonic_ms(void);
+
+/* Loads config_path into a fresh agent (log level applied). 0, or the
+ * exit status (AGENT_EXIT_CONFIG for config errors) with the reason logged. */
+int agent_init(struct agent *a, const char *config_path);
+/* Loads the identity and starts the first connection attempt. 0, or an
+ * exit status. */
+int agent_start(struct agent *a);
+/* Frees everything in the right order. */
+void agent_destroy(struct agent *a);
+
+/* Timers: acts on what is due at now; returns ms until the next timer. */
+int agent_run_timers(struct agent *a, uint64_t now);
+/* Acts on events recorded by libmosquitto callbacks. */
+void agent_process_events(struct agent *a);
+/* After mosquitto_loop_read/write/misc returned rc: libmosquitto 2.0.11
+ * closes the socket on a failed TLS handshake without calling
+ * on_disconnect; this turns that into the disconnect event, then calls
+ * agent_process_events. */
+void agent_mqtt_io_done(struct agent *a, int rc);
+
+void agent_request_reconnect(struct agent *a);
+/* SIGHUP. */
+void agent_reload(struct agent *a);
+/* SIGTERM/SIGINT: publish "offline", disconnect, then exit_requested. */
+void agent_shutdown(struct agent *a);
+
+/* Publishes under the device prefix, or queues while offline. */
+int agent_publish(struct agent *a, const char *topic, const void *payload, size_t len, int qos,
+                  bool retain, char *err, size_t err_len);
+
+const char *agent_state_name(enum agent_state state);
+/* Fills a->cert from the identity's certificate. */
+void agent_cert_info_fill(struct agent_cert_info *info, const void *x509);
+
+#endif

@@ -1,0 +1,769 @@
+/*
+ * JSON configuration parser of trustlinkd (schema in config.h and
+ * agent/README.md).
+ *
+ * Owns: walking the json-c tree once, checking every key against the
+ * schema, filling struct agent_config with copies (the json-c tree is
+ * freed before returning).
+ * Must never: accept an unknown key, a wrong type or an out-of-range
+ * value silently; read the PIN file; log (errors go to the caller).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <math.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#define PATH_MAX_LEN 128
+#define MAX_ID_LIST 64
+
+struct reader {
+    char *err;
+    size_t err_len;
+};
+
+__attribute__((format(printf, 3, 4)))
+static int fail(struct reader *r, const char *path, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    n = snprintf(r->err, r->err_len, "%s: ", path);
+    if (n < 0 || (size_t)n >= r->err_len)
+        return -1;
+    va_start(ap, fmt);
+    vsnprintf(r->err + n, r->err_len - (size_t)n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* A short rendering of what the file had, for "got ..." in messages. */
+static const char *got(struct json_object *val, char *buf, size_t len)
+{
+    const char *text = val ? json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) : "null";
+
+    if (strlen(text) < len) {
+        snprintf(buf, len, "%s", text);
+    } else {
+        snprintf(buf, len, "%.*s...", (int)(len - 4), text);
+    }
+    return buf;
+}
+
+static void join(char *out, const char *parent, const char *key)
+{
+    if (parent[0] == '\0')
+        snprintf(out, PATH_MAX_LEN, "%s", key);
+    else
+        snprintf(out, PATH_MAX_LEN, "%s.%s", parent, key);
+}
+
+/* Every key of obj must be one of allowed (NULL-terminated). */
+static int check_keys(struct reader *r, struct json_object *obj, const char *path,
+                      const char *const *allowed)
+{
+    json_object_object_foreach(obj, key, val) {
+        bool known = false;
+        char where[PATH_MAX_LEN];
+
+        (void)val;
+        for (size_t i = 0; allowed[i] != NULL; i++) {
+            if (strcmp(key, allowed[i]) == 0) {
+                known = true;
+                break;
+            }
+        }
+        if (!known) {
+            char list[256] = "";
+            size_t used = 0;
+
+            for (size_t i = 0; allowed[i] != NULL && used < sizeof(list); i++) {
+                int n = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
+                                 allowed[i]);
+                if (n < 0)
+                    break;
+                used += (size_t)n;
+            }
+            join(where, path, key);
+            return fail(r, where, "unknown key (expected one of: %s)", list);
+        }
+    }
+    return 0;
+}
+
+/* The value of key, or NULL if absent. An explicit JSON null counts as
+ * present (and then fails the type check). */
+static struct json_object *member(struct json_object *obj, const char *key, bool *present)
+{
+    struct json_object *val = NULL;
+
+    *present = json_object_object_get_ex(obj, key, &val);
+    return val;
+}
+
+static int get_section(struct reader *r, struct json_object *root, const char *key,
+                       bool required, struct json_object **out)
+{
+    bool present;
+    struct json_object *val = member(root, key, &present);
+    char buf[64];
+
+    *out = NULL;
+    if (!present) {
+        if (required)
+            return fail(r, key, "required section is missing (expected an object)");
+        return 0;
+    }
+    if (!json_object_is_type(val, json_type_object))
+        return fail(r, key, "expected an object, got %s", got(val, buf, sizeof(buf)));
+    *out = val;
+    return 0;
+}
+
+typedef bool (*string_check_fn)(const char *value);
+
+static int get_string(struct reader *r, struct json_object *obj, const char *path,
+                      const char *key, bool required, const char *what, size_t max_len,
+                      string_check_fn check, const char *fallback, char **out)
+{
+    char where[PATH_MAX_LEN];
+    char buf[64];
+    bool present;
+    struct json_object *val;
+    const char *text;
+    size_t len;
+
+    join(where, path, key);
+    val = obj ? member(obj, key, &present) : (present = false, NULL);
+    if (!present) {
+        if (required)
+            return fail(r, where, "required key is missing (expected %s)", what);
+        if (fallback == NULL) {
+            *out = NULL;
+            return 0;
+        }
+        text = fallback;
+    } else {
+        if (!json_object_is_type(val, json_type_string))
+            return fail(r, where, "expected %s, got %s", what, got(val, buf, sizeof(buf)));
+        text = json_object_get_string(val);
+        len = strlen(text);
+        if (len == 0 || len > max_len || len != (size_t)json_object_get_string_len(val) ||
+            (check != NULL && !check(text)))
+            return fail(r, where, "expected %s, got %s", what, got(val, buf, sizeof(buf)));
+    }
+    *out = strdup(text);
+    if (*out == NULL)
+        return fail(r, where, "out of memory");
+    return 0;
+}
+
+static int get_uint(struct reader *r, struct json_object *obj, const char *path,
+                    const char *key, unsigned long min, unsigned long max,
+                    unsigned long fallback, unsigned long *out)
+{
+    char where[PATH_MAX_LEN];
+    char buf[64];
+    bool present;
+    struct json_object *val;
+    int64_t v;
+
+    join(where, path, key);
+    val = obj ? member(obj, key, &present) : (present = false, NULL);
+    if (!present) {
+        *out = fallback;
+        return 0;
+    }
+    if (!json_object_is_type(val, json_type_int))
+        return fail(r, where, "expected an integer %lu-%lu, got %s", min, max,
+                    got(val, buf, sizeof(buf)));
+    errno = 0;
+    v = json_object_get_int64(val);
+    if (errno != 0 || v < 0 || (uint64_t)v < min || (uint64_t)v > max)
+        return fail(r, where, "expected an integer %lu-%lu, got %s", min, max,
+                    got(val, buf, sizeof(buf)));
+    *out = (unsigned long)v;
+    return 0;
+}
+
+/* A duration in seconds (integer or fraction) stored as milliseconds. */
+static int get_seconds(struct reader *r, struct json_object *obj, const char *path,
+                       const char *key, double min_s, double max_s, double fallback_s,
+                       unsigned *out_ms)
+{
+    char where[PATH_MAX_LEN];
+    char buf[64];
+    bool present;
+    struct json_object *val;
+    double v;
+
+    join(where, path, key);
+    val = obj ? member(obj, key, &present) : (present = false, NULL);
+    if (!present) {
+        *out_ms = (unsigned)lround(fallback_s * 1000.0);
+        return 0;
+    }
+    if (!json_object_is_type(val, json_type_int) && !json_object_is_type(val, json_type_double))
+        return fail(r, where, "expected a number of seconds %g-%g, got %s", min_s, max_s,
+                    got(val, buf, sizeof(buf)));
+    v = json_object_get_double(val);
+    if (!isfinite(v) || v < min_s || v > max_s)
+        return fail(r, where, "expected a number of seconds %g-%g, got %s", min_s, max_s,
+                    got(val, buf, sizeof(buf)));
+    *out_ms = (unsigned)lround(v * 1000.0);
+    return 0;
+}
+
+/* One of names[] (NULL-terminated); *out is its index. */
+static int get_choice(struct reader *r, struct json_object *obj, const char *path,
+                      const char *key, const char *const *names, int fallback, int *out)
+{
+    char where[PATH_MAX_LEN];
+    char buf[64];
+    char list[128] = "";
+    size_t used = 0;
+    bool present;
+    struct json_object *val;
+
+    join(where, path, key);
+    val = obj ? member(obj, key, &present) : (present = false, NULL);
+    if (!present) {
+        *out = fallback;
+        return 0;
+    }
+    if (json_object_is_type(val, json_type_string)) {
+        for (int i = 0; names[i] != NULL; i++) {
+            if (strcmp(json_object_get_string(val), names[i]) == 0) {
+                *out = i;
+                return 0;
+            }
+        }
+    }
+    for (size_t i = 0; names[i] != NULL && used < sizeof(list); i++) {
+        int n = snprintf(list + used, sizeof(list) - used, "%s\"%s\"", i ? " or " : "", names[i]);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+    return fail(r, where, "expected %s, got %s", list, got(val, buf, sizeof(buf)));
+}
+
+static bool is_device_id(const char *s)
+{
+    for (; *s; s++) {
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '-' || *s == '_' || *s == '.'))
+            return false;
+    }
+    return true;
+}
+
+static bool is_pkcs11_uri(const char *s)
+{
+    return strncmp(s, "pkcs11:", 7) == 0;
+}
+
+static bool is_absolute_path(const char *s)
+{
+    return s[0] == '/';
+}
+
+static bool is_cert_source(const char *s)
+{
+    return is_pkcs11_uri(s) || is_absolute_path(s);
+}
+
+/* A credential name as systemd accepts it: no slash, not "." or "..". */
+static bool is_credential_name(const char *s)
+{
+    return strchr(s, '/') == NULL && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
+}
+
+static bool is_host(const char *s)
+{
+    for (; *s; s++) {
+        if (*s <= ' ' || *s == '/' || *s == '@')
+            return false;
+    }
+    return true;
+}
+
+/* MQTT topic text without wildcards; templates are checked after expansion. */
+static bool is_topic_text(const char *s)
+{
+    return strchr(s, '+') == NULL && strchr(s, '#') == NULL && s[0] != '/' &&
+           s[strlen(s) - 1] != '/';
+}
+
+static bool is_octal_mode(const char *s)
+{
+    char *end = NULL;
+    unsigned long v;
+
+    if (s[0] != '0' || strlen(s) != 4)
+        return false;
+    errno = 0;
+    v = strtoul(s, &end, 8);
+    return errno == 0 && *end == '\0' && v <= 0777;
+}
+
+static int parse_identity(struct reader *r, struct json_object *root, struct agent_config *cfg)
+{
+    static const char *const keys[] = {"module", "key", "certificate", "chain_file",
+                                       "pin_file", "pin_credential", NULL};
+    struct json_object *sec = NULL;
+    struct agent_identity_config *id = &cfg->identity;
+
+    if (get_section(r, root, "identity", true, &sec) != 0 ||
+        check_keys(r, sec, "identity", keys) != 0)
+        return -1;
+    if (get_string(r, sec, "identity", "module", false, "an absolute path of a PKCS#11 module",
+                   PATH_MAX, is_absolute_path, AGENT_DEFAULT_PKCS11_MODULE, &id->module) != 0 ||
+        get_string(r, sec, "identity", "key", true,
+                   "a pkcs11: URI naming the private key (RFC 7512)", 4096, is_pkcs11_uri, NULL,
+                   &id->key_uri) != 0 ||
+        get_string(r, sec, "identity", "certificate", true,
+                   "a pkcs11: URI or an absolute path of a PEM file", 4096, is_cert_source, NULL,
+                   &id->certificate) != 0 ||
+        get_string(r, sec, "identity", "chain_file", false,
+                   "an absolute path of a PEM file of intermediate certificates", PATH_MAX,
+                   is_absolute_path, NULL, &id->chain_file) != 0 ||
+        get_string(r, sec, "identity", "pin_file", false, "an absolute path of a PIN file",
+                   PATH_MAX, is_absolute_path, NULL, &id->pin_file) != 0 ||
+        get_string(r, sec, "identity", "pin_credential", false,
+                   "a systemd credential name (no '/')", 255, is_credential_name, NULL,
+                   &id->pin_credential) != 0)
+        return -1;
+    if (id->pin_file && id->pin_credential)
+        return fail(r, "identity", "expected at most one of \"pin_file\" and \"pin_credential\", "
+                                   "got both");
+    return 0;
+}
+
+static int parse_broker(struct reader *r, struct json_object *root, struct agent_config *cfg)
+{
+    static const char *const keys[] = {"host", "port", "ca_file", "ca_dir", "tls_min_version",
+                                       "mqtt_version", "keepalive", "client_id", NULL};
+    static const char *const tls_names[] = {"1.2", "1.3", NULL};
+    static const char *const mqtt_names[] = {"3.1.1", "5", NULL};
+    struct json_object *sec = NULL;
+    struct agent_broker_config *b = &cfg->broker;
+    unsigned long port, keepalive;
+    int tls, mqtt;
+
+    if (get_section(r, root, "broker", true, &sec) != 0 ||
+        check_keys(r, sec, "broker", keys) != 0)
+        return -1;
+    if (get_string(r, sec, "broker", "host", true, "a host name or IP address", 253, is_host,
+                   NULL, &b->host) != 0 ||
+        get_uint(r, sec, "broker", "port", 1, 65535, 8883, &port) != 0 ||
+        get_string(r, sec, "broker", "ca_file", false, "an absolute path of a PEM CA file",
+                   PATH_MAX, is_absolute_path, NULL, &b->ca_file) != 0 ||
+        get_string(r, sec, "broker", "ca_dir", false,
+                   "an absolute path of a hashed CA directory", PATH_MAX, is_absolute_path, NULL,
+                   &b->ca_dir) != 0 ||
+        get_choice(r, sec, "broker", "tls_min_version", tls_names, 0, &tls) != 0 ||
+        get_choice(r, sec, "broker", "mqtt_version", mqtt_names, 0, &mqtt) != 0 ||
+        get_uint(r, sec, "broker", "keepalive", 5, 65535, 60, &keepalive) != 0 ||
+        get_string(r, sec, "broker", "client_id", false,
+                   "an MQTT client id of 1-64 characters [A-Za-z0-9._-]", 64, is_device_id,
+                   cfg->device_id, &b->client_id) != 0)
+        return -1;
+    if (!b->ca_file && !b->ca_dir)
+        return fail(r, "broker", "expected \"ca_file\" or \"ca_dir\" (the broker is always "
+                                 "verified), got neither");
+    b->port = (unsigned)port;
+    b->keepalive_s = (unsigned)keepalive;
+    b->tls_min_version = (enum agent_tls_version)tls;
+    b->mqtt_version = (enum agent_mqtt_version)mqtt;
+    return 0;
+}
+
+static int parse_reconnect(struct reader *r, struct json_object *root, struct agent_config *cfg)
+{
+    static const char *const keys[] = {"initial", "maximum", "jitter", "stable_reset", NULL};
+    static const char *const jitter_names[] = {"none", "full", NULL};
+    struct json_object *sec = NULL;
+    struct agent_reconnect_config *rc = &cfg->reconnect;
+    int jitter;
+
+    if (get_section(r, root, "reconnect", false, &sec) != 0 ||
+        (sec && check_keys(r, sec, "reconnect", keys) != 0))
+        return -1;
+    if (get_seconds(r, sec, "reconnect", "initial", 0.01, 3600, 1, &rc->initial_ms) != 0 ||
+        get_seconds(r, sec, "reconnect", "maximum", 0.01, 86400, 120, &rc->maximum_ms) != 0 ||
+        get_choice(r, sec, "reconnect", "jitter", jitter_names, 1, &jitter) != 0 ||
+        get_seconds(r, sec, "reconnect", "stable_reset", 0, 86400, 30, &rc->stable_reset_ms) != 0)
+        return -1;
+    if (rc->maximum_ms < rc->initial_ms)
+        return fail(r, "reconnect.maximum", "expected at least reconnect.initial (%g s), got %g",
+                    rc->initial_ms / 1000.0, rc->maximum_ms / 1000.0);
+    rc->jitter = jitter == 1;
+    return 0;
+}
+
+/* allowed_uids / allowed_gids: integers or user/group names. */
+static int get_id_list(struct reader *r, struct json_object *sec, const char *key, bool groups,
+                       unsigned **out, size_t *n_out)
+{
+    char where[PATH_MAX_LEN];
+    char buf[64];
+    bool present;
+    struct json_object *val;
+    const char *what = groups ? "an array of group names or gids" : "an array of user names or uids";
+    unsigned *ids = NULL;
+    size_t n;
+
+    join(where, "control", key);
+    *out = NULL;
+    *n_out = 0;
+    val = sec ? member(sec, key, &present) : (present = false, NULL);
+    if (!present)
+        return 0;
+    if (!json_object_is_type(val, json_type_array))
+        return fail(r, where, "expected %s, got %s", what, got(val, buf, sizeof(buf)));
+    n = json_object_array_length(val);
+    if (n > MAX_ID_LIST)
+        return fail(r, where, "expected at most %d entries, got %zu", MAX_ID_LIST, n);
+    if (n == 0)
+        return 0;
+    ids = calloc(n, sizeof(*ids));
+    if (!ids)
+        return fail(r, where, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        struct json_object *item = json_object_array_get_idx(val, i);
+        char item_path[PATH_MAX_LEN + 32];
+
+        snprintf(item_path, sizeof(item_path), "%s[%zu]", where, i);
+        if (json_object_is_type(item, json_type_int)) {
+            int64_t v = json_object_get_int64(item);
+
+            if (v < 0 || v >= (int64_t)UINT32_MAX) {
+                free(ids);
+                return fail(r, item_path, "expected an id 0-%u, got %s", UINT32_MAX - 1,
+                            got(item, buf, sizeof(buf)));
+            }
+            ids[i] = (unsigned)v;
+        } else if (json_object_is_type(item, json_type_string)) {
+            const char *name = json_object_get_string(item);
+
+            if (groups) {
+                struct group *gr = getgrnam(name);
+                if (!gr) {
+                    free(ids);
+                    return fail(r, item_path, "expected an existing group, got \"%s\"", name);
+                }
+                ids[i] = gr->gr_gid;
+            } else {
+                struct passwd *pw = getpwnam(name);
+                if (!pw) {
+                    free(ids);
+                    return fail(r, item_path, "expected an existing user, got \"%s\"", name);
+                }
+                ids[i] = pw->pw_uid;
+            }
+        } else {
+            free(ids);
+            return fail(r, item_path, "expected a %s name or number, got %s",
+                        groups ? "group" : "user", got(item, buf, sizeof(buf)));
+        }
+    }
+    *out = ids;
+    *n_out = n;
+    return 0;
+}
+
+static int parse_control(struct reader *r, struct json_object *root, struct agent_config *cfg)
+{
+    static const char *const keys[] = {"path", "mode", "allowed_uids", "allowed_gids", NULL};
+    struct json_object *sec = NULL;
+    struct agent_control_section *c = &cfg->control;
+    char *mode = NULL;
+    unsigned *uids = NULL, *gids = NULL;
+    int rc = -1;
+
+    if (get_section(r, root, "control", false, &sec) != 0 ||
+        (sec && check_keys(r, sec, "control", keys) != 0))
+        return -1;
+    if (get_string(r, sec, "control", "path", false, "an absolute path of the control socket",
+                   107, is_absolute_path, "/run/trustlink/control.sock", &c->path) != 0 ||
+        get_string(r, sec, "control", "mode", false, "an octal file mode such as \"0660\"", 4,
+                   is_octal_mode, "0660", &mode) != 0 ||
+        get_id_list(r, sec, "allowed_uids", false, &uids, &c->n_allowed_uids) != 0 ||
+        get_id_list(r, sec, "allowed_gids", true, &gids, &c->n_allowed_gids) != 0)
+        goto cleanup;
+    c->mode = (mode_t)strtoul(mode, NULL, 8);
+    c->allowed_uids = (uid_t *)uids;
+    c->allowed_gids = (gid_t *)gids;
+    uids = gids = NULL;
+    rc = 0;
+cleanup:
+    free(mode);
+    free(uids);
+    free(gids);
+    return rc;
+}
+
+/* Replaces {device_id} and {client_id} in tmpl. NULL on overflow. */
+static char *expand_template(const char *tmpl, const struct agent_config *cfg)
+{
+    char out[512];
+    size_t used = 0;
+
+    while (*tmpl) {
+        const char *value = NULL;
+        size_t skip = 1;
+
+        if (strncmp(tmpl, "{device_id}", 11) == 0) {
+            value = cfg->device_id;
+            skip = 11;
+        } else if (strncmp(tmpl, "{client_id}", 11) == 0) {
+            value = cfg->broker.client_id;
+            skip = 11;
+        }
+        if (value) {
+            size_t len = strlen(value);
+            if (used + len >= sizeof(out))
+                return NULL;
+            memcpy(out + used, value, len);
+            used += len;
+        } else {
+            if (used + 1 >= sizeof(out))
+                return NULL;
+            out[used++] = *tmpl;
+        }
+        tmpl += skip;
+    }
+    out[used] = '\0';
+    return strdup(out);
+}
+
+static int parse_telemetry(struct reader *r, struct json_object *root, struct agent_config *cfg)
+{
+    static const char *const keys[] = {"heartbeat_interval", "topic_prefix", "status_topic",
+                                       "heartbeat_topic", "queue_max_messages", "queue_max_bytes",
+                                       NULL};
+    struct json_object *sec = NULL;
+    struct agent_telemetry_config *t = &cfg->telemetry;
+    char *prefix_tmpl = NULL, *status = NULL, *heartbeat = NULL;
+    unsigned long interval, max_messages, max_bytes;
+    size_t len;
+    int rc = -1;
+
+    if (get_section(r, root, "telemetry", false, &sec) != 0 ||
+        (sec && check_keys(r, sec, "telemetry", keys) != 0))
+        return -1;
+    if (get_uint(r, sec, "telemetry", "heartbeat_interval", 0, 86400, 60, &interval) != 0 ||
+        get_string(r, sec, "telemetry", "topic_prefix", false,
+                   "a topic without wildcards or leading/trailing '/', may use {device_id} "
+                   "and {client_id}", 200, is_topic_text, "trustlink/{device_id}",
+                   &prefix_tmpl) != 0 ||
+        get_string(r, sec, "telemetry", "status_topic", false,
+                   "a topic below topic_prefix without wildcards", 100, is_topic_text, "status",
+                   &status) != 0 ||
+        get_string(r, sec, "telemetry", "heartbeat_topic", false,
+                   "a topic below topic_prefix without wildcards", 100, is_topic_text,
+                   "heartbeat", &heartbeat) != 0 ||
+        get_uint(r, sec, "telemetry", "queue_max_messages", 1, 100000, 100, &max_messages) != 0 ||
+        get_uint(r, sec, "telemetry", "queue_max_bytes", 1024, 64UL * 1024 * 1024, 256 * 1024,
+                 &max_bytes) != 0)
+        goto cleanup;
+    t->topic_prefix = expand_template(prefix_tmpl, cfg);
+    if (!t->topic_prefix) {
+        fail(r, "telemetry.topic_prefix", "expected at most 511 bytes once expanded");
+        goto cleanup;
+    }
+    len = strlen(t->topic_prefix) + 2;
+    t->status_topic = malloc(len + strlen(status));
+    t->heartbeat_topic = malloc(len + strlen(heartbeat));
+    if (!t->status_topic || !t->heartbeat_topic) {
+        fail(r, "telemetry", "out of memory");
+        goto cleanup;
+    }
+    sprintf(t->status_topic, "%s/%s", t->topic_prefix, status);
+    sprintf(t->heartbeat_topic, "%s/%s", t->topic_prefix, heartbeat);
+    t->heartbeat_interval_s = (unsigned)interval;
+    t->queue_max_messages = max_messages;
+    t->queue_max_bytes = max_bytes;
+    rc = 0;
+cleanup:
+    free(prefix_tmpl);
+    free(status);
+    free(heartbeat);
+    return rc;
+}
+
+int agent_config_parse(const char *text, size_t len, struct agent_config *out,
+                       char *err, size_t err_len)
+{
+    static const char *const keys[] = {"device_id", "log_level", "identity", "broker",
+                                       "reconnect", "control", "telemetry", NULL};
+    static const char *const level_names[] = {"error", "warning", "notice", "info", "debug", NULL};
+    struct reader r = {err, err_len};
+    struct json_tokener *tok = NULL;
+    struct json_object *root = NULL;
+    struct agent_config cfg;
+    int level;
+    int rc = -1;
+
+    memset(&cfg, 0, sizeof(cfg));
+    if (len > 1024 * 1024) {
+        fail(&r, "(file)", "expected at most 1 MiB of JSON, got %zu bytes", len);
+        goto cleanup;
+    }
+    tok = json_tokener_new();
+    if (!tok) {
+        fail(&r, "(file)", "out of memory");
+        goto cleanup;
+    }
+    root = json_tokener_parse_ex(tok, text, (int)len);
+    if (!root || json_tokener_get_error(tok) != json_tokener_success ||
+        json_tokener_get_parse_end(tok) < len) {
+        enum json_tokener_error jerr = json_tokener_get_error(tok);
+        bool trailing = root && jerr == json_tokener_success;
+        size_t at = json_tokener_get_parse_end(tok);
+        size_t line = 1;
+
+        for (size_t i = 0; i < at && i < len; i++)
+            line += text[i] == '\n';
+        fail(&r, "(file)", "invalid JSON at line %zu: %s", line,
+             trailing ? "unexpected text after the top-level object"
+             : !root && jerr == json_tokener_success ? "incomplete document"
+                                                       : json_tokener_error_desc(jerr));
+        goto cleanup;
+    }
+    if (!json_object_is_type(root, json_type_object)) {
+        char buf[64];
+        fail(&r, "(top level)", "expected an object, got %s", got(root, buf, sizeof(buf)));
+        goto cleanup;
+    }
+    if (check_keys(&r, root, "", keys) != 0 ||
+        get_string(&r, root, "", "device_id", true,
+                   "a device id of 1-64 characters [A-Za-z0-9._-]", 64, is_device_id, NULL,
+                   &cfg.device_id) != 0 ||
+        get_choice(&r, root, "", "log_level", level_names, 3, &level) != 0 ||
+        parse_identity(&r, root, &cfg) != 0 || parse_broker(&r, root, &cfg) != 0 ||
+        parse_reconnect(&r, root, &cfg) != 0 || parse_control(&r, root, &cfg) != 0 ||
+        parse_telemetry(&r, root, &cfg) != 0)
+        goto cleanup;
+    cfg.log_level = (enum agent_log_level)(AGENT_LOG_ERR + level);
+    *out = cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    rc = 0;
+cleanup:
+    agent_config_free(&cfg);
+    json_object_put(root);
+    if (tok)
+        json_tokener_free(tok);
+    return rc;
+}
+
+int agent_config_load(const char *path, struct agent_config *out, char *err, size_t err_len)
+{
+    FILE *f = NULL;
+    char *text = NULL;
+    size_t cap = 0, used = 0;
+    char inner[512];
+    int rc = -1;
+
+    f = fopen(path, "re");
+    if (!f) {
+        snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+        goto cleanup;
+    }
+    for (;;) {
+        size_t n;
+
+        if (used + 4096 + 1 > cap) {
+            char *bigger;
+
+            cap = cap ? cap * 2 : 8192;
+            if (cap > 2 * 1024 * 1024) {
+                snprintf(err, err_len, "%s: larger than 1 MiB: not a trustlinkd config", path);
+                goto cleanup;
+            }
+            bigger = realloc(text, cap);
+            if (!bigger) {
+                snprintf(err, err_len, "%s: out of memory", path);
+                goto cleanup;
+            }
+            text = bigger;
+        }
+        n = fread(text + used, 1, cap - used - 1, f);
+        used += n;
+        if (n == 0) {
+            if (ferror(f)) {
+                snprintf(err, err_len, "%s: read error: %s", path, strerror(errno));
+                goto cleanup;
+            }
+            break;
+        }
+    }
+    text[used] = '\0';
+    if (agent_config_parse(text, used, out, inner, sizeof(inner)) != 0) {
+        snprintf(err, err_len, "%s: %s", path, inner);
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    if (f)
+        fclose(f);
+    free(text);
+    return rc;
+}
+
+void agent_config_free(struct agent_config *cfg)
+{
+    if (!cfg)
+        return;
+    free(cfg->device_id);
+    free(cfg->identity.module);
+    free(cfg->identity.key_uri);
+    free(cfg->identity.certificate);
+    free(cfg->identity.chain_file);
+    free(cfg->identity.pin_file);
+    free(cfg->identity.pin_credential);
+    free(cfg->broker.host);
+    free(cfg->broker.ca_file);
+    free(cfg->broker.ca_dir);
+    free(cfg->broker.client_id);
+    free(cfg->control.path);
+    free(cfg->control.allowed_uids);
+    free(cfg->control.allowed_gids);
+    free(cfg->telemetry.topic_prefix);
+    free(cfg->telemetry.status_topic);
+    free(cfg->telemetry.heartbeat_topic);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+static bool same_string(const char *a, const char *b)
+{
+    if (!a || !b)
+        return a == b;
+    return strcmp(a, b) == 0;
+}
+
+bool agent_config_connection_changed(const struct agent_config *a, const struct agent_config *b)
+{
+    const struct agent_identity_config *ia = &a->identity, *ib = &b->identity;
+    const struct agent_broker_config *ba = &a->broker, *bb = &b->broker;
+
+    return !same_string(ia->module, ib->module) || !same_string(ia->key_uri, ib->key_uri) ||
+           !same_string(ia->certificate, ib->certificate) ||
+           !same_string(ia->chain_file, ib->chain_file) ||
+           !same_string(ia->pin_file, ib->pin_file) ||
+           !same_string(ia->pin_credential, ib->pin_credential) ||
+           !same_string(ba->host, bb->host) || ba->port != bb->port ||
+           !same_string(ba->ca_file, bb->ca_file) || !same_string(ba->ca_dir, bb->ca_dir) ||
+           ba->tls_min_version != bb->tls_min_version || ba->mqtt_version != bb->mqtt_version ||
+           ba->keepalive_s != bb->keepalive_s || !same_string(ba->client_id, bb->client_id) ||
+           !same_string(a->telemetry.status_topic, b->telemetry.status_topic);
+}

@@ -1,0 +1,97 @@
+/*
+ * Configuration of trustlinkd: one JSON file parsed into a plain struct.
+ *
+ * Owns: the schema (every key, its type, range and default), the error
+ * messages that name the JSON path and what was expected, and the
+ * comparison that tells a reload whether the connection must be redone.
+ * Must never: read the PIN (only where it comes from), touch the token,
+ * the network or global state. Nothing else in the agent reads JSON
+ * configuration. The schema is documented field by field in
+ * agent/README.md and by config/trustlink.example.json.
+ */
+#ifndef TRUSTLINK_AGENT_CONFIG_H
+#define TRUSTLINK_AGENT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "log.h"
+
+#define AGENT_CONFIG_DEFAULT_PATH "/etc/trustlink/trustlink.json"
+#ifndef AGENT_DEFAULT_PKCS11_MODULE
+#define AGENT_DEFAULT_PKCS11_MODULE "/usr/lib/x86_64-linux-gnu/pkcs11/libtrustlink-pkcs11.so"
+#endif
+
+enum agent_tls_version { AGENT_TLS_1_2 = 0, AGENT_TLS_1_3 = 1 };
+enum agent_mqtt_version { AGENT_MQTT_3_1_1 = 0, AGENT_MQTT_5 = 1 };
+
+struct agent_identity_config {
+    char *module;          /* PKCS#11 module path */
+    char *key_uri;         /* pkcs11: URI of the private key */
+    char *certificate;     /* pkcs11: URI or PEM file path */
+    char *chain_file;      /* optional PEM intermediates, NULL if none */
+    char *pin_file;        /* at most one of pin_file / pin_credential */
+    char *pin_credential;  /* systemd credential name ($CREDENTIALS_DIRECTORY) */
+};
+
+struct agent_broker_config {
+    char *host;
+    unsigned port;
+    char *ca_file;         /* at least one of ca_file / ca_dir */
+    char *ca_dir;
+    enum agent_tls_version tls_min_version;
+    enum agent_mqtt_version mqtt_version;
+    unsigned keepalive_s;
+    char *client_id;       /* defaults to device_id */
+};
+
+struct agent_reconnect_config {
+    unsigned initial_ms;
+    unsigned maximum_ms;
+    bool jitter;           /* "full" jitter (true) or "none" */
+    unsigned stable_reset_ms;
+};
+
+struct agent_control_section {
+    char *path;
+    mode_t mode;
+    uid_t *allowed_uids;
+    size_t n_allowed_uids;
+    gid_t *allowed_gids;
+    size_t n_allowed_gids;
+};
+
+struct agent_telemetry_config {
+    unsigned heartbeat_interval_s;  /* 0: no heartbeat */
+    char *topic_prefix;             /* expanded: no template left */
+    char *status_topic;             /* full topic */
+    char *heartbeat_topic;          /* full topic */
+    size_t queue_max_messages;
+    size_t queue_max_bytes;
+};
+
+struct agent_config {
+    char *device_id;
+    enum agent_log_level log_level;
+    struct agent_identity_config identity;
+    struct agent_broker_config broker;
+    struct agent_reconnect_config reconnect;
+    struct agent_control_section control;
+    struct agent_telemetry_config telemetry;
+};
+
+/* Parses JSON text. 0 on success; -1 with err filled ("path: expected
+ * ..., got ..."). out is untouched on failure. */
+int agent_config_parse(const char *text, size_t len, struct agent_config *out,
+                       char *err, size_t err_len);
+/* Reads and parses a file; errors are prefixed with the path. */
+int agent_config_load(const char *path, struct agent_config *out, char *err, size_t err_len);
+void agent_config_free(struct agent_config *cfg);
+
+/* True when a reload from a to b must rebuild the identity and the
+ * connection (identity, broker, client id or the status topic changed). */
+bool agent_config_connection_changed(const struct agent_config *a, const struct agent_config *b);
+
+#endif

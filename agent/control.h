@@ -1,0 +1,104 @@
+/*
+ * Control socket server of trustlinkd.
+ *
+ * Owns: the listening unix stream socket, client connections, line
+ * framing (one JSON object per line each way), request parsing, limits
+ * (line length, client count, idle clients), SO_PEERCRED checks for
+ * privileged commands, and error replies.
+ * Must never: block, touch MQTT, TLS or PKCS#11 itself, or wait on the
+ * chip. It answers from the agent's state through the handlers below,
+ * which the event loop (agent/loop.c) supplies; it runs only on the loop
+ * thread.
+ *
+ * Protocol (documented for users in the README):
+ *   request:  {"cmd":"status"}
+ *             {"cmd":"publish","topic":"t","payload":"p","qos":1}
+ *             {"cmd":"reconnect"}
+ *             {"cmd":"rotate"}                     (issue 5)
+ *   reply:    {"ok":true, ...command fields...}
+ *             {"ok":false,"error":"what went wrong"}
+ * A malformed line or unknown command gets an error reply; the connection
+ * stays usable. A line longer than the limit gets an error reply and the
+ * connection is closed.
+ *
+ * Details (control.c):
+ *   - Any request may carry "id" (an integer or a string of <= 128 bytes);
+ *     the reply echoes it, so pipelined replies can be matched. Replies
+ *     come in request order anyway.
+ *   - Fields other than the ones listed above are rejected (a typo such
+ *     as "retian" must not silently publish unretained). publish: qos
+ *     defaults to 0, retain to false; payload is a JSON string (any
+ *     bytes, \u0000 included, reach the handler with their length).
+ *   - Blank lines are ignored; a trailing '\r' is tolerated.
+ *   - Privileged (publish, reconnect, rotate): peer uid 0, the agent's
+ *     euid, a uid in allowed_uids, or a *primary* gid in allowed_gids.
+ *     SO_PEERCRED carries no supplementary groups.
+ *   - A client over max_clients gets one error line and is closed. A
+ *     client silent for idle_timeout_ms is closed. Backpressure: while
+ *     64 KiB of replies wait for a client to read, its further requests
+ *     stay unread; a client that never reads makes no progress and is
+ *     closed at its idle deadline (a reply that would push the buffer
+ *     past 256 KiB closes it at once). The loop never blocks on it.
+ *   - status fields come from the agent (agent/report.c); trustlinkctl
+ *     prints any field, with friendly labels for the known ones.
+ */
+#ifndef TRUSTLINK_AGENT_CONTROL_H
+#define TRUSTLINK_AGENT_CONTROL_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct json_object;
+
+/* Handler results: 0 success, -1 failure with a message in err. */
+struct agent_control_handlers {
+    /* Adds the status fields to out (an object). Never blocks. */
+    int (*status)(void *ctx, struct json_object *out, char *err, size_t err_len);
+    /* Publishes, or queues while offline. topic is relative to the
+     * device's prefix; validation of topic and qos is the handler's. */
+    int (*publish)(void *ctx, const char *topic, const void *payload, size_t payload_len,
+                   int qos, bool retain, char *err, size_t err_len);
+    int (*reconnect)(void *ctx, char *err, size_t err_len);
+    /* May be NULL until rotation exists: the command is then "not supported". */
+    int (*rotate)(void *ctx, char *err, size_t err_len);
+    void *ctx;
+    /* Optional (may be NULL): client-level events worth a journal line,
+     * e.g. refused or closed clients. priority is a syslog LOG_* value. */
+    void (*log)(void *ctx, int priority, const char *msg);
+};
+
+struct agent_control_config {
+    const char *path;          /* socket path */
+    mode_t mode;               /* socket file mode, e.g. 0660 */
+    /* Peers allowed to run privileged commands (publish, reconnect,
+     * rotate) besides root and the agent's own uid. status is open to
+     * anyone who can connect. */
+    const uid_t *allowed_uids;
+    size_t n_allowed_uids;
+    const gid_t *allowed_gids;
+    size_t n_allowed_gids;
+    size_t max_clients;        /* 0 = default 16 */
+    size_t max_line;           /* 0 = default 65536 bytes */
+    unsigned idle_timeout_ms;  /* 0 = default 30000: silent clients are closed */
+};
+
+struct agent_control;
+
+/* Creates and listens (replacing a stale socket file). NULL with err set. */
+struct agent_control *agent_control_open(const struct agent_control_config *config,
+                                         const struct agent_control_handlers *handlers,
+                                         char *err, size_t err_len);
+void agent_control_close(struct agent_control *control);
+
+/* Fills up to max pollfds for the event loop; returns how many. */
+size_t agent_control_pollfds(const struct agent_control *control, struct pollfd *fds, size_t max);
+/* Handles whatever the poll reported on those fds; never blocks. Also
+ * closes clients whose idle deadline has passed, so call it after every
+ * poll() return, a timeout included (fds may then be NULL with n 0). */
+void agent_control_dispatch(struct agent_control *control, const struct pollfd *fds, size_t n);
+/* Milliseconds until the next idle-client deadline, or -1 for none. */
+int agent_control_next_timeout_ms(const struct agent_control *control);
+
+#endif

@@ -1,0 +1,411 @@
+/*
+ * trustlinkctl: command-line client of trustlinkd's control socket, and
+ * the preflight check of an agent configuration.
+ *
+ * Owns: argument parsing, the help text, building requests, presenting
+ * replies, and the exit codes (documented in the help).
+ * Must never: wait on the agent without a deadline, print a PIN, or talk
+ * to the token itself (only `check` does, through agent_preflight()).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "client.h"
+#include "status_format.h"
+#ifdef TRUSTLINKCTL_HAVE_PREFLIGHT
+#include "preflight.h"
+#endif
+
+#ifndef TRUSTLINK_VERSION
+#define TRUSTLINK_VERSION "unknown"
+#endif
+
+enum ctl_exit {
+    CTL_EXIT_OK = 0,
+    CTL_EXIT_FAILED = 1,      /* the agent answered ok:false */
+    CTL_EXIT_USAGE = 2,
+    CTL_EXIT_UNREACHABLE = 3, /* no agent, no answer, or not a valid answer */
+    CTL_EXIT_CHECK = 4,       /* check: a check failed or the config is bad */
+};
+
+enum {
+    CTL_DEFAULT_TIMEOUT_MS = 5000,
+    CTL_MAX_STDIN_PAYLOAD = 1024 * 1024,
+};
+
+static const char ctl_default_socket[] = "/run/trustlink/control.sock";
+static const char ctl_default_config[] = "/etc/trustlink/trustlink.json";
+
+static const char usage_text[] =
+    "Usage: trustlinkctl [--socket PATH] [--json] [--timeout SECONDS] COMMAND [ARGS]\n"
+    "       trustlinkctl check [--config PATH]\n"
+    "       trustlinkctl --help | --version\n";
+
+static const char help_text[] =
+    "\n"
+    "Controls trustlinkd, the mutual-TLS MQTT agent whose private key lives in a\n"
+    "secure element, through its control socket, and checks an agent\n"
+    "configuration before it is deployed.\n"
+    "\n"
+    "Commands:\n"
+    "  status                show the agent's state: connection state and next\n"
+    "                        retry, broker, client id, identity URI, certificate\n"
+    "                        (subject, issuer, serial, notAfter, SHA-256\n"
+    "                        fingerprint), uptime, counters and the last error.\n"
+    "                        Answered from the agent's memory: it never waits on\n"
+    "                        the chip. Open to anyone who may connect to the socket.\n"
+    "  publish TOPIC PAYLOAD [--qos N] [--retain]\n"
+    "                        publish PAYLOAD on TOPIC, relative to the device's\n"
+    "                        topic prefix. PAYLOAD \"-\" reads it from standard\n"
+    "                        input (at most 1 MiB; the agent's line limit, 64 KiB\n"
+    "                        by default, bounds the request). While the agent is\n"
+    "                        offline the message is queued (bounded queue) and sent\n"
+    "                        after reconnecting. --qos 0, 1 or 2 (default 0).\n"
+    "  reconnect             drop the broker connection and connect again now.\n"
+    "  rotate                start a key rotation (new key on the chip, new\n"
+    "                        certificate), if the agent supports it.\n"
+    "  check [--config PATH] preflight a configuration without the agent: one\n"
+    "                        PASS/FAIL/SKIP line each for the config file, the key\n"
+    "                        URI resolving to exactly one sensitive,\n"
+    "                        non-extractable key, the certificate matching it and\n"
+    "                        its days to expiry, CKM_ECDSA, a test signature, and a\n"
+    "                        full mutual-TLS handshake with the broker.\n"
+    "                        Default config: /etc/trustlink/trustlink.json (or\n"
+    "                        $TRUSTLINK_CONFIG). Needs access to the token: run it\n"
+    "                        as the trustlink user or root.\n"
+    "\n"
+    "publish, reconnect and rotate are privileged: the agent accepts them from\n"
+    "root, its own user, and the uids and primary gids listed in the config's\n"
+    "control.allowed_uids / control.allowed_gids (the kernel reports only the\n"
+    "primary group of a peer, not supplementary groups).\n"
+    "\n"
+    "Options:\n"
+    "  -s, --socket PATH     the agent's control socket (default\n"
+    "                        $TRUSTLINK_CONTROL_SOCKET, else\n"
+    "                        /run/trustlink/control.sock)\n"
+    "  -j, --json            print the agent's reply as received: one JSON object\n"
+    "                        on one line ({\"ok\":true,...} or\n"
+    "                        {\"ok\":false,\"error\":\"...\"})\n"
+    "  -t, --timeout SECONDS give up on an agent that does not answer within\n"
+    "                        SECONDS, 0.1 to 300 (default 5)\n"
+    "  -q, --qos N           publish: MQTT QoS 0, 1 or 2\n"
+    "  -r, --retain          publish: ask the broker to retain the message\n"
+    "  -c, --config PATH     check: the configuration to check\n"
+    "  -h, --help            show this help and exit\n"
+    "  -V, --version         show the version and exit\n"
+    "\n"
+    "Exit status:\n"
+    "  0  success (check: every check passed)\n"
+    "  1  the agent refused or failed the command; its error is printed\n"
+    "  2  usage error\n"
+    "  3  the agent could not be reached or did not answer in time: not\n"
+    "     running, socket missing or not permitted, or wedged\n"
+    "  4  check: at least one check failed, or the config could not be loaded\n"
+    "\n"
+    "Environment:\n"
+    "  TRUSTLINK_CONTROL_SOCKET  default for --socket\n"
+    "  TRUSTLINK_CONFIG          default for check --config\n"
+    "\n"
+    "Examples:\n"
+    "  trustlinkctl status\n"
+    "  trustlinkctl --json status | jq .certificate\n"
+    "  trustlinkctl publish sensors/temp '{\"c\":21.5}' --qos 1\n"
+    "  journalctl -n 20 -o cat | trustlinkctl publish logs/tail -\n"
+    "  sudo -u trustlink trustlinkctl check --config /etc/trustlink/trustlink.json\n";
+
+struct ctl_options {
+    const char *socket;
+    const char *config;
+    int timeout_ms;
+    int qos;
+    bool qos_set;
+    bool retain;
+    bool json;
+};
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("trustlinkctl: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\n", stderr);
+    fputs(usage_text, stderr);
+    fputs("Try 'trustlinkctl --help' for more information.\n", stderr);
+    return CTL_EXIT_USAGE;
+}
+
+static int parse_timeout(const char *s, int *ms)
+{
+    char *end = NULL;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno != 0 || end == s || *end != '\0' || !(v >= 0.1 && v <= 300.0))
+        return -1;
+    *ms = (int)(v * 1000.0 + 0.5);
+    return 0;
+}
+
+/* Reads standard input into a malloc'ed buffer, at most the limit. */
+static int read_stdin(char **out, size_t *out_len)
+{
+    size_t cap = 4096;
+    size_t len = 0;
+    char *buf = malloc(cap);
+
+    if (buf == NULL)
+        return -1;
+    for (;;) {
+        size_t n;
+
+        if (len == cap) {
+            char *grown;
+
+            if (cap >= CTL_MAX_STDIN_PAYLOAD + 1)
+                break;
+            grown = realloc(buf, cap * 2 > CTL_MAX_STDIN_PAYLOAD + 1 ? CTL_MAX_STDIN_PAYLOAD + 1
+                                                                     : cap * 2);
+            if (grown == NULL)
+                goto fail;
+            cap = cap * 2 > CTL_MAX_STDIN_PAYLOAD + 1 ? CTL_MAX_STDIN_PAYLOAD + 1 : cap * 2;
+            buf = grown;
+        }
+        n = fread(buf + len, 1, cap - len, stdin);
+        len += n;
+        if (n == 0) {
+            if (ferror(stdin))
+                goto fail;
+            break;
+        }
+    }
+    if (len > CTL_MAX_STDIN_PAYLOAD) {
+        free(buf);
+        return -2;
+    }
+    *out = buf;
+    *out_len = len;
+    return 0;
+fail:
+    free(buf);
+    return -1;
+}
+
+/* Sends request and presents the reply; returns the exit status. */
+static int run_request(const struct ctl_options *opt, const char *cmd,
+                       struct json_object *request)
+{
+    struct ctl_reply reply;
+    struct json_object *v = NULL;
+    char err[512];
+    int rc;
+
+    if (ctl_call(opt->socket, request, opt->timeout_ms, &reply, err, sizeof(err)) < 0) {
+        fprintf(stderr, "trustlinkctl: %s\n", err);
+        return CTL_EXIT_UNREACHABLE;
+    }
+    json_object_object_get_ex(reply.obj, "ok", &v);
+    rc = json_object_get_boolean(v) ? CTL_EXIT_OK : CTL_EXIT_FAILED;
+    if (opt->json) {
+        printf("%s\n", reply.raw);
+    } else if (rc != CTL_EXIT_OK) {
+        const char *msg = "no error message";
+
+        if (json_object_object_get_ex(reply.obj, "error", &v) &&
+            json_object_is_type(v, json_type_string))
+            msg = json_object_get_string(v);
+        fprintf(stderr, "trustlinkctl: %s failed: %s\n", cmd, msg);
+    } else if (strcmp(cmd, "status") == 0) {
+        ctl_print_status(stdout, reply.obj);
+    } else if (strcmp(cmd, "publish") == 0) {
+        bool queued = json_object_object_get_ex(reply.obj, "queued", &v) &&
+                      json_object_get_boolean(v);
+
+        printf("publish: %s\n", queued ? "queued (the agent is offline; it is sent after "
+                                         "reconnecting)"
+                                       : "accepted");
+    } else {
+        printf("%s: requested\n", cmd);
+    }
+    ctl_reply_free(&reply);
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "trustlinkctl: writing output: %s\n", strerror(errno));
+        return rc == CTL_EXIT_OK ? CTL_EXIT_FAILED : rc;
+    }
+    return rc;
+}
+
+static int cmd_simple(const struct ctl_options *opt, const char *cmd)
+{
+    struct json_object *req = json_object_new_object();
+    int rc;
+
+    json_object_object_add(req, "cmd", json_object_new_string(cmd));
+    rc = run_request(opt, cmd, req);
+    json_object_put(req);
+    return rc;
+}
+
+static int cmd_publish(const struct ctl_options *opt, const char *topic, const char *payload_arg)
+{
+    struct json_object *req = NULL;
+    char *stdin_payload = NULL;
+    const char *payload = payload_arg;
+    size_t payload_len = strlen(payload_arg);
+    int rc;
+
+    if (strcmp(payload_arg, "-") == 0) {
+        int r = read_stdin(&stdin_payload, &payload_len);
+
+        if (r == -2) {
+            fprintf(stderr, "trustlinkctl: the payload on standard input exceeds %d bytes\n",
+                    CTL_MAX_STDIN_PAYLOAD);
+            return CTL_EXIT_USAGE;
+        }
+        if (r < 0) {
+            fprintf(stderr, "trustlinkctl: reading the payload from standard input: %s\n",
+                    strerror(errno));
+            return CTL_EXIT_USAGE;
+        }
+        payload = stdin_payload;
+    }
+    req = json_object_new_object();
+    json_object_object_add(req, "cmd", json_object_new_string("publish"));
+    json_object_object_add(req, "topic", json_object_new_string(topic));
+    json_object_object_add(req, "payload",
+                           json_object_new_string_len(payload, (int)payload_len));
+    if (opt->qos_set)
+        json_object_object_add(req, "qos", json_object_new_int(opt->qos));
+    if (opt->retain)
+        json_object_object_add(req, "retain", json_object_new_boolean(1));
+    rc = run_request(opt, "publish", req);
+    json_object_put(req);
+    free(stdin_payload);
+    return rc;
+}
+
+static int cmd_check(const struct ctl_options *opt)
+{
+#ifdef TRUSTLINKCTL_HAVE_PREFLIGHT
+    enum agent_preflight_result r = agent_preflight(opt->config, stdout);
+
+    fflush(stdout);
+    switch (r) {
+    case AGENT_PREFLIGHT_PASS:
+        return CTL_EXIT_OK;
+    case AGENT_PREFLIGHT_CONFIG:
+        fprintf(stderr, "trustlinkctl: check: the configuration %s could not be loaded\n",
+                opt->config);
+        return CTL_EXIT_CHECK;
+    default:
+        fprintf(stderr, "trustlinkctl: check: at least one check failed\n");
+        return CTL_EXIT_CHECK;
+    }
+#else
+    fprintf(stderr,
+            "trustlinkctl: check is not available: this trustlinkctl was built without the "
+            "agent library (config %s not checked)\n",
+            opt->config);
+    return CTL_EXIT_CHECK;
+#endif
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option long_opts[] = {
+        { "socket", required_argument, NULL, 's' }, { "json", no_argument, NULL, 'j' },
+        { "timeout", required_argument, NULL, 't' }, { "qos", required_argument, NULL, 'q' },
+        { "retain", no_argument, NULL, 'r' },        { "config", required_argument, NULL, 'c' },
+        { "help", no_argument, NULL, 'h' },          { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct ctl_options opt = { .timeout_ms = CTL_DEFAULT_TIMEOUT_MS };
+    const char *env;
+    const char *cmd;
+    int nargs;
+    int c;
+
+    env = getenv("TRUSTLINK_CONTROL_SOCKET");
+    opt.socket = env != NULL && *env != '\0' ? env : ctl_default_socket;
+    env = getenv("TRUSTLINK_CONFIG");
+    opt.config = env != NULL && *env != '\0' ? env : ctl_default_config;
+
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":s:jt:q:rc:hV", long_opts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            if (optarg[0] == '\0')
+                return usage_error("--socket needs a non-empty path");
+            opt.socket = optarg;
+            break;
+        case 'j':
+            opt.json = true;
+            break;
+        case 't':
+            if (parse_timeout(optarg, &opt.timeout_ms) < 0)
+                return usage_error("--timeout expects seconds from 0.1 to 300, got \"%s\"",
+                                   optarg);
+            break;
+        case 'q':
+            if (strcmp(optarg, "0") != 0 && strcmp(optarg, "1") != 0 && strcmp(optarg, "2") != 0)
+                return usage_error("--qos expects 0, 1 or 2, got \"%s\"", optarg);
+            opt.qos = optarg[0] - '0';
+            opt.qos_set = true;
+            break;
+        case 'r':
+            opt.retain = true;
+            break;
+        case 'c':
+            opt.config = optarg;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            fputs(help_text, stdout);
+            return CTL_EXIT_OK;
+        case 'V':
+            printf("trustlinkctl %s\n", TRUSTLINK_VERSION);
+            return CTL_EXIT_OK;
+        case ':':
+            return usage_error("option %s needs an argument", argv[optind - 1]);
+        default:
+            return usage_error("unknown option %s", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return usage_error("no command given (status, publish, reconnect, rotate or check)");
+    cmd = argv[optind];
+    nargs = argc - optind - 1;
+
+    if ((opt.qos_set || opt.retain) && strcmp(cmd, "publish") != 0)
+        return usage_error("--qos and --retain apply to publish only");
+    if (strcmp(cmd, "status") == 0 || strcmp(cmd, "reconnect") == 0 ||
+        strcmp(cmd, "rotate") == 0) {
+        if (nargs != 0)
+            return usage_error("%s takes no arguments", cmd);
+        return cmd_simple(&opt, cmd);
+    }
+    if (strcmp(cmd, "publish") == 0) {
+        if (nargs != 2)
+            return usage_error("publish needs TOPIC and PAYLOAD (\"-\" for standard input)");
+        return cmd_publish(&opt, argv[optind + 1], argv[optind + 2]);
+    }
+    if (strcmp(cmd, "check") == 0) {
+        if (nargs != 0)
+            return usage_error("check takes no arguments (use --config PATH)");
+        return cmd_check(&opt);
+    }
+    return usage_error("unknown command \"%s\"", cmd);
+}

@@ -1,0 +1,835 @@
+/*
+ * Identity loading through libp11 (see identity.h).
+ *
+ * Flow: parse the key URI (p11-kit) -> load the module (libp11) -> pick
+ * exactly one token by the URI's token attributes -> log in -> find
+ * exactly one private key by the URI's object attributes (raw PKCS#11 on
+ * the same module instance, so CKA_SENSITIVE/CKA_EXTRACTABLE can be read)
+ * -> take libp11's EVP_PKEY for it -> load the certificate (token or PEM)
+ * -> the certificate's public key must equal the key's.
+ * Must never: print the PIN; sign anything; keep the PIN after login
+ * (libp11 keeps its own copy for fork re-login; that is libp11's).
+ */
+#include "identity.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libp11.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <p11-kit/pkcs11.h>
+#include <p11-kit/uri.h>
+
+#include "config.h"
+#include "log.h"
+#include "pin.h"
+#include "uri.h"
+
+#define MAX_CANDIDATES 8
+#define ID_HEX_MAX 64
+
+struct agent_identity {
+    PKCS11_CTX *p11;
+    PKCS11_SLOT *slots;
+    unsigned n_slots;
+    PKCS11_SLOT *slot;            /* the chosen slot, inside slots */
+    void *module_handle;          /* dlopen reference on libp11's module instance */
+    CK_FUNCTION_LIST *fn;
+    CK_SLOT_ID slot_id;
+    EVP_PKEY *key;
+    X509 *cert;
+    STACK_OF(X509) *chain;
+    char uri_redacted[512];
+    char token_label[33];
+    char key_name[160];
+};
+
+/* What one object looked like, for matching and for messages. */
+struct object_info {
+    CK_OBJECT_HANDLE handle;
+    unsigned char id[ID_HEX_MAX];
+    CK_ULONG id_len;
+    char label[96];
+    CK_ULONG label_len;
+};
+
+static const struct {
+    enum agent_identity_status status;
+    const char *name;
+} status_names[] = {
+    {AGENT_IDENTITY_OK, "ok"},
+    {AGENT_IDENTITY_CONFIG, "config"},
+    {AGENT_IDENTITY_MODULE, "module-not-loadable"},
+    {AGENT_IDENTITY_TOKEN_NOT_FOUND, "token-not-found"},
+    {AGENT_IDENTITY_OBJECT_NOT_FOUND, "object-not-found"},
+    {AGENT_IDENTITY_AMBIGUOUS, "ambiguous-uri"},
+    {AGENT_IDENTITY_UNSAFE_KEY, "unsafe-key"},
+    {AGENT_IDENTITY_PIN_INCORRECT, "pin-incorrect"},
+    {AGENT_IDENTITY_PIN_LOCKED, "pin-locked"},
+    {AGENT_IDENTITY_CERTIFICATE, "certificate"},
+    {AGENT_IDENTITY_TOKEN_FAULT, "token-fault"},
+};
+
+const char *agent_identity_status_name(enum agent_identity_status status)
+{
+    for (size_t i = 0; i < sizeof(status_names) / sizeof(status_names[0]); i++) {
+        if (status_names[i].status == status)
+            return status_names[i].name;
+    }
+    return "unknown";
+}
+
+bool agent_identity_status_retryable(enum agent_identity_status status)
+{
+    return status == AGENT_IDENTITY_TOKEN_NOT_FOUND || status == AGENT_IDENTITY_TOKEN_FAULT;
+}
+
+bool agent_identity_is_token_fault(unsigned long e)
+{
+    unsigned long reason;
+
+    if (e == 0 || (int)ERR_GET_LIB(e) != ERR_get_CKR_code())
+        return false;
+    reason = (unsigned long)ERR_GET_REASON(e);
+    return reason == CKR_DEVICE_ERROR || reason == CKR_DEVICE_REMOVED ||
+           reason == CKR_SESSION_HANDLE_INVALID || reason == CKR_SESSION_CLOSED ||
+           reason == CKR_TOKEN_NOT_PRESENT;
+}
+
+bool agent_identity_error_queue_has_token_fault(void)
+{
+    return agent_identity_is_token_fault(ERR_peek_error()) ||
+           agent_identity_is_token_fault(ERR_peek_last_error());
+}
+
+/* The CKR value libp11 queued last, or CKR_OK; consumes the queue. */
+static CK_RV drain_ckr(void)
+{
+    CK_RV rv = CKR_OK;
+    unsigned long e;
+    int ckr_lib = ERR_get_CKR_code();
+
+    while ((e = ERR_get_error()) != 0) {
+        if ((int)ERR_GET_LIB(e) == ckr_lib)
+            rv = (CK_RV)ERR_GET_REASON(e);
+    }
+    return rv;
+}
+
+static void hex(const unsigned char *bytes, size_t len, char *out, size_t out_len)
+{
+    size_t used = 0;
+
+    out[0] = '\0';
+    for (size_t i = 0; i < len && used + 3 <= out_len; i++)
+        used += (size_t)snprintf(out + used, out_len - used, "%02x", bytes[i]);
+}
+
+/* PKCS#11 fixed-width, space-padded text -> C string. */
+static void padded_to_string(const unsigned char *in, size_t len, char *out, size_t out_len)
+{
+    while (len > 0 && in[len - 1] == ' ')
+        len--;
+    if (len >= out_len)
+        len = out_len - 1;
+    memcpy(out, in, len);
+    out[len] = '\0';
+}
+
+static void describe_object(const struct object_info *o, char *out, size_t out_len)
+{
+    char idhex[2 * ID_HEX_MAX + 1];
+
+    hex(o->id, o->id_len, idhex, sizeof(idhex));
+    snprintf(out, out_len, "object=%s;id=%s", o->label_len ? o->label : "(no label)",
+             idhex[0] ? idhex : "(none)");
+}
+
+/* Reads CKA_ID and CKA_LABEL of an object (truncating oversized values is
+ * treated as "does not match": they are then not equal to the URI's). */
+static CK_RV read_object_info(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
+                              struct object_info *o)
+{
+    CK_ATTRIBUTE attrs[2] = {
+        {CKA_ID, NULL, 0},
+        {CKA_LABEL, NULL, 0},
+    };
+    CK_RV rv;
+
+    memset(o, 0, sizeof(*o));
+    o->handle = h;
+    rv = fn->C_GetAttributeValue(s, h, attrs, 2);
+    if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_ATTRIBUTE_SENSITIVE)
+        return rv;
+    if (attrs[0].ulValueLen != CK_UNAVAILABLE_INFORMATION && attrs[0].ulValueLen <= sizeof(o->id))
+        attrs[0].pValue = o->id;
+    else
+        attrs[0].ulValueLen = 0;
+    if (attrs[1].ulValueLen != CK_UNAVAILABLE_INFORMATION &&
+        attrs[1].ulValueLen < sizeof(o->label))
+        attrs[1].pValue = o->label;
+    else
+        attrs[1].ulValueLen = 0;
+    rv = fn->C_GetAttributeValue(s, h, attrs, 2);
+    if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_ATTRIBUTE_SENSITIVE)
+        return rv;
+    o->id_len = attrs[0].pValue ? attrs[0].ulValueLen : 0;
+    o->label_len = attrs[1].pValue ? attrs[1].ulValueLen : 0;
+    o->label[o->label_len] = '\0';
+    return CKR_OK;
+}
+
+static bool object_matches(P11KitUri *uri, CK_OBJECT_CLASS klass, const struct object_info *o)
+{
+    CK_ATTRIBUTE attrs[3] = {
+        {CKA_CLASS, &klass, sizeof(klass)},
+        {CKA_ID, (void *)o->id, o->id_len},
+        {CKA_LABEL, (void *)o->label, o->label_len},
+    };
+
+    return p11_kit_uri_match_attributes(uri, attrs, 3) == 1;
+}
+
+/* Finds the objects of klass on the session matching uri. Returns the
+ * number found (up to max kept in found), or -1 with *rv_out set. */
+static int find_objects(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s, P11KitUri *uri,
+                        CK_OBJECT_CLASS klass, struct object_info *found, int max, CK_RV *rv_out)
+{
+    CK_ATTRIBUTE tmpl = {CKA_CLASS, &klass, sizeof(klass)};
+    CK_OBJECT_HANDLE handles[32];
+    CK_ULONG n = 0;
+    int matched = 0;
+    CK_RV rv;
+
+    rv = fn->C_FindObjectsInit(s, &tmpl, 1);
+    if (rv != CKR_OK) {
+        *rv_out = rv;
+        return -1;
+    }
+    do {
+        rv = fn->C_FindObjects(s, handles, 32, &n);
+        if (rv != CKR_OK)
+            break;
+        for (CK_ULONG i = 0; i < n; i++) {
+            struct object_info info;
+
+            rv = read_object_info(fn, s, handles[i], &info);
+            if (rv != CKR_OK)
+                break;
+            if (!object_matches(uri, klass, &info))
+                continue;
+            if (matched < max)
+                found[matched] = info;
+            matched++;
+        }
+    } while (rv == CKR_OK && n == 32);
+    fn->C_FindObjectsFinal(s);
+    if (rv != CKR_OK) {
+        *rv_out = rv;
+        return -1;
+    }
+    return matched;
+}
+
+static bool is_fault_rv(CK_RV rv)
+{
+    return rv == CKR_DEVICE_ERROR || rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT ||
+           rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED ||
+           rv == CKR_DEVICE_MEMORY || rv == CKR_GENERAL_ERROR;
+}
+
+static enum agent_identity_status fault_or_config(CK_RV rv)
+{
+    return is_fault_rv(rv) ? AGENT_IDENTITY_TOKEN_FAULT : AGENT_IDENTITY_CONFIG;
+}
+
+/* Opens a second handle on the module instance libp11 loaded, so raw
+ * PKCS#11 calls share its initialisation and login state. */
+static int open_raw_module(struct agent_identity *id, const char *module, char *err,
+                           size_t err_len)
+{
+    CK_RV (*get_list)(CK_FUNCTION_LIST_PTR_PTR);
+    CK_RV rv;
+
+    id->module_handle = dlopen(module, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+    if (!id->module_handle) {
+        snprintf(err, err_len, "PKCS#11 module %s: loaded by libp11 but not found again: %s",
+                 module, dlerror());
+        return -1;
+    }
+    *(void **)&get_list = dlsym(id->module_handle, "C_GetFunctionList");
+    if (!get_list) {
+        snprintf(err, err_len, "PKCS#11 module %s has no C_GetFunctionList", module);
+        return -1;
+    }
+    rv = get_list(&id->fn);
+    if (rv != CKR_OK || !id->fn) {
+        snprintf(err, err_len, "PKCS#11 module %s: C_GetFunctionList failed (CKR 0x%lx)", module,
+                 (unsigned long)rv);
+        return -1;
+    }
+    return 0;
+}
+
+static enum agent_identity_status choose_token(struct agent_identity *id, P11KitUri *uri,
+                                               char *err, size_t err_len)
+{
+    CK_INFO module_info;
+    PKCS11_SLOT *matches[MAX_CANDIDATES];
+    char seen[512] = "";
+    size_t seen_used = 0;
+    int n_matches = 0;
+
+    if (id->fn->C_GetInfo(&module_info) == CKR_OK &&
+        p11_kit_uri_match_module_info(uri, &module_info) != 1) {
+        snprintf(err, err_len,
+                 "token not found: the module does not match the library-* attributes of "
+                 "identity.key %s",
+                 id->uri_redacted);
+        return AGENT_IDENTITY_TOKEN_NOT_FOUND;
+    }
+    for (unsigned i = 0; i < id->n_slots; i++) {
+        PKCS11_SLOT *slot = &id->slots[i];
+        CK_TOKEN_INFO info;
+        CK_SLOT_ID slot_id;
+        char label[33];
+
+        if (!slot->token)
+            continue;
+        slot_id = PKCS11_get_slotid_from_slot(slot);
+        if (id->fn->C_GetTokenInfo(slot_id, &info) != CKR_OK)
+            continue;
+        padded_to_string(info.label, sizeof(info.label), label, sizeof(label));
+        if (seen_used < sizeof(seen)) {
+            int n = snprintf(seen + seen_used, sizeof(seen) - seen_used, "%s\"%s\"",
+                             seen_used ? ", " : "", label);
+            if (n > 0)
+                seen_used += (size_t)n;
+        }
+        if (p11_kit_uri_match_token_info(uri, &info) == 1 && n_matches < MAX_CANDIDATES)
+            matches[n_matches++] = slot;
+    }
+    if (n_matches == 0) {
+        snprintf(err, err_len,
+                 "token not found: no token matches identity.key %s (tokens present: %s); check "
+                 "the token= attribute and that the device is connected",
+                 id->uri_redacted, seen[0] ? seen : "none");
+        return AGENT_IDENTITY_TOKEN_NOT_FOUND;
+    }
+    if (n_matches > 1) {
+        snprintf(err, err_len,
+                 "identity.key %s matches %d tokens (%s): add token= or serial= to the URI",
+                 id->uri_redacted, n_matches, seen);
+        return AGENT_IDENTITY_AMBIGUOUS;
+    }
+    id->slot = matches[0];
+    id->slot_id = PKCS11_get_slotid_from_slot(id->slot);
+    snprintf(id->token_label, sizeof(id->token_label), "%s",
+             id->slot->token->label ? id->slot->token->label : "");
+    return AGENT_IDENTITY_OK;
+}
+
+static enum agent_identity_status login(struct agent_identity *id,
+                                        const struct agent_identity_config *cfg, P11KitUri *uri,
+                                        char *err, size_t err_len)
+{
+    struct agent_pin pin;
+    enum agent_identity_status status = AGENT_IDENTITY_CONFIG;
+    CK_TOKEN_INFO info;
+    int logged_in = 0;
+    CK_RV rv;
+
+    memset(&pin, 0, sizeof(pin));
+    /* Presence first: libp11 0.4.12 hangs if C_OpenSession fails in login. */
+    rv = id->fn->C_GetTokenInfo(id->slot_id, &info);
+    if (rv != CKR_OK) {
+        snprintf(err, err_len, "token \"%s\" is not answering (CKR 0x%lx): check the device",
+                 id->token_label, (unsigned long)rv);
+        return AGENT_IDENTITY_TOKEN_FAULT;
+    }
+    if (!(info.flags & CKF_LOGIN_REQUIRED))
+        return AGENT_IDENTITY_OK;
+    if (info.flags & CKF_USER_PIN_LOCKED) {
+        snprintf(err, err_len,
+                 "the user PIN of token \"%s\" is locked (too many wrong PINs): unlock it with "
+                 "the SO PIN (pkcs11-tool --init-pin --login --login-type so), then restart",
+                 id->token_label);
+        return AGENT_IDENTITY_PIN_LOCKED;
+    }
+    if (PKCS11_is_logged_in(id->slot, 0, &logged_in) == 0 && logged_in)
+        return AGENT_IDENTITY_OK;
+    if (agent_pin_read(cfg, uri, &pin, err, err_len) != 0)
+        goto cleanup;
+    if (!pin.present) {
+        snprintf(err, err_len,
+                 "token \"%s\" requires a PIN: set identity.pin_file or identity.pin_credential "
+                 "(or pin-source=file:... in identity.key)",
+                 id->token_label);
+        goto cleanup;
+    }
+    if (PKCS11_login(id->slot, 0, pin.value) != 0) {
+        rv = drain_ckr();
+        if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LEN_RANGE) {
+            snprintf(err, err_len,
+                     "wrong PIN for token \"%s\" (from %s): trustlinkd will not retry it, fix "
+                     "the PIN and restart (each wrong PIN brings the token closer to locking)",
+                     id->token_label, pin.source);
+            status = AGENT_IDENTITY_PIN_INCORRECT;
+        } else if (rv == CKR_PIN_LOCKED) {
+            snprintf(err, err_len, "the user PIN of token \"%s\" is locked: unlock it with the "
+                                   "SO PIN, then restart",
+                     id->token_label);
+            status = AGENT_IDENTITY_PIN_LOCKED;
+        } else {
+            snprintf(err, err_len, "login to token \"%s\" failed (CKR 0x%lx)", id->token_label,
+                     (unsigned long)rv);
+            status = fault_or_config(rv);
+        }
+        goto cleanup;
+    }
+    status = AGENT_IDENTITY_OK;
+cleanup:
+    agent_pin_clear(&pin);
+    return status;
+}
+
+static enum agent_identity_status check_key_safety(struct agent_identity *id,
+                                                   CK_SESSION_HANDLE s,
+                                                   const struct object_info *key, char *err,
+                                                   size_t err_len)
+{
+    CK_BBOOL sensitive = CK_FALSE, extractable = CK_TRUE;
+    CK_ATTRIBUTE attrs[2] = {
+        {CKA_SENSITIVE, &sensitive, sizeof(sensitive)},
+        {CKA_EXTRACTABLE, &extractable, sizeof(extractable)},
+    };
+    char name[200];
+    CK_RV rv;
+
+    rv = id->fn->C_GetAttributeValue(s, key->handle, attrs, 2);
+    describe_object(key, name, sizeof(name));
+    if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID) {
+        snprintf(err, err_len, "cannot read the attributes of key %s (CKR 0x%lx)", name,
+                 (unsigned long)rv);
+        return fault_or_config(rv);
+    }
+    if (attrs[0].ulValueLen == CK_UNAVAILABLE_INFORMATION || sensitive != CK_TRUE) {
+        snprintf(err, err_len, "refusing key %s on token \"%s\": it is not CKA_SENSITIVE, so its "
+                               "value could be read off the token",
+                 name, id->token_label);
+        return AGENT_IDENTITY_UNSAFE_KEY;
+    }
+    if (attrs[1].ulValueLen == CK_UNAVAILABLE_INFORMATION || extractable != CK_FALSE) {
+        snprintf(err, err_len, "refusing key %s on token \"%s\": it is CKA_EXTRACTABLE, so it "
+                               "could be exported (wrapped) off the token",
+                 name, id->token_label);
+        return AGENT_IDENTITY_UNSAFE_KEY;
+    }
+    return AGENT_IDENTITY_OK;
+}
+
+static enum agent_identity_status find_libp11_key(struct agent_identity *id,
+                                                  const struct object_info *want, char *err,
+                                                  size_t err_len)
+{
+    PKCS11_KEY *keys = NULL;
+    unsigned n_keys = 0;
+    char name[200];
+
+    describe_object(want, name, sizeof(name));
+    if (PKCS11_enumerate_keys(id->slot->token, &keys, &n_keys) != 0) {
+        CK_RV rv = drain_ckr();
+        snprintf(err, err_len, "cannot list the keys of token \"%s\" (CKR 0x%lx)",
+                 id->token_label, (unsigned long)rv);
+        return fault_or_config(rv);
+    }
+    for (unsigned i = 0; i < n_keys; i++) {
+        PKCS11_KEY *k = &keys[i];
+        size_t label_len = k->label ? strlen(k->label) : 0;
+
+        if (!k->isPrivate || k->id_len != want->id_len || label_len != want->label_len ||
+            memcmp(k->id, want->id, want->id_len) != 0 ||
+            (label_len && memcmp(k->label, want->label, label_len) != 0))
+            continue;
+        id->key = PKCS11_get_private_key(k);
+        if (!id->key) {
+            CK_RV rv = drain_ckr();
+            snprintf(err, err_len, "libp11 cannot use key %s (CKR 0x%lx)", name,
+                     (unsigned long)rv);
+            return fault_or_config(rv);
+        }
+        return AGENT_IDENTITY_OK;
+    }
+    snprintf(err, err_len, "key %s was found by PKCS#11 but not by libp11", name);
+    return AGENT_IDENTITY_OBJECT_NOT_FOUND;
+}
+
+static void list_candidates(const struct object_info *c, int n, char *out, size_t out_len)
+{
+    size_t used = 0;
+
+    out[0] = '\0';
+    for (int i = 0; i < n && i < MAX_CANDIDATES && used < out_len; i++) {
+        char name[200];
+        int w;
+
+        describe_object(&c[i], name, sizeof(name));
+        w = snprintf(out + used, out_len - used, "%s%s", i ? ", " : "", name);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}
+
+static enum agent_identity_status find_key(struct agent_identity *id, CK_SESSION_HANDLE s,
+                                           P11KitUri *uri, char *err, size_t err_len)
+{
+    struct object_info found[MAX_CANDIDATES];
+    CK_ATTRIBUTE *klass = p11_kit_uri_get_attribute(uri, CKA_CLASS);
+    char list[600];
+    CK_RV rv = CKR_OK;
+    int n;
+
+    if (klass && klass->ulValueLen == sizeof(CK_OBJECT_CLASS) &&
+        *(CK_OBJECT_CLASS *)klass->pValue != CKO_PRIVATE_KEY) {
+        snprintf(err, err_len, "identity.key %s must name a private key (type=private)",
+                 id->uri_redacted);
+        return AGENT_IDENTITY_CONFIG;
+    }
+    n = find_objects(id->fn, s, uri, CKO_PRIVATE_KEY, found, MAX_CANDIDATES, &rv);
+    if (n < 0) {
+        snprintf(err, err_len, "cannot search token \"%s\" for keys (CKR 0x%lx)",
+                 id->token_label, (unsigned long)rv);
+        return fault_or_config(rv);
+    }
+    if (n == 0) {
+        struct object_info all[MAX_CANDIDATES];
+        P11KitUri *any = p11_kit_uri_new();
+        int n_all = any ? find_objects(id->fn, s, any, CKO_PRIVATE_KEY, all, MAX_CANDIDATES,
+                                       &rv)
+                        : 0;
+
+        list_candidates(all, n_all, list, sizeof(list));
+        p11_kit_uri_free(any);
+        snprintf(err, err_len,
+                 "object not found: no private key on token \"%s\" matches identity.key %s "
+                 "(private keys there: %s)",
+                 id->token_label, id->uri_redacted, list[0] ? list : "none");
+        return AGENT_IDENTITY_OBJECT_NOT_FOUND;
+    }
+    if (n > 1) {
+        list_candidates(found, n, list, sizeof(list));
+        snprintf(err, err_len,
+                 "identity.key %s matches %d private keys on token \"%s\" (%s): add object= or "
+                 "id= to the URI so it names exactly one",
+                 id->uri_redacted, n, id->token_label, list);
+        return AGENT_IDENTITY_AMBIGUOUS;
+    }
+    {
+        enum agent_identity_status st = check_key_safety(id, s, &found[0], err, err_len);
+        if (st != AGENT_IDENTITY_OK)
+            return st;
+    }
+    describe_object(&found[0], id->key_name, sizeof(id->key_name));
+    return find_libp11_key(id, &found[0], err, err_len);
+}
+
+static enum agent_identity_status load_token_certificate(struct agent_identity *id,
+                                                         CK_SESSION_HANDLE s,
+                                                         const char *cert_uri_text, char *err,
+                                                         size_t err_len)
+{
+    P11KitUri *uri = NULL;
+    struct object_info found[MAX_CANDIDATES];
+    CK_TOKEN_INFO info;
+    CK_ATTRIBUTE value = {CKA_VALUE, NULL, 0};
+    unsigned char *der = NULL;
+    const unsigned char *p;
+    enum agent_identity_status status = AGENT_IDENTITY_CERTIFICATE;
+    char shown[512];
+    CK_RV rv = CKR_OK;
+    int n;
+
+    agent_uri_redact(cert_uri_text, shown, sizeof(shown));
+    uri = agent_uri_parse("identity.certificate", cert_uri_text, err, err_len);
+    if (!uri) {
+        status = AGENT_IDENTITY_CONFIG;
+        goto cleanup;
+    }
+    if (id->fn->C_GetTokenInfo(id->slot_id, &info) != CKR_OK ||
+        p11_kit_uri_match_token_info(uri, &info) != 1) {
+        snprintf(err, err_len,
+                 "identity.certificate %s does not name the key's token \"%s\": the certificate "
+                 "must be on the same token",
+                 shown, id->token_label);
+        status = AGENT_IDENTITY_CONFIG;
+        goto cleanup;
+    }
+    n = find_objects(id->fn, s, uri, CKO_CERTIFICATE, found, MAX_CANDIDATES, &rv);
+    if (n < 0) {
+        snprintf(err, err_len, "cannot search token \"%s\" for certificates (CKR 0x%lx)",
+                 id->token_label, (unsigned long)rv);
+        status = fault_or_config(rv);
+        goto cleanup;
+    }
+    if (n != 1) {
+        char list[600];
+
+        list_candidates(found, n, list, sizeof(list));
+        snprintf(err, err_len, "%s: identity.certificate %s matches %d certificates on token "
+                               "\"%s\"%s%s%s",
+                 n == 0 ? "object not found" : "ambiguous", shown, n, id->token_label,
+                 n ? " (" : "", list, n ? "): make the URI name exactly one" : "");
+        status = n == 0 ? AGENT_IDENTITY_OBJECT_NOT_FOUND : AGENT_IDENTITY_AMBIGUOUS;
+        goto cleanup;
+    }
+    rv = id->fn->C_GetAttributeValue(s, found[0].handle, &value, 1);
+    if (rv == CKR_OK && value.ulValueLen != CK_UNAVAILABLE_INFORMATION &&
+        value.ulValueLen <= 64 * 1024) {
+        der = malloc(value.ulValueLen ? value.ulValueLen : 1);
+        value.pValue = der;
+        rv = der ? id->fn->C_GetAttributeValue(s, found[0].handle, &value, 1) : CKR_HOST_MEMORY;
+    }
+    if (rv != CKR_OK || !der) {
+        snprintf(err, err_len, "cannot read certificate %s from token \"%s\" (CKR 0x%lx)", shown,
+                 id->token_label, (unsigned long)rv);
+        status = fault_or_config(rv);
+        goto cleanup;
+    }
+    p = der;
+    id->cert = d2i_X509(NULL, &p, (long)value.ulValueLen);
+    if (!id->cert) {
+        snprintf(err, err_len, "certificate %s on token \"%s\" is not valid DER X.509", shown,
+                 id->token_label);
+        goto cleanup;
+    }
+    status = AGENT_IDENTITY_OK;
+cleanup:
+    free(der);
+    p11_kit_uri_free(uri);
+    return status;
+}
+
+/* Appends every certificate of a PEM file to chain (the first one to
+ * *leaf when leaf is not NULL). */
+static int read_pem_certificates(const char *path, X509 **leaf, STACK_OF(X509) *chain,
+                                 char *err, size_t err_len)
+{
+    FILE *f = fopen(path, "re");
+    X509 *x;
+    int count = 0;
+
+    if (!f) {
+        snprintf(err, err_len, "cannot open certificate file %s: %m", path);
+        return -1;
+    }
+    while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
+        if (leaf && !*leaf) {
+            *leaf = x;
+        } else if (!sk_X509_push(chain, x)) {
+            X509_free(x);
+            fclose(f);
+            snprintf(err, err_len, "out of memory reading %s", path);
+            return -1;
+        }
+        count++;
+    }
+    fclose(f);
+    ERR_clear_error();  /* end of file shows up as a PEM "no start line" error */
+    if (count == 0) {
+        snprintf(err, err_len, "%s holds no PEM certificate", path);
+        return -1;
+    }
+    return 0;
+}
+
+static enum agent_identity_status check_certificate(struct agent_identity *id, char *err,
+                                                    size_t err_len)
+{
+    char subject[256];
+
+    X509_NAME_oneline(X509_get_subject_name(id->cert), subject, sizeof(subject));
+    if (X509_check_private_key(id->cert, id->key) != 1) {
+        ERR_clear_error();
+        snprintf(err, err_len,
+                 "the certificate (subject %s) does not match key %s on token \"%s\": issue a "
+                 "certificate for this key or point identity.certificate at the right one",
+                 subject, id->key_name, id->token_label);
+        return AGENT_IDENTITY_CERTIFICATE;
+    }
+    if (X509_cmp_current_time(X509_get0_notBefore(id->cert)) > 0)
+        agent_warn("clock problem: the certificate %s is not valid yet (notBefore is in the "
+                   "future): check the system clock (NTP); brokers will refuse it",
+                   subject);
+    else if (X509_cmp_current_time(X509_get0_notAfter(id->cert)) < 0)
+        agent_warn("the certificate %s has expired: brokers will refuse it", subject);
+    return AGENT_IDENTITY_OK;
+}
+
+enum agent_identity_status agent_identity_load(const struct agent_identity_config *cfg,
+                                               struct agent_identity **out, char *err,
+                                               size_t err_len)
+{
+    struct agent_identity *id = NULL;
+    P11KitUri *uri = NULL;
+    CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
+    CK_FUNCTION_LIST *session_fn = NULL;
+    enum agent_identity_status status = AGENT_IDENTITY_CONFIG;
+    CK_RV rv;
+
+    *out = NULL;
+    id = calloc(1, sizeof(*id));
+    if (!id) {
+        snprintf(err, err_len, "out of memory");
+        goto cleanup;
+    }
+    agent_uri_redact(cfg->key_uri, id->uri_redacted, sizeof(id->uri_redacted));
+    id->chain = sk_X509_new_null();
+    uri = agent_uri_parse("identity.key", cfg->key_uri, err, err_len);
+    if (!uri || !id->chain)
+        goto cleanup;
+
+    id->p11 = PKCS11_CTX_new();
+    if (!id->p11) {
+        snprintf(err, err_len, "out of memory (libp11 context)");
+        goto cleanup;
+    }
+    if (PKCS11_CTX_load(id->p11, cfg->module) != 0) {
+        unsigned long e = ERR_peek_last_error();
+        char reason[256] = "";
+
+        if (e)
+            ERR_error_string_n(e, reason, sizeof(reason));
+        ERR_clear_error();
+        snprintf(err, err_len,
+                 "PKCS#11 module %s is not loadable%s%s: check identity.module and that the "
+                 "file exists and is a PKCS#11 module",
+                 cfg->module, reason[0] ? ": " : "", reason);
+        PKCS11_CTX_free(id->p11);
+        id->p11 = NULL;
+        status = AGENT_IDENTITY_MODULE;
+        goto cleanup;
+    }
+    if (open_raw_module(id, cfg->module, err, err_len) != 0) {
+        status = AGENT_IDENTITY_MODULE;
+        goto cleanup;
+    }
+    if (PKCS11_enumerate_slots(id->p11, &id->slots, &id->n_slots) != 0) {
+        rv = drain_ckr();
+        snprintf(err, err_len, "cannot list the slots of %s (CKR 0x%lx)", cfg->module,
+                 (unsigned long)rv);
+        id->slots = NULL;
+        id->n_slots = 0;
+        status = AGENT_IDENTITY_TOKEN_FAULT;
+        goto cleanup;
+    }
+    status = choose_token(id, uri, err, err_len);
+    if (status != AGENT_IDENTITY_OK)
+        goto cleanup;
+    status = login(id, cfg, uri, err, err_len);
+    if (status != AGENT_IDENTITY_OK)
+        goto cleanup;
+
+    rv = id->fn->C_OpenSession(id->slot_id, CKF_SERIAL_SESSION, NULL, NULL, &session);
+    if (rv != CKR_OK) {
+        snprintf(err, err_len, "cannot open a session on token \"%s\" (CKR 0x%lx)",
+                 id->token_label, (unsigned long)rv);
+        session = CK_INVALID_HANDLE;
+        status = fault_or_config(rv);
+        goto cleanup;
+    }
+    session_fn = id->fn;
+    status = find_key(id, session, uri, err, err_len);
+    if (status != AGENT_IDENTITY_OK)
+        goto cleanup;
+
+    if (strncmp(cfg->certificate, "pkcs11:", 7) == 0) {
+        status = load_token_certificate(id, session, cfg->certificate, err, err_len);
+        if (status != AGENT_IDENTITY_OK)
+            goto cleanup;
+    } else if (read_pem_certificates(cfg->certificate, &id->cert, id->chain, err, err_len) != 0) {
+        status = AGENT_IDENTITY_CERTIFICATE;
+        goto cleanup;
+    }
+    if (cfg->chain_file &&
+        read_pem_certificates(cfg->chain_file, NULL, id->chain, err, err_len) != 0) {
+        status = AGENT_IDENTITY_CERTIFICATE;
+        goto cleanup;
+    }
+    status = check_certificate(id, err, err_len);
+    if (status != AGENT_IDENTITY_OK)
+        goto cleanup;
+
+    *out = id;
+    id = NULL;
+    status = AGENT_IDENTITY_OK;
+cleanup:
+    if (session != CK_INVALID_HANDLE)
+        session_fn->C_CloseSession(session);
+    /* libp11 leaves stray errors queued after a successful load. */
+    ERR_clear_error();
+    p11_kit_uri_free(uri);
+    agent_identity_free(id);
+    return status;
+}
+
+void agent_identity_free(struct agent_identity *id)
+{
+    if (!id)
+        return;
+    sk_X509_pop_free(id->chain, X509_free);
+    X509_free(id->cert);
+    /* The key before the slots: libp11 reads its slot on free. */
+    EVP_PKEY_free(id->key);
+    if (id->p11) {
+        if (id->slots)
+            PKCS11_release_all_slots(id->p11, id->slots, id->n_slots);
+        PKCS11_CTX_unload(id->p11);
+        PKCS11_CTX_free(id->p11);
+    }
+    if (id->module_handle)
+        dlclose(id->module_handle);
+    free(id);
+}
+
+EVP_PKEY *agent_identity_key(const struct agent_identity *id)
+{
+    return id->key;
+}
+
+X509 *agent_identity_certificate(const struct agent_identity *id)
+{
+    return id->cert;
+}
+
+STACK_OF(X509) *agent_identity_chain(const struct agent_identity *id)
+{
+    return id->chain;
+}
+
+const char *agent_identity_uri(const struct agent_identity *id)
+{
+    return id->uri_redacted;
+}
+
+const char *agent_identity_token_label(const struct agent_identity *id)
+{
+    return id->token_label;
+}
+
+const char *agent_identity_key_name(const struct agent_identity *id)
+{
+    return id->key_name;
+}
+
+bool agent_identity_has_mechanism(const struct agent_identity *id, unsigned long mechanism)
+{
+    CK_MECHANISM_INFO info;
+
+    return id->fn->C_GetMechanismInfo(id->slot_id, (CK_MECHANISM_TYPE)mechanism, &info) ==
+               CKR_OK &&
+           (info.flags & CKF_SIGN);
+}

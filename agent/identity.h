@@ -1,0 +1,76 @@
+/*
+ * The device identity on a PKCS#11 token: module, token, private key and
+ * certificate (plus chain), resolved from the config's pkcs11 URIs.
+ *
+ * Owns: the libp11 context and slots, a second handle on the same module
+ * instance (for attribute queries libp11 does not offer: CKA_SENSITIVE,
+ * CKA_EXTRACTABLE, mechanisms), the private key EVP_PKEY (a libp11 key:
+ * every use is a PKCS#11 call) and the certificate and chain.
+ * Must never: print a PIN or pin-value; use the key in a forked child;
+ * be freed while an SSL_CTX still holds the key (teardown order: mosquitto
+ * client, SSL_CTX, identity; integration-facts.md 1); call PKCS11_login
+ * without checking the token is present (libp11 0.4.12 hangs otherwise).
+ *
+ * Recovery from token faults is a full reload: agent_identity_free and
+ * agent_identity_load again (the caller limits it to once per 30 s).
+ */
+#ifndef TRUSTLINK_AGENT_IDENTITY_H
+#define TRUSTLINK_AGENT_IDENTITY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+struct agent_identity_config;
+
+enum agent_identity_status {
+    AGENT_IDENTITY_OK = 0,
+    AGENT_IDENTITY_CONFIG,           /* bad URI, PIN source unreadable, ... */
+    AGENT_IDENTITY_MODULE,           /* module not loadable */
+    AGENT_IDENTITY_TOKEN_NOT_FOUND,  /* no token matches (may appear later) */
+    AGENT_IDENTITY_OBJECT_NOT_FOUND, /* token found, no matching key/cert */
+    AGENT_IDENTITY_AMBIGUOUS,        /* URI matches several keys/tokens */
+    AGENT_IDENTITY_UNSAFE_KEY,       /* extractable or not sensitive */
+    AGENT_IDENTITY_PIN_INCORRECT,
+    AGENT_IDENTITY_PIN_LOCKED,
+    AGENT_IDENTITY_CERTIFICATE,      /* unreadable, or does not match the key */
+    AGENT_IDENTITY_TOKEN_FAULT,      /* device error, removed, ...: retry */
+};
+
+struct agent_identity;
+
+/* Loads everything. On failure returns the status, *out is NULL and err
+ * says what happened and what to do. */
+enum agent_identity_status agent_identity_load(const struct agent_identity_config *cfg,
+                                               struct agent_identity **out,
+                                               char *err, size_t err_len);
+void agent_identity_free(struct agent_identity *id);
+
+/* A short name for a status ("pin-incorrect", ...), for status output. */
+const char *agent_identity_status_name(enum agent_identity_status status);
+/* True for statuses worth retrying later without a config change. */
+bool agent_identity_status_retryable(enum agent_identity_status status);
+
+EVP_PKEY *agent_identity_key(const struct agent_identity *id);
+X509 *agent_identity_certificate(const struct agent_identity *id);
+/* Intermediates to send after the leaf; may be empty, never NULL. */
+STACK_OF(X509) *agent_identity_chain(const struct agent_identity *id);
+/* The key URI as configured, pin-value redacted. */
+const char *agent_identity_uri(const struct agent_identity *id);
+/* Token label / "label (id hex)" of the key, for messages. */
+const char *agent_identity_token_label(const struct agent_identity *id);
+const char *agent_identity_key_name(const struct agent_identity *id);
+/* Whether the token's slot lists the mechanism (e.g. CKM_ECDSA). */
+bool agent_identity_has_mechanism(const struct agent_identity *id, unsigned long mechanism);
+
+/* True when an OpenSSL error code is a PKCS#11 token fault that only a
+ * reload can cure: lib == ERR_get_CKR_code() and reason one of
+ * CKR_DEVICE_ERROR, CKR_DEVICE_REMOVED, CKR_SESSION_HANDLE_INVALID,
+ * CKR_SESSION_CLOSED, CKR_TOKEN_NOT_PRESENT. */
+bool agent_identity_is_token_fault(unsigned long openssl_error);
+/* Scans (without consuming) the thread's OpenSSL error queue for one. */
+bool agent_identity_error_queue_has_token_fault(void);
+
+#endif

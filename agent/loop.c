@@ -1,0 +1,202 @@
+/*
+ * The event loop of trustlinkd: the one place that says what wakes the
+ * process and why.
+ *
+ * Threading model: ONE thread does everything. It polls
+ *   - a signalfd (SIGTERM/SIGINT: graceful stop; SIGHUP: reload),
+ *   - the MQTT socket (POLLIN always; POLLOUT when libmosquitto has
+ *     output pending), driven with mosquitto_loop_read/write/misc,
+ *   - the control socket's fds (agent/control.c),
+ * and wakes for timers (reconnect, heartbeat, keepalive, watchdog,
+ * control idle clients, shutdown grace) computed before each poll.
+ * libmosquitto's own thread is never started; its callbacks run inside
+ * mosquitto_loop_* on this thread and only record events. libp11 and the
+ * PKCS#11 module are called on this thread only (TLS handshakes sign
+ * inside mosquitto_loop_*). A chip operation therefore blocks the loop
+ * for its duration (a few tens of ms per signature; none at all on a
+ * resumed handshake); a hung token (libp11 0.4.12 can hang) stops the
+ * WATCHDOG=1 pings and systemd restarts the service.
+ * Must never: sleep, busy-loop, or call blocking I/O other than the
+ * above (host name resolution in mosquitto_connect_async is the known
+ * exception: configure an IP address to avoid it).
+ */
+#include "loop.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "control.h"
+#include "handlers.h"
+#include "log.h"
+#include "mqtt.h"
+
+#define MAX_POLLFDS 64
+
+int agent_loop_block_signals(void)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    signal(SIGPIPE, SIG_IGN);
+    return sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
+static int open_signalfd(void)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static void handle_signals(struct agent *a, int fd)
+{
+    struct signalfd_siginfo info;
+
+    while (read(fd, &info, sizeof(info)) == (ssize_t)sizeof(info)) {
+        if (info.ssi_signo == SIGHUP) {
+            agent_reload(a);
+        } else {
+            agent_notice("received %s", info.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+            agent_shutdown(a);
+        }
+    }
+}
+
+static struct agent_control *open_control(struct agent *a, struct agent_control_handlers *h)
+{
+    struct agent_control_config cc;
+    char err[512];
+    struct agent_control *control;
+
+    memset(&cc, 0, sizeof(cc));
+    cc.path = a->config.control.path;
+    cc.mode = a->config.control.mode;
+    cc.allowed_uids = a->config.control.allowed_uids;
+    cc.n_allowed_uids = a->config.control.n_allowed_uids;
+    cc.allowed_gids = a->config.control.allowed_gids;
+    cc.n_allowed_gids = a->config.control.n_allowed_gids;
+    control = agent_control_open(&cc, h, err, sizeof(err));
+    if (!control)
+        agent_err("control socket %s: %s", cc.path, err);
+    return control;
+}
+
+static int min_timeout(int a, int b)
+{
+    if (a < 0)
+        return b;
+    if (b < 0)
+        return a;
+    return a < b ? a : b;
+}
+
+int agent_loop_run(struct agent *a)
+{
+    struct agent_control_handlers handlers;
+    struct pollfd fds[MAX_POLLFDS];
+    uint64_t watchdog_usec = 0;
+    uint64_t watchdog_interval_ms = 0, next_watchdog_ms = 0;
+    int sig_fd = -1;
+    int status = 1;
+    int rc;
+
+    sig_fd = open_signalfd();
+    if (sig_fd < 0) {
+        agent_err("signalfd: %s", strerror(errno));
+        goto cleanup;
+    }
+    agent_handlers_bind(&handlers, a);
+    a->control = open_control(a, &handlers);
+    if (!a->control)
+        goto cleanup;
+    if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
+        watchdog_interval_ms = watchdog_usec / 2000u;
+        if (watchdog_interval_ms == 0)
+            watchdog_interval_ms = 1;
+        agent_info("systemd watchdog: pinging every %llu ms",
+                   (unsigned long long)watchdog_interval_ms);
+    }
+    rc = agent_start(a);
+    if (rc != 0) {
+        status = rc;
+        goto cleanup;
+    }
+    sd_notify(0, "READY=1");
+
+    while (!a->exit_requested) {
+        uint64_t now = agent_monotonic_ms();
+        struct agent_mqtt *polled_mqtt;
+        size_t n = 0, mqtt_index = SIZE_MAX, control_first;
+        int timeout, mqtt_fd;
+
+        timeout = agent_run_timers(a, now);
+        if (a->exit_requested)
+            break;
+        if (watchdog_interval_ms) {
+            if (now >= next_watchdog_ms) {
+                sd_notify(0, "WATCHDOG=1");
+                next_watchdog_ms = now + watchdog_interval_ms;
+            }
+            timeout = min_timeout(timeout, (int)(next_watchdog_ms - now));
+        }
+        timeout = min_timeout(timeout, agent_control_next_timeout_ms(a->control));
+
+        fds[n].fd = sig_fd;
+        fds[n].events = POLLIN;
+        fds[n++].revents = 0;
+        polled_mqtt = a->mqtt;
+        mqtt_fd = polled_mqtt ? agent_mqtt_fd(polled_mqtt) : -1;
+        if (mqtt_fd >= 0) {
+            mqtt_index = n;
+            fds[n].fd = mqtt_fd;
+            fds[n].events = POLLIN | (agent_mqtt_want_write(polled_mqtt) ? POLLOUT : 0);
+            fds[n++].revents = 0;
+        }
+        control_first = n;
+        n += agent_control_pollfds(a->control, fds + n, MAX_POLLFDS - n);
+
+        if (poll(fds, n, timeout) < 0) {
+            if (errno == EINTR)
+                continue;
+            agent_err("poll: %s", strerror(errno));
+            goto cleanup;
+        }
+        if (fds[0].revents & POLLIN)
+            handle_signals(a, sig_fd);
+        if (mqtt_index != SIZE_MAX && a->mqtt == polled_mqtt &&
+            agent_mqtt_fd(polled_mqtt) == mqtt_fd) {
+            short re = fds[mqtt_index].revents;
+
+            if (re & (POLLIN | POLLHUP | POLLERR)) {
+                agent_mqtt_io_done(a, agent_mqtt_read(polled_mqtt));
+            }
+            if ((re & POLLOUT) && a->mqtt == polled_mqtt && agent_mqtt_fd(polled_mqtt) >= 0) {
+                agent_mqtt_io_done(a, agent_mqtt_write(polled_mqtt));
+            }
+        }
+        agent_control_dispatch(a->control, fds + control_first, n - control_first);
+    }
+    status = a->exit_status;
+cleanup:
+    sd_notify(0, "STOPPING=1");
+    if (a->control) {
+        agent_control_close(a->control);
+        a->control = NULL;
+    }
+    if (sig_fd >= 0)
+        close(sig_fd);
+    return status;
+}

@@ -1,0 +1,174 @@
+/*
+ * libmosquitto client driven by the agent's loop (see mqtt.h).
+ * Must never: touch the SSL_CTX beyond handing it over.
+ */
+#include "mqtt.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mosquitto.h>
+
+#include "log.h"
+
+struct agent_mqtt {
+    struct mosquitto *mosq;
+    struct agent_mqtt_callbacks callbacks;
+    char *host;
+    unsigned port;
+    unsigned keepalive_s;
+    char last_log[256];
+};
+
+static void on_connect(struct mosquitto *mosq, void *obj, int rc)
+{
+    struct agent_mqtt *m = obj;
+
+    (void)mosq;
+    if (m->callbacks.connected)
+        m->callbacks.connected(m->callbacks.ctx, rc);
+}
+
+static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
+{
+    struct agent_mqtt *m = obj;
+
+    (void)mosq;
+    if (m->callbacks.disconnected)
+        m->callbacks.disconnected(m->callbacks.ctx, rc);
+}
+
+static void on_publish(struct mosquitto *mosq, void *obj, int mid)
+{
+    struct agent_mqtt *m = obj;
+
+    (void)mosq;
+    if (m->callbacks.published)
+        m->callbacks.published(m->callbacks.ctx, mid);
+}
+
+static void on_log(struct mosquitto *mosq, void *obj, int level, const char *text)
+{
+    struct agent_mqtt *m = obj;
+
+    (void)mosq;
+    if (level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING)) {
+        snprintf(m->last_log, sizeof(m->last_log), "%s", text);
+        agent_info("mqtt: %s", text);
+    } else {
+        agent_debug("mqtt: %s", text);
+    }
+}
+
+struct agent_mqtt *agent_mqtt_new(const struct agent_mqtt_params *p,
+                                  const struct agent_mqtt_callbacks *callbacks, char *err,
+                                  size_t err_len)
+{
+    static const char offline[] = "offline";
+    struct agent_mqtt *m = NULL;
+    struct agent_mqtt *result = NULL;
+    int rc;
+
+    m = calloc(1, sizeof(*m));
+    if (!m || !(m->host = strdup(p->host))) {
+        snprintf(err, err_len, "out of memory");
+        goto cleanup;
+    }
+    m->callbacks = *callbacks;
+    m->port = p->port;
+    m->keepalive_s = p->keepalive_s;
+    m->mosq = mosquitto_new(p->client_id, true, m);
+    if (!m->mosq) {
+        snprintf(err, err_len, "cannot create the MQTT client: %s", strerror(errno));
+        goto cleanup;
+    }
+    mosquitto_connect_callback_set(m->mosq, on_connect);
+    mosquitto_disconnect_callback_set(m->mosq, on_disconnect);
+    mosquitto_publish_callback_set(m->mosq, on_publish);
+    mosquitto_log_callback_set(m->mosq, on_log);
+    rc = mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION,
+                              p->version == AGENT_MQTT_5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
+    /* WITH_DEFAULTS must be 0 before the ctx is set: otherwise libmosquitto
+     * rewrites our verification (integration-facts.md 2). */
+    if (rc == MOSQ_ERR_SUCCESS)
+        rc = mosquitto_int_option(m->mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0);
+    if (rc == MOSQ_ERR_SUCCESS)
+        rc = mosquitto_void_option(m->mosq, MOSQ_OPT_SSL_CTX, p->ssl_ctx);
+    if (rc == MOSQ_ERR_SUCCESS)
+        rc = mosquitto_will_set(m->mosq, p->will_topic, (int)strlen(offline), offline, 1, true);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        snprintf(err, err_len, "cannot configure the MQTT client: %s", mosquitto_strerror(rc));
+        goto cleanup;
+    }
+    result = m;
+    m = NULL;
+cleanup:
+    agent_mqtt_free(m);
+    return result;
+}
+
+void agent_mqtt_free(struct agent_mqtt *m)
+{
+    if (!m)
+        return;
+    if (m->mosq)
+        mosquitto_destroy(m->mosq);
+    free(m->host);
+    free(m);
+}
+
+int agent_mqtt_connect(struct agent_mqtt *m, int *saved_errno)
+{
+    int rc;
+
+    errno = 0;
+    m->last_log[0] = '\0';
+    rc = mosquitto_connect_async(m->mosq, m->host, (int)m->port, (int)m->keepalive_s);
+    *saved_errno = errno;
+    return rc;
+}
+
+int agent_mqtt_fd(const struct agent_mqtt *m)
+{
+    return mosquitto_socket(m->mosq);
+}
+
+bool agent_mqtt_want_write(const struct agent_mqtt *m)
+{
+    return mosquitto_want_write(m->mosq);
+}
+
+int agent_mqtt_read(struct agent_mqtt *m)
+{
+    return mosquitto_loop_read(m->mosq, 1);
+}
+
+int agent_mqtt_write(struct agent_mqtt *m)
+{
+    return mosquitto_loop_write(m->mosq, 1);
+}
+
+int agent_mqtt_misc(struct agent_mqtt *m)
+{
+    return mosquitto_loop_misc(m->mosq);
+}
+
+int agent_mqtt_publish(struct agent_mqtt *m, const char *topic, const void *payload, size_t len,
+                       int qos, bool retain, int *mid)
+{
+    if (len > 256 * 1024 * 1024)
+        return MOSQ_ERR_PAYLOAD_SIZE;
+    return mosquitto_publish(m->mosq, mid, topic, (int)len, payload, qos, retain);
+}
+
+int agent_mqtt_disconnect(struct agent_mqtt *m)
+{
+    return mosquitto_disconnect(m->mosq);
+}
+
+const char *agent_mqtt_last_log(const struct agent_mqtt *m)
+{
+    return m->last_log;
+}

@@ -1,0 +1,174 @@
+/*
+ * Status and heartbeat documents (see report.h).
+ * Must never: block, or read anything but struct agent and the clock.
+ */
+#include "report.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+#include <openssl/asn1.h>
+#include <openssl/bn.h>
+#include <openssl/x509.h>
+
+#include "identity.h"
+#include "uri.h"
+
+static void asn1_time_iso(const ASN1_TIME *t, char *out, size_t len, time_t *epoch)
+{
+    struct tm tm;
+
+    memset(&tm, 0, sizeof(tm));
+    out[0] = '\0';
+    if (ASN1_TIME_to_tm(t, &tm) != 1)
+        return;
+    strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (epoch)
+        *epoch = timegm(&tm);
+}
+
+void agent_cert_info_fill(struct agent_cert_info *info, const void *x509)
+{
+    const X509 *cert = x509;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned md_len = 0;
+    BIGNUM *serial = NULL;
+    char *serial_hex = NULL;
+    size_t used = 0;
+
+    memset(info, 0, sizeof(*info));
+    if (!cert)
+        return;
+    X509_NAME_oneline(X509_get_subject_name(cert), info->subject, sizeof(info->subject));
+    X509_NAME_oneline(X509_get_issuer_name(cert), info->issuer, sizeof(info->issuer));
+    serial = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+    serial_hex = serial ? BN_bn2hex(serial) : NULL;
+    snprintf(info->serial, sizeof(info->serial), "%s", serial_hex ? serial_hex : "");
+    OPENSSL_free(serial_hex);
+    BN_free(serial);
+    asn1_time_iso(X509_get0_notBefore(cert), info->not_before, sizeof(info->not_before), NULL);
+    asn1_time_iso(X509_get0_notAfter(cert), info->not_after, sizeof(info->not_after),
+                  &info->not_after_epoch);
+    if (X509_digest(cert, EVP_sha256(), md, &md_len) == 1) {
+        for (unsigned i = 0; i < md_len && used + 4 <= sizeof(info->sha256); i++)
+            used += (size_t)snprintf(info->sha256 + used, sizeof(info->sha256) - used, "%s%02X",
+                                     i ? ":" : "", md[i]);
+    }
+}
+
+static void add_string(struct json_object *o, const char *key, const char *value)
+{
+    json_object_object_add(o, key, json_object_new_string(value ? value : ""));
+}
+
+static void add_u64(struct json_object *o, const char *key, uint64_t value)
+{
+    json_object_object_add(o, key, json_object_new_uint64(value));
+}
+
+static struct json_object *counters_json(const struct agent *a)
+{
+    struct json_object *c = json_object_new_object();
+
+    add_u64(c, "connects", a->counters.connects);
+    add_u64(c, "connect_failures", a->counters.connect_failures);
+    add_u64(c, "disconnects", a->counters.disconnects);
+    add_u64(c, "signatures", a->tls_counters.signatures);
+    add_u64(c, "full_handshakes", a->tls_counters.full_handshakes);
+    add_u64(c, "resumed_handshakes", a->tls_counters.resumed_handshakes);
+    add_u64(c, "failed_handshakes", a->tls_counters.failed_handshakes);
+    add_u64(c, "published", a->counters.published);
+    add_u64(c, "queued", a->counters.queued);
+    add_u64(c, "rejected", a->counters.rejected);
+    add_u64(c, "queue_length", a->queue.count);
+    add_u64(c, "queue_bytes", a->queue.bytes);
+    add_u64(c, "heartbeats", a->counters.heartbeats);
+    add_u64(c, "token_reinits", a->counters.token_reinits);
+    return c;
+}
+
+static struct json_object *certificate_json(const struct agent_cert_info *cert, bool full)
+{
+    struct json_object *c = json_object_new_object();
+
+    if (full) {
+        add_string(c, "subject", cert->subject);
+        add_string(c, "issuer", cert->issuer);
+        add_string(c, "serial", cert->serial);
+        add_string(c, "not_before", cert->not_before);
+    }
+    add_string(c, "not_after", cert->not_after);
+    add_string(c, "sha256", cert->sha256);
+    json_object_object_add(c, "days_left",
+                           json_object_new_int64((int64_t)(cert->not_after_epoch - time(NULL)) /
+                                                 86400));
+    return c;
+}
+
+void agent_report_status(const struct agent *a, struct json_object *out)
+{
+    uint64_t now = agent_monotonic_ms();
+    char broker[300];
+    struct json_object *identity = json_object_new_object();
+
+    snprintf(broker, sizeof(broker), "%s:%u", a->config.broker.host, a->config.broker.port);
+    add_string(out, "state", agent_state_name(a->state));
+    add_string(out, "device_id", a->config.device_id);
+    add_string(out, "broker", broker);
+    add_string(out, "client_id", a->config.broker.client_id);
+    add_string(out, "status_topic", a->config.telemetry.status_topic);
+    add_u64(out, "uptime_s", (now - a->started_ms) / 1000u);
+    if (a->state == AGENT_STATE_CONNECTED)
+        add_u64(out, "connected_for_s", (now - a->connected_since_ms) / 1000u);
+    if (a->state == AGENT_STATE_WAITING || a->state == AGENT_STATE_IDENTITY_WAIT) {
+        uint64_t in = a->next_attempt_ms > now ? a->next_attempt_ms - now : 0;
+        add_u64(out, "next_retry_in_ms", in);
+        add_u64(out, "next_retry_at", (uint64_t)time(NULL) + in / 1000u);
+    }
+    add_u64(out, "backoff_failures", a->backoff.failures);
+
+    add_string(identity, "module", a->config.identity.module);
+    if (a->identity) {
+        add_string(identity, "uri", agent_identity_uri(a->identity));
+        add_string(identity, "token", agent_identity_token_label(a->identity));
+        add_string(identity, "key", agent_identity_key_name(a->identity));
+    } else {
+        char redacted[512];
+        agent_uri_redact(a->config.identity.key_uri, redacted, sizeof(redacted));
+        add_string(identity, "uri", redacted);
+        json_object_object_add(identity, "loaded", json_object_new_boolean(false));
+    }
+    json_object_object_add(out, "identity", identity);
+    if (a->identity_ever_loaded)
+        json_object_object_add(out, "certificate", certificate_json(&a->cert, true));
+    json_object_object_add(out, "counters", counters_json(a));
+    if (a->last_error[0]) {
+        struct json_object *e = json_object_new_object();
+
+        add_string(e, "class", agent_failure_class_name(a->last_failure));
+        add_string(e, "message", a->last_error);
+        add_u64(e, "age_s", (uint64_t)(time(NULL) - a->last_error_time));
+        json_object_object_add(out, "last_error", e);
+    } else {
+        json_object_object_add(out, "last_error", NULL);
+    }
+}
+
+void agent_heartbeat_build(const struct agent *a, char **json_out)
+{
+    struct json_object *hb = json_object_new_object();
+    const char *text;
+
+    *json_out = NULL;
+    if (!hb)
+        return;
+    add_string(hb, "device_id", a->config.device_id);
+    add_u64(hb, "uptime_s", (agent_monotonic_ms() - a->started_ms) / 1000u);
+    add_u64(hb, "time", (uint64_t)time(NULL));
+    json_object_object_add(hb, "certificate", certificate_json(&a->cert, false));
+    json_object_object_add(hb, "counters", counters_json(a));
+    text = json_object_to_json_string_ext(hb, JSON_C_TO_STRING_PLAIN);
+    *json_out = text ? strdup(text) : NULL;
+    json_object_put(hb);
+}

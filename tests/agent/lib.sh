@@ -1,0 +1,325 @@
+# Helpers for trustlinkd's end-to-end tests: sourced, never run. Each test
+# gets a temp dir with its own test CA, a mosquitto broker on 127.0.0.1
+# (require_certificate, use_identity_as_username; integration-facts.md 4),
+# a token (SoftHSMv2 or our module on atecc608-emu), a trustlinkd, and a
+# trap that stops every process it started and removes the dir.
+#
+# CTest passes: TRUSTLINKD, TRUSTLINK_PKCS11 (our module), ATECC608_EMU.
+# Every wait is bounded; failures print what was expected and the logs.
+
+set -euo pipefail
+
+AG_NAME=$(basename "$0" .sh)${1:+-$1}
+AG_TOOLS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/tools.py
+AG_WAIT=${AG_WAIT:-20}                    # seconds for any one condition
+SOFTHSM_MODULE=${SOFTHSM_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
+ENGINE_SO=$(find /usr/lib -name pkcs11.so -path '*engines-3*' 2>/dev/null | head -n1)
+AG_PIN=4321
+AG_SO_PIN=87654321
+
+ag_fail() {
+    echo "FAIL [$AG_NAME]: $*" >&2
+    exit 1
+}
+
+# ag_tool CMD...: runs a tool that may dlopen our (possibly ASan-built)
+# module: the ASan runtime must come first in it (integration-facts.md 6).
+ag_tool() {
+    if [ -n "${AGENT_ASAN_RUNTIME:-}" ]; then
+        # Their own leaks are not ours to report; trustlinkd keeps leak checks.
+        LD_PRELOAD=$AGENT_ASAN_RUNTIME ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0" "$@"
+    else
+        "$@"
+    fi
+}
+
+ag_note() {
+    echo "[$AG_NAME] $*" >&2
+}
+
+ag_init() {
+    AG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/trustlink-agent-XXXXXX")
+    AG_PIDS=()
+    AG_BROKER_PID=
+    AG_AGENT_PID=
+    AG_EMU_PID=
+    AG_NOTIFY_PID=
+    trap ag_cleanup EXIT
+    trap 'exit 130' INT TERM
+    export TRUSTLINK_LOCK_DIR=$AG_DIR
+    # Sanitizer builds: tools that dlopen an ASan-built module, and ASan
+    # programs, must not insist on the runtime coming first (facts 6).
+    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+    [ -x "${TRUSTLINKD:-}" ] || ag_fail "TRUSTLINKD must name the trustlinkd binary"
+}
+
+ag_kill() {   # ag_kill PID: TERM, then KILL after 5 s
+    local pid=$1 waited=0
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 50 ]; do
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+ag_cleanup() {
+    local rc=$?
+    ag_kill "$AG_AGENT_PID"
+    ag_kill "$AG_BROKER_PID"
+    ag_kill "$AG_NOTIFY_PID"
+    ag_kill "$AG_EMU_PID"
+    if [ "$rc" -ne 0 ]; then
+        for f in agent.log broker.log emu.log notify.log; do
+            if [ -s "$AG_DIR/$f" ]; then
+                echo "---- $f (tail) ----" >&2
+                tail -n 40 "$AG_DIR/$f" >&2 || true
+            fi
+        done
+    fi
+    rm -rf -- "$AG_DIR"
+    exit "$rc"
+}
+
+# ag_wait_for SECONDS DESCRIPTION COMMAND...: polls COMMAND every 0.1 s.
+ag_wait_for() {
+    local seconds=$1 what=$2 i
+    shift 2
+    for ((i = 0; i < seconds * 10; i++)); do
+        if "$@" >/dev/null 2>&1; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    ag_fail "timed out after ${seconds}s waiting for: $what"
+}
+
+# ---- certificates ---------------------------------------------------------
+
+# ag_make_ca NAME: $AG_DIR/NAME.key, NAME.pem
+ag_make_ca() {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout "$AG_DIR/$1.key" -out "$AG_DIR/$1.pem" -subj "/CN=$1" -days 2 2>/dev/null
+}
+
+# ag_sign_csr CA CSR OUT_PEM [EXTFILE]
+ag_sign_csr() {
+    local ext=()
+    [ -z "${4:-}" ] || ext=(-extfile "$4")
+    openssl x509 -req -in "$2" -CA "$AG_DIR/$1.pem" -CAkey "$AG_DIR/$1.key" \
+        -CAcreateserial -out "$3" -days 2 "${ext[@]}" 2>/dev/null
+}
+
+# Broker key and certificate for 127.0.0.1 from CA "ca".
+ag_make_broker_cert() {
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout "$AG_DIR/broker.key" -out "$AG_DIR/broker.csr" -subj /CN=127.0.0.1 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1\n' >"$AG_DIR/broker.ext"
+    ag_sign_csr ca "$AG_DIR/broker.csr" "$AG_DIR/broker.pem" "$AG_DIR/broker.ext"
+    # A subscriber for the checks, with a file key.
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout "$AG_DIR/tester.key" -out "$AG_DIR/tester.csr" -subj /CN=tester 2>/dev/null
+    ag_sign_csr ca "$AG_DIR/tester.csr" "$AG_DIR/tester.pem"
+}
+
+# ---- broker ----------------------------------------------------------------
+
+ag_start_broker() {
+    local tries i before
+    [ -n "${AG_PORT:-}" ] || AG_PORT=$(python3 "$AG_TOOLS" freeport)
+    cat >"$AG_DIR/mosquitto.conf" <<CONF
+user root
+listener $AG_PORT 127.0.0.1
+cafile $AG_DIR/ca.pem
+certfile $AG_DIR/broker.pem
+keyfile $AG_DIR/broker.key
+require_certificate true
+use_identity_as_username true
+CONF
+    for tries in 1 2 3 4 5; do
+        before=$(grep -c "running" "$AG_DIR/broker.log" 2>/dev/null || true)
+        mosquitto -v -c "$AG_DIR/mosquitto.conf" >>"$AG_DIR/broker.log" 2>&1 &
+        AG_BROKER_PID=$!
+        for ((i = 0; i < 100; i++)); do
+            if [ "$(grep -c "running" "$AG_DIR/broker.log" || true)" -gt "${before:-0}" ]; then
+                return 0
+            fi
+            kill -0 "$AG_BROKER_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        ag_kill "$AG_BROKER_PID"
+        AG_BROKER_PID=
+        ag_note "broker did not start on port $AG_PORT (try $tries)"
+        sleep 1   # a restart on the same port may need the old socket gone
+    done
+    ag_fail "mosquitto did not start on 127.0.0.1:$AG_PORT"
+}
+
+ag_stop_broker() {
+    ag_kill "$AG_BROKER_PID"
+    AG_BROKER_PID=
+}
+
+# ag_sub_retained TOPIC: prints "topic payload" of the retained message.
+ag_sub_retained() {
+    timeout 10 mosquitto_sub -h 127.0.0.1 -p "$AG_PORT" --cafile "$AG_DIR/ca.pem" \
+        --cert "$AG_DIR/tester.pem" --key "$AG_DIR/tester.key" -t "$1" \
+        --retained-only -C 1 -W 3 -v 2>/dev/null
+}
+
+# ---- tokens ----------------------------------------------------------------
+
+ag_engine_conf() {   # ag_engine_conf MODULE: an OpenSSL config loading libp11's engine
+    cat >"$AG_DIR/engine.cnf" <<CONF
+openssl_conf = openssl_init
+[openssl_init]
+engines = engine_section
+[engine_section]
+pkcs11 = pkcs11_section
+[pkcs11_section]
+engine_id = pkcs11
+dynamic_path = $ENGINE_SO
+MODULE_PATH = $1
+init = 0
+CONF
+}
+
+# ag_issue_token_cert MODULE KEY_URI CN ID_HEX: CSR from the token key via the
+# engine, signed by "ca", written back to the token as label "device".
+ag_issue_token_cert() {
+    local module=$1 key_uri=$2 cn=$3 id=$4
+    ag_engine_conf "$module"
+    OPENSSL_CONF=$AG_DIR/engine.cnf ag_tool openssl req -new -engine pkcs11 -keyform engine \
+        -key "$key_uri;pin-value=$AG_PIN" -subj "/CN=$cn" -out "$AG_DIR/device.csr" \
+        >"$AG_DIR/req.log" 2>&1 || ag_fail "CSR through the engine failed: $(cat "$AG_DIR/req.log")"
+    ag_sign_csr ca "$AG_DIR/device.csr" "$AG_DIR/device.pem"
+    openssl x509 -in "$AG_DIR/device.pem" -outform der -out "$AG_DIR/device.der"
+    ag_tool pkcs11-tool --module "$module" --token-label "$AG_TOKEN" --login --pin "$AG_PIN" \
+        --write-object "$AG_DIR/device.der" --type cert --label device --id "$id" \
+        >"$AG_DIR/write.log" 2>&1 || ag_fail "writing the certificate failed: $(cat "$AG_DIR/write.log")"
+}
+
+# SoftHSMv2 token "agent" with an EC P-256 key "device" (id 01) and its cert.
+ag_setup_softhsm() {
+    mkdir -p "$AG_DIR/tokens"
+    printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' \
+        "$AG_DIR" >"$AG_DIR/softhsm2.conf"
+    export SOFTHSM2_CONF=$AG_DIR/softhsm2.conf
+    AG_TOKEN=agent
+    AG_MODULE=$SOFTHSM_MODULE
+    softhsm2-util --init-token --free --label "$AG_TOKEN" --so-pin "$AG_SO_PIN" --pin "$AG_PIN" \
+        >/dev/null
+    ag_tool pkcs11-tool --module "$AG_MODULE" --token-label "$AG_TOKEN" --login --pin "$AG_PIN" \
+        --keypairgen --key-type EC:prime256v1 --label device --id 01 --sensitive \
+        >"$AG_DIR/keygen.log" 2>&1 || ag_fail "keypairgen failed: $(cat "$AG_DIR/keygen.log")"
+    ag_issue_token_cert "$AG_MODULE" "pkcs11:token=$AG_TOKEN;object=device;type=private" \
+        device-001 01
+}
+
+# Our module on atecc608-emu (Trust&GO profile): token initialised, PIN
+# set, certificate for the chip's slot-0 key "device" written.
+ag_setup_emu() {
+    [ -x "${ATECC608_EMU:-}" ] || ag_fail "ATECC608_EMU must name atecc608-emu"
+    [ -f "${TRUSTLINK_PKCS11:-}" ] || ag_fail "TRUSTLINK_PKCS11 must name libtrustlink-pkcs11.so"
+    local id
+    "$ATECC608_EMU" --socket "$AG_DIR/emu.sock" --state "$AG_DIR/chip.state" \
+        --profile trustandgo --time-scale 0 2>"$AG_DIR/emu.log" &
+    AG_EMU_PID=$!
+    ag_wait_for 10 "atecc608-emu listening" grep -q "atecc608-emu: listening on" "$AG_DIR/emu.log"
+    mkdir -p "$AG_DIR/store"
+    cat >"$AG_DIR/pkcs11.json" <<CONF
+{"tokens":[{"label":"trustlink","interface":"emu:$AG_DIR/emu.sock","key_slots":[0],
+            "free_slots":[2,3,4],"store":"$AG_DIR/store"}],
+ "pin_kdf_iterations": 1000}
+CONF
+    export TRUSTLINK_PKCS11_CONF=$AG_DIR/pkcs11.json
+    AG_TOKEN=trustlink
+    AG_MODULE=$TRUSTLINK_PKCS11
+    ag_tool pkcs11-tool --module "$AG_MODULE" --init-token --label "$AG_TOKEN" --so-pin "$AG_SO_PIN" \
+        >"$AG_DIR/init.log" 2>&1 || ag_fail "init-token failed: $(cat "$AG_DIR/init.log")"
+    ag_tool pkcs11-tool --module "$AG_MODULE" --token-label "$AG_TOKEN" --init-pin --so-pin "$AG_SO_PIN" \
+        --pin "$AG_PIN" >>"$AG_DIR/init.log" 2>&1 || ag_fail "init-pin failed: $(cat "$AG_DIR/init.log")"
+    id=$(ag_tool pkcs11-tool --module "$AG_MODULE" --token-label "$AG_TOKEN" -O --type pubkey 2>/dev/null |
+         awk '/ID:/ {print $2; exit}')
+    [ -n "$id" ] || ag_fail "no public key object on the emulated chip"
+    ag_issue_token_cert "$AG_MODULE" "pkcs11:token=$AG_TOKEN;object=device;type=private" \
+        device-001 "$id"
+}
+
+# ag_setup_token softhsm|emu
+ag_setup_token() {
+    case "$1" in
+    softhsm) ag_setup_softhsm ;;
+    emu) ag_setup_emu ;;
+    *) ag_fail "unknown token kind $1" ;;
+    esac
+}
+
+# ---- agent -----------------------------------------------------------------
+
+# ag_write_config [CA_FILE]: $AG_DIR/agent.json for this test's token/broker.
+ag_write_config() {
+    local ca=${1:-$AG_DIR/ca.pem}
+    printf '%s\n' "$AG_PIN" >"$AG_DIR/pin"
+    chmod 600 "$AG_DIR/pin"
+    cat >"$AG_DIR/agent.json" <<CONF
+{
+  "device_id": "device-001",
+  "log_level": "debug",
+  "identity": {
+    "module": "$AG_MODULE",
+    "key": "pkcs11:token=$AG_TOKEN;object=device;type=private",
+    "certificate": "pkcs11:token=$AG_TOKEN;object=device;type=cert",
+    "pin_file": "$AG_DIR/pin"
+  },
+  "broker": {
+    "host": "127.0.0.1",
+    "port": $AG_PORT,
+    "ca_file": "$ca",
+    "keepalive": 5
+  },
+  "reconnect": { "initial": 0.2, "maximum": ${AG_MAX_BACKOFF:-2}, "jitter": "full", "stable_reset": 30 },
+  "control": { "path": "$AG_DIR/control.sock", "mode": "0660" },
+  "telemetry": { "heartbeat_interval": 1, "topic_prefix": "trustlink/{device_id}" }
+}
+CONF
+}
+
+ag_start_notify_listener() {
+    python3 "$AG_TOOLS" notify-listen "$AG_DIR/notify.sock" "$AG_DIR/notify.log" &
+    AG_NOTIFY_PID=$!
+    ag_wait_for 10 "notify listener" grep -q LISTENING "$AG_DIR/notify.log"
+}
+
+ag_start_agent() {
+    local env=()
+    [ -z "$AG_NOTIFY_PID" ] || env=(NOTIFY_SOCKET="$AG_DIR/notify.sock")
+    env "${env[@]}" "$TRUSTLINKD" --config "$AG_DIR/agent.json" >>"$AG_DIR/agent.log" 2>&1 &
+    AG_AGENT_PID=$!
+    ag_wait_for "$AG_WAIT" "control socket $AG_DIR/control.sock" ag_agent_up
+}
+
+ag_agent_up() {
+    kill -0 "$AG_AGENT_PID" 2>/dev/null || ag_fail "trustlinkd exited early"
+    test -S "$AG_DIR/control.sock"
+}
+
+# ag_control JSON: the reply line.
+ag_control() {
+    python3 "$AG_TOOLS" control "$AG_DIR/control.sock" "$1"
+}
+
+# ag_status_field PYTHON_EXPR: evaluates against the status reply "s".
+ag_status_field() {
+    ag_control '{"cmd":"status"}' | python3 -c "import json,sys; s=json.load(sys.stdin); print($1)"
+}
+
+ag_state_is() {
+    [ "$(ag_status_field 's["state"]')" = "$1" ]
+}
+
+ag_wait_state() {   # ag_wait_state STATE [SECONDS]
+    ag_wait_for "${2:-$AG_WAIT}" "agent state $1" ag_state_is "$1"
+}
