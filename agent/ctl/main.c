@@ -20,9 +20,7 @@
 
 #include "client.h"
 #include "status_format.h"
-#ifdef TRUSTLINKCTL_HAVE_PREFLIGHT
 #include "preflight.h"
-#endif
 
 #ifndef TRUSTLINK_VERSION
 #define TRUSTLINK_VERSION "unknown"
@@ -299,7 +297,6 @@ static int cmd_publish(const struct ctl_options *opt, const char *topic, const c
 
 static int cmd_check(const struct ctl_options *opt)
 {
-#ifdef TRUSTLINKCTL_HAVE_PREFLIGHT
     enum agent_preflight_result r = agent_preflight(opt->config, stdout);
 
     fflush(stdout);
@@ -314,13 +311,6 @@ static int cmd_check(const struct ctl_options *opt)
         fprintf(stderr, "trustlinkctl: check: at least one check failed\n");
         return CTL_EXIT_CHECK;
     }
-#else
-    fprintf(stderr,
-            "trustlinkctl: check is not available: this trustlinkctl was built without the "
-            "agent library (config %s not checked)\n",
-            opt->config);
-    return CTL_EXIT_CHECK;
-#endif
 }
 
 int main(int argc, char **argv)
