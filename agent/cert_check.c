@@ -1,0 +1,307 @@
+/*
+ * Certificate answer validation (see cert_check.h).
+ * Owns: every X509, stack, store and BIO it creates, freed on every path.
+ * Must never: add a trust anchor other than the configured CA file.
+ */
+#include "cert_check.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
+static void set_err(char *err, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!err || len == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, len, fmt, ap);
+    va_end(ap);
+}
+
+const char *agent_cert_check_name(enum agent_cert_check result)
+{
+    switch (result) {
+    case AGENT_CERT_OK: return "ok";
+    case AGENT_CERT_EMPTY: return "empty";
+    case AGENT_CERT_PARSE: return "unparsable";
+    case AGENT_CERT_KEY_MISMATCH: return "key-mismatch";
+    case AGENT_CERT_CA_FILE: return "ca-file";
+    case AGENT_CERT_UNTRUSTED: return "untrusted";
+    case AGENT_CERT_NOT_YET_VALID: return "not-yet-valid";
+    case AGENT_CERT_EXPIRED: return "expired";
+    case AGENT_CERT_USAGE: return "usage";
+    case AGENT_CERT_INTERNAL: return "internal";
+    }
+    return "unknown";
+}
+
+/* DER SubjectPublicKeyInfo equality: works for libp11 keys (public half
+ * only is encoded) and plain public keys alike. */
+static int same_public_key(EVP_PKEY *a, EVP_PKEY *b)
+{
+    unsigned char *da = NULL, *db = NULL;
+    int la = i2d_PUBKEY(a, &da);
+    int lb = i2d_PUBKEY(b, &db);
+    int same = la > 0 && la == lb && memcmp(da, db, (size_t)la) == 0;
+
+    OPENSSL_free(da);
+    OPENSSL_free(db);
+    return same;
+}
+
+static void subject_of(X509 *x, char *buf, size_t len)
+{
+    X509_NAME_oneline(X509_get_subject_name(x), buf, (int)len);
+}
+
+/* Parses every PEM block of the answer as a certificate. */
+static enum agent_cert_check parse_answer(const char *pem, size_t len, STACK_OF(X509) **out,
+                                          char *err, size_t err_len)
+{
+    STACK_OF(X509) *certs = NULL;
+    BIO *bio = NULL;
+    X509 *x = NULL;
+    enum agent_cert_check rc = AGENT_CERT_INTERNAL;
+
+    *out = NULL;
+    if (!pem || len == 0 || len > 1024 * 1024) {
+        set_err(err, err_len, len ? "certificate answer: larger than 1 MiB"
+                                  : "certificate answer: empty");
+        return len ? AGENT_CERT_PARSE : AGENT_CERT_EMPTY;
+    }
+    certs = sk_X509_new_null();
+    bio = BIO_new_mem_buf(pem, (int)len);
+    if (!certs || !bio) {
+        set_err(err, err_len, "certificate answer: out of memory");
+        goto out;
+    }
+    for (;;) {
+        ERR_clear_error();
+        x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+        if (!x) {
+            unsigned long e = ERR_peek_last_error();
+            if (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
+                break; /* no further block */
+            char why[200];
+            ERR_error_string_n(e, why, sizeof(why));
+            set_err(err, err_len, "certificate answer: PEM block %d is not a certificate: %s",
+                    sk_X509_num(certs) + 1, why);
+            rc = AGENT_CERT_PARSE;
+            goto out;
+        }
+        if (!sk_X509_push(certs, x)) {
+            X509_free(x);
+            set_err(err, err_len, "certificate answer: out of memory");
+            goto out;
+        }
+    }
+    ERR_clear_error();
+    if (sk_X509_num(certs) == 0) {
+        /* Distinguish "nothing at all" from "text that is not PEM". */
+        size_t i;
+        for (i = 0; i < len && (pem[i] == ' ' || pem[i] == '\n' || pem[i] == '\r' ||
+                                pem[i] == '\t'); i++)
+            ;
+        if (i == len) {
+            set_err(err, err_len, "certificate answer: empty");
+            rc = AGENT_CERT_EMPTY;
+        } else {
+            set_err(err, err_len, "certificate answer: no PEM certificate in %zu bytes", len);
+            rc = AGENT_CERT_PARSE;
+        }
+        goto out;
+    }
+    *out = certs;
+    certs = NULL;
+    rc = AGENT_CERT_OK;
+out:
+    BIO_free(bio);
+    sk_X509_pop_free(certs, X509_free);
+    return rc;
+}
+
+static enum agent_cert_check load_ca(const char *ca_file, X509_STORE **out, char *err,
+                                     size_t err_len)
+{
+    X509_STORE *store = X509_STORE_new();
+    STACK_OF(X509_INFO) *infos = NULL;
+    BIO *bio = NULL;
+    int n = 0;
+    enum agent_cert_check rc = AGENT_CERT_CA_FILE;
+
+    *out = NULL;
+    if (!store) {
+        set_err(err, err_len, "CA file: out of memory");
+        return AGENT_CERT_INTERNAL;
+    }
+    bio = ca_file ? BIO_new_file(ca_file, "r") : NULL;
+    if (!bio) {
+        set_err(err, err_len, "CA file %s: cannot be read", ca_file ? ca_file : "(none)");
+        goto out;
+    }
+    infos = PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL);
+    for (int i = 0; infos && i < sk_X509_INFO_num(infos); i++) {
+        X509_INFO *info = sk_X509_INFO_value(infos, i);
+        if (info->x509) {
+            if (!X509_STORE_add_cert(store, info->x509)) {
+                set_err(err, err_len, "CA file %s: certificate %d not accepted", ca_file, i);
+                goto out;
+            }
+            n++;
+        }
+    }
+    if (n == 0) {
+        set_err(err, err_len, "CA file %s: no certificate in it", ca_file);
+        goto out;
+    }
+    *out = store;
+    store = NULL;
+    rc = AGENT_CERT_OK;
+out:
+    sk_X509_INFO_pop_free(infos, X509_INFO_free);
+    BIO_free(bio);
+    X509_STORE_free(store);
+    ERR_clear_error();
+    return rc;
+}
+
+static enum agent_cert_check check_usage(X509 *leaf, const char *subj, char *err,
+                                         size_t err_len)
+{
+    uint32_t flags = X509_get_extension_flags(leaf);
+
+    if (flags & EXFLAG_INVALID) {
+        set_err(err, err_len, "certificate %s: malformed extensions", subj);
+        return AGENT_CERT_PARSE;
+    }
+    if ((flags & EXFLAG_XKUSAGE) && !(X509_get_extended_key_usage(leaf) & XKU_SSL_CLIENT)) {
+        set_err(err, err_len, "certificate %s: extendedKeyUsage does not allow TLS client "
+                "authentication (clientAuth missing)", subj);
+        return AGENT_CERT_USAGE;
+    }
+    if ((flags & EXFLAG_KUSAGE) && !(X509_get_key_usage(leaf) & KU_DIGITAL_SIGNATURE)) {
+        set_err(err, err_len, "certificate %s: keyUsage lacks digitalSignature, needed for "
+                "TLS client authentication with an EC key", subj);
+        return AGENT_CERT_USAGE;
+    }
+    return AGENT_CERT_OK;
+}
+
+enum agent_cert_check agent_cert_check(const char *pem, size_t len, EVP_PKEY *expected,
+                                       const char *ca_file, time_t now, X509 **leaf_out,
+                                       STACK_OF(X509) **chain_out, char *err, size_t err_len)
+{
+    STACK_OF(X509) *certs = NULL;
+    X509_STORE *store = NULL;
+    X509_STORE_CTX *vctx = NULL;
+    X509 *leaf;
+    EVP_PKEY *leaf_key;
+    char subj[256];
+    time_t t = now;
+    enum agent_cert_check rc;
+
+    if (leaf_out)
+        *leaf_out = NULL;
+    if (chain_out)
+        *chain_out = NULL;
+    if (!expected) {
+        set_err(err, err_len, "certificate check: no expected key");
+        return AGENT_CERT_INTERNAL;
+    }
+    rc = parse_answer(pem, len, &certs, err, err_len);
+    if (rc != AGENT_CERT_OK)
+        goto out;
+    leaf = sk_X509_value(certs, 0);
+    subject_of(leaf, subj, sizeof(subj));
+
+    leaf_key = X509_get0_pubkey(leaf);
+    if (!leaf_key || !same_public_key(leaf_key, expected)) {
+        set_err(err, err_len, "certificate %s: its public key is not the new key "
+                "(certificate for another key)", subj);
+        rc = AGENT_CERT_KEY_MISMATCH;
+        goto out;
+    }
+    if (X509_cmp_time(X509_get0_notBefore(leaf), &t) > 0) {
+        set_err(err, err_len, "certificate %s: not valid yet (notBefore in the future)", subj);
+        rc = AGENT_CERT_NOT_YET_VALID;
+        goto out;
+    }
+    if (X509_cmp_time(X509_get0_notAfter(leaf), &t) < 0) {
+        set_err(err, err_len, "certificate %s: expired (notAfter in the past)", subj);
+        rc = AGENT_CERT_EXPIRED;
+        goto out;
+    }
+    rc = check_usage(leaf, subj, err, err_len);
+    if (rc != AGENT_CERT_OK)
+        goto out;
+
+    rc = load_ca(ca_file, &store, err, err_len);
+    if (rc != AGENT_CERT_OK)
+        goto out;
+    vctx = X509_STORE_CTX_new();
+    if (!vctx) {
+        set_err(err, err_len, "certificate check: out of memory");
+        rc = AGENT_CERT_INTERNAL;
+        goto out;
+    }
+    {
+        STACK_OF(X509) *untrusted = sk_X509_dup(certs);
+        int ok;
+
+        if (!untrusted) {
+            set_err(err, err_len, "certificate check: out of memory");
+            rc = AGENT_CERT_INTERNAL;
+            goto out;
+        }
+        (void)sk_X509_shift(untrusted); /* intermediates only; the stack borrows */
+        if (!X509_STORE_CTX_init(vctx, store, leaf, untrusted)) {
+            sk_X509_free(untrusted);
+            set_err(err, err_len, "certificate check: verify context failed");
+            rc = AGENT_CERT_INTERNAL;
+            goto out;
+        }
+        X509_STORE_CTX_set_time(vctx, 0, now);
+        ok = X509_verify_cert(vctx);
+        sk_X509_free(untrusted);
+        if (ok != 1) {
+            int e = X509_STORE_CTX_get_error(vctx);
+            int depth = X509_STORE_CTX_get_error_depth(vctx);
+            if (e == X509_V_ERR_CERT_HAS_EXPIRED)
+                rc = AGENT_CERT_EXPIRED;
+            else if (e == X509_V_ERR_CERT_NOT_YET_VALID)
+                rc = AGENT_CERT_NOT_YET_VALID;
+            else
+                rc = AGENT_CERT_UNTRUSTED;
+            set_err(err, err_len, "certificate %s: does not verify against CA file %s: %s "
+                    "(at chain depth %d)", subj, ca_file, X509_verify_cert_error_string(e),
+                    depth);
+            goto out;
+        }
+    }
+    if (leaf_out) {
+        X509_up_ref(leaf);
+        *leaf_out = leaf;
+    }
+    if (chain_out) {
+        X509_free(sk_X509_shift(certs));
+        *chain_out = certs;
+        certs = NULL;
+    }
+    rc = AGENT_CERT_OK;
+out:
+    X509_STORE_CTX_free(vctx);
+    X509_STORE_free(store);
+    sk_X509_pop_free(certs, X509_free);
+    ERR_clear_error();
+    return rc;
+}

@@ -1,0 +1,49 @@
+/*
+ * Validation of a CA's answer to a rotation CSR, before anything of it is
+ * stored on the token.
+ *
+ * Owns: parsing the PEM answer (leaf first, then optional intermediates),
+ * and the checks: leaf public key == the new key, chain verifies to the
+ * configured issuing CA (the only trust anchor), validity covers `now`,
+ * clientAuth allowed when extendedKeyUsage/keyUsage are present.
+ * Must never: trust anything but the configured CA file (no default
+ * paths, no intermediate from the answer as an anchor); read the clock
+ * itself (the caller passes `now`); touch the token.
+ */
+#ifndef TRUSTLINK_AGENT_CERT_CHECK_H
+#define TRUSTLINK_AGENT_CERT_CHECK_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+enum agent_cert_check {
+    AGENT_CERT_OK = 0,
+    AGENT_CERT_EMPTY,          /* no certificate in the answer */
+    AGENT_CERT_PARSE,          /* not PEM, or a PEM block that is no certificate */
+    AGENT_CERT_KEY_MISMATCH,   /* leaf is for another key */
+    AGENT_CERT_CA_FILE,        /* the configured CA file is unreadable/empty */
+    AGENT_CERT_UNTRUSTED,      /* does not chain to the configured CA */
+    AGENT_CERT_NOT_YET_VALID,  /* notBefore after now */
+    AGENT_CERT_EXPIRED,        /* notAfter before now */
+    AGENT_CERT_USAGE,          /* EKU/keyUsage present and forbid TLS client auth */
+    AGENT_CERT_INTERNAL,       /* out of memory, ... */
+};
+
+/* A short stable name ("key-mismatch", ...) for status and logs. */
+const char *agent_cert_check_name(enum agent_cert_check result);
+
+/* Checks the answer `pem` (len bytes, need not be NUL-terminated).
+ * `expected` holds (at least) the new key's public half; `ca_file` is the
+ * issuing CA bundle; `now` the time to check validity against.
+ * On AGENT_CERT_OK, if leaf_out / chain_out are non-NULL they receive the
+ * leaf and the intermediates (caller frees: X509_free,
+ * sk_X509_pop_free(.., X509_free)). On failure they are left NULL and err holds a
+ * message naming the check and the certificate subject. */
+enum agent_cert_check agent_cert_check(const char *pem, size_t len, EVP_PKEY *expected,
+                                       const char *ca_file, time_t now, X509 **leaf_out,
+                                       STACK_OF(X509) **chain_out, char *err, size_t err_len);
+
+#endif

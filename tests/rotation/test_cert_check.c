@@ -1,0 +1,360 @@
+/*
+ * Unit tests of agent_cert_check: certificates made here with OpenSSL,
+ * one per failure the CA's answer can have. "now" is a fixed parameter,
+ * never the wall clock, so nothing depends on timing.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <openssl/ec.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "cert_check.h"
+
+#define NOW ((time_t)1700000000)
+#define DAY 86400
+
+struct fixture {
+    EVP_PKEY *ca_key, *other_ca_key, *inter_key, *dev_key, *other_key;
+    X509 *ca, *other_ca, *inter;
+    char ca_file[64];
+};
+
+static EVP_PKEY *new_key(void)
+{
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+    assert_non_null(k);
+    return k;
+}
+
+static void add_ext(X509 *x, X509 *issuer, int nid, const char *value)
+{
+    X509V3_CTX ctx;
+    X509_EXTENSION *ext;
+
+    X509V3_set_ctx(&ctx, issuer ? issuer : x, x, NULL, NULL, 0);
+    ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+    assert_non_null(ext);
+    assert_int_equal(X509_add_ext(x, ext, -1), 1);
+    X509_EXTENSION_free(ext);
+}
+
+/* A certificate for `key` named cn, signed by issuer (NULL: self-signed),
+ * valid [NOW+nb, NOW+na]; eku/ku NULL for none. */
+static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key,
+                       long nb, long na, int is_ca, const char *eku, const char *ku)
+{
+    X509 *x = X509_new();
+    X509_NAME *name = X509_NAME_new();
+    static long serial = 1;
+
+    assert_non_null(x);
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), serial++);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0);
+    X509_set_subject_name(x, name);
+    X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name);
+    X509_NAME_free(name);
+    X509_time_adj_ex(X509_getm_notBefore(x), 0, nb, &(time_t){NOW});
+    X509_time_adj_ex(X509_getm_notAfter(x), 0, na, &(time_t){NOW});
+    X509_set_pubkey(x, key);
+    if (is_ca) {
+        add_ext(x, issuer, NID_basic_constraints, "critical,CA:TRUE");
+        add_ext(x, issuer, NID_key_usage, "critical,keyCertSign,cRLSign");
+    }
+    if (eku)
+        add_ext(x, issuer, NID_ext_key_usage, eku);
+    if (ku)
+        add_ext(x, issuer, NID_key_usage, ku);
+    assert_true(X509_sign(x, issuer_key ? issuer_key : key, EVP_sha256()) > 0);
+    return x;
+}
+
+static char *pem_of(X509 *a, X509 *b)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data, *out;
+    long len;
+
+    PEM_write_bio_X509(bio, a);
+    if (b)
+        PEM_write_bio_X509(bio, b);
+    len = BIO_get_mem_data(bio, &data);
+    out = malloc((size_t)len + 1);
+    assert_non_null(out);
+    memcpy(out, data, (size_t)len);
+    out[len] = '\0';
+    BIO_free(bio);
+    return out;
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    FILE *fp;
+    int fd;
+
+    f->ca_key = new_key();
+    f->other_ca_key = new_key();
+    f->inter_key = new_key();
+    f->dev_key = new_key();
+    f->other_key = new_key();
+    f->ca = make_cert(f->ca_key, "test CA", NULL, NULL, -10 * DAY, 3650L * DAY, 1, NULL, NULL);
+    f->other_ca = make_cert(f->other_ca_key, "test CA", NULL, NULL, -10 * DAY, 3650L * DAY, 1,
+                            NULL, NULL);
+    f->inter = make_cert(f->inter_key, "intermediate", f->ca, f->ca_key, -10 * DAY, 365L * DAY, 1,
+                         NULL, NULL);
+    strcpy(f->ca_file, "/tmp/rotation-ca-XXXXXX");
+    fd = mkstemp(f->ca_file);
+    assert_true(fd >= 0);
+    fp = fdopen(fd, "w");
+    PEM_write_X509(fp, f->ca);
+    fclose(fp);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+
+    unlink(f->ca_file);
+    X509_free(f->ca);
+    X509_free(f->other_ca);
+    X509_free(f->inter);
+    EVP_PKEY_free(f->ca_key);
+    EVP_PKEY_free(f->other_ca_key);
+    EVP_PKEY_free(f->inter_key);
+    EVP_PKEY_free(f->dev_key);
+    EVP_PKEY_free(f->other_key);
+    free(f);
+    return 0;
+}
+
+/* Checks a leaf (plus optional intermediate) against the fixture's CA and
+ * the device key; returns the result, err in errbuf. */
+static enum agent_cert_check run(struct fixture *f, X509 *leaf, X509 *inter, char *errbuf,
+                                 size_t n)
+{
+    char *pem = pem_of(leaf, inter);
+    enum agent_cert_check rc;
+    X509 *got = NULL;
+    STACK_OF(X509) *chain = NULL;
+
+    errbuf[0] = '\0';
+    rc = agent_cert_check(pem, strlen(pem), f->dev_key, f->ca_file, NOW, &got, &chain, errbuf, n);
+    if (rc == AGENT_CERT_OK) {
+        assert_non_null(got);
+        assert_int_equal(X509_cmp(got, leaf), 0);
+        assert_non_null(chain);
+        assert_int_equal(sk_X509_num(chain), inter ? 1 : 0);
+    } else {
+        assert_null(got);
+        assert_null(chain);
+        assert_true(strlen(errbuf) > 0);
+    }
+    X509_free(got);
+    sk_X509_pop_free(chain, X509_free);
+    free(pem);
+    return rc;
+}
+
+static void good(void **state)
+{
+    struct fixture *f = *state;
+    char err[512];
+    X509 *leaf = make_cert(f->dev_key, "device-001", f->ca, f->ca_key, -60, DAY, 0,
+                           "clientAuth", "critical,digitalSignature");
+
+    assert_int_equal(run(f, leaf, NULL, err, sizeof(err)), AGENT_CERT_OK);
+    X509_free(leaf);
+}
+
+static void good_without_extensions_and_with_intermediate(void **state)
+{
+    struct fixture *f = *state;
+    char err[512];
+    X509 *leaf = make_cert(f->dev_key, "device-001", f->inter, f->inter_key, -60, DAY, 0, NULL,
+                           NULL);
+
+    assert_int_equal(run(f, leaf, f->inter, err, sizeof(err)), AGENT_CERT_OK);
+    /* Without the intermediate in the answer it cannot chain. */
+    assert_int_equal(run(f, leaf, NULL, err, sizeof(err)), AGENT_CERT_UNTRUSTED);
+    X509_free(leaf);
+}
+
+static void other_key(void **state)
+{
+    struct fixture *f = *state;
+    char err[512];
+    X509 *leaf = make_cert(f->other_key, "device-001", f->ca, f->ca_key, -60, DAY, 0,
+                           "clientAuth", NULL);
+
+    assert_int_equal(run(f, leaf, NULL, err, sizeof(err)), AGENT_CERT_KEY_MISMATCH);
+    assert_non_null(strstr(err, "another key"));
+    X509_free(leaf);
+}
+
+static void other_ca(void **state)
+{
+    struct fixture *f = *state;
+    char err[512];
+    /* Same issuer name as the real CA, different key: only the signature differs. */
+    X509 *leaf = make_cert(f->dev_key, "device-001", f->other_ca, f->other_ca_key, -60, DAY, 0,
+                           "clientAuth", NULL);
+
+    assert_int_equal(run(f, leaf, NULL, err, sizeof(err)), AGENT_CERT_UNTRUSTED);
+    assert_non_null(strstr(err, f->ca_file));
+    X509_free(leaf);
+}
+
+static void expired(void **state)
+{
+    struct fixture *f = *state;
+    char err[512];
+    X509 *leaf = make_cert(f->dev_key, "device-001", f->ca, f->ca_key, -2 * DAY, -1, 0,
+                           "clientAuth", NULL);
+
+    assert_int_equal(run(f, leaf, NULL, err, sizeof(err)), AGENT_CERT_EXPIRED);
+    assert_non_null(strstr(err, "expired"));
+    X509_free(leaf);
+}
+
+static void not_yet_valid(void **state)
+{
+    struct fixture *f = *state;
+    char err[512];
+    X509 *leaf = make_cert(f->dev_key, "device-001", f->ca, f->ca_key, 3600, DAY, 0,
+                           "clientAuth", NULL);
+
+    assert_int_equal(run(f, leaf, NULL, err, sizeof(err)), AGENT_CERT_NOT_YET_VALID);
+    X509_free(leaf);
+}
+
+static void expired_intermediate(void **state)
+{
+    struct fixture *f = *state;
+    char err[512];
+    X509 *inter = make_cert(f->inter_key, "intermediate", f->ca, f->ca_key, -10 * DAY, -DAY, 1,
+                            NULL, NULL);
+    X509 *leaf = make_cert(f->dev_key, "device-001", inter, f->inter_key, -60, DAY, 0, NULL,
+                           NULL);
+
+    assert_int_equal(run(f, leaf, inter, err, sizeof(err)), AGENT_CERT_EXPIRED);
+    X509_free(leaf);
+    X509_free(inter);
+}
+
+static void server_auth_only(void **state)
+{
+    struct fixture *f = *state;
+    char err[512];
+    X509 *leaf = make_cert(f->dev_key, "device-001", f->ca, f->ca_key, -60, DAY, 0,
+                           "serverAuth", NULL);
+
+    assert_int_equal(run(f, leaf, NULL, err, sizeof(err)), AGENT_CERT_USAGE);
+    assert_non_null(strstr(err, "clientAuth"));
+    X509_free(leaf);
+}
+
+static void key_usage_without_digital_signature(void **state)
+{
+    struct fixture *f = *state;
+    char err[512];
+    X509 *leaf = make_cert(f->dev_key, "device-001", f->ca, f->ca_key, -60, DAY, 0,
+                           "clientAuth", "critical,keyEncipherment");
+
+    assert_int_equal(run(f, leaf, NULL, err, sizeof(err)), AGENT_CERT_USAGE);
+    X509_free(leaf);
+}
+
+static void garbage_and_empty(void **state)
+{
+    struct fixture *f = *state;
+    char err[512];
+    const char *garbage = "this is not a certificate";
+    const char *bad_pem = "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n";
+    X509 *leaf = NULL;
+
+    assert_int_equal(agent_cert_check(garbage, strlen(garbage), f->dev_key, f->ca_file, NOW,
+                                      &leaf, NULL, err, sizeof(err)), AGENT_CERT_PARSE);
+    assert_null(leaf);
+    assert_int_equal(agent_cert_check(bad_pem, strlen(bad_pem), f->dev_key, f->ca_file, NOW,
+                                      NULL, NULL, err, sizeof(err)), AGENT_CERT_PARSE);
+    assert_int_equal(agent_cert_check("", 0, f->dev_key, f->ca_file, NOW, NULL, NULL, err,
+                                      sizeof(err)), AGENT_CERT_EMPTY);
+    assert_int_equal(agent_cert_check(" \n", 2, f->dev_key, f->ca_file, NOW, NULL, NULL, err,
+                                      sizeof(err)), AGENT_CERT_EMPTY);
+    assert_int_equal(agent_cert_check(NULL, 0, f->dev_key, f->ca_file, NOW, NULL, NULL, err,
+                                      sizeof(err)), AGENT_CERT_EMPTY);
+}
+
+static void good_leaf_then_garbage_block(void **state)
+{
+    struct fixture *f = *state;
+    char err[512], *pem, *both;
+    X509 *leaf = make_cert(f->dev_key, "device-001", f->ca, f->ca_key, -60, DAY, 0, NULL, NULL);
+    const char *bad = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+
+    pem = pem_of(leaf, NULL);
+    both = malloc(strlen(pem) + strlen(bad) + 1);
+    strcpy(both, pem);
+    strcat(both, bad);
+    assert_int_equal(agent_cert_check(both, strlen(both), f->dev_key, f->ca_file, NOW, NULL,
+                                      NULL, err, sizeof(err)), AGENT_CERT_PARSE);
+    assert_non_null(strstr(err, "block 2"));
+    free(both);
+    free(pem);
+    X509_free(leaf);
+}
+
+static void unreadable_ca_file(void **state)
+{
+    struct fixture *f = *state;
+    char err[512], *pem;
+    X509 *leaf = make_cert(f->dev_key, "device-001", f->ca, f->ca_key, -60, DAY, 0, NULL, NULL);
+
+    pem = pem_of(leaf, NULL);
+    assert_int_equal(agent_cert_check(pem, strlen(pem), f->dev_key, "/nonexistent/ca.pem", NOW,
+                                      NULL, NULL, err, sizeof(err)), AGENT_CERT_CA_FILE);
+    assert_non_null(strstr(err, "/nonexistent/ca.pem"));
+    free(pem);
+    X509_free(leaf);
+}
+
+static void names_are_distinct(void **state)
+{
+    (void)state;
+    for (int a = AGENT_CERT_OK; a <= AGENT_CERT_INTERNAL; a++)
+        for (int b = a + 1; b <= AGENT_CERT_INTERNAL; b++)
+            assert_string_not_equal(agent_cert_check_name(a), agent_cert_check_name(b));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(good),
+        cmocka_unit_test(good_without_extensions_and_with_intermediate),
+        cmocka_unit_test(other_key),
+        cmocka_unit_test(other_ca),
+        cmocka_unit_test(expired),
+        cmocka_unit_test(not_yet_valid),
+        cmocka_unit_test(expired_intermediate),
+        cmocka_unit_test(server_auth_only),
+        cmocka_unit_test(key_usage_without_digital_signature),
+        cmocka_unit_test(garbage_and_empty),
+        cmocka_unit_test(good_leaf_then_garbage_block),
+        cmocka_unit_test(unreadable_ca_file),
+        cmocka_unit_test(names_are_distinct),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
