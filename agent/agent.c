@@ -195,6 +195,7 @@ static void handle_failure(struct agent *a, int mosq_rc, int saved_errno, uint64
     in.saved_errno = saved_errno;
     in.tls = &tls_failure;
     in.own_cert_not_yet_valid = cert && X509_cmp_current_time(X509_get0_notBefore(cert)) > 0;
+    in.handshaking = a->state == AGENT_STATE_CONNECTING;
     in.broker = broker;
     a->last_connack_rc = 0;
     cls = agent_failure_classify(&in, msg, sizeof(msg));

@@ -4,6 +4,7 @@
  */
 #include "failure.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,6 +45,12 @@ enum agent_failure_class agent_failure_classify(const struct agent_failure_input
 {
     const struct agent_tls_failure *tls = in->tls;
     const char *broker = in->broker ? in->broker : "the broker";
+    /* libmosquitto reports SSL errors on read/write as MOSQ_ERR_ERRNO with
+     * errno EPROTO; before CONNACK that is the handshake failing (e.g. the
+     * broker refused our certificate and closed before its alert was read). */
+    bool tls_broken = in->mosq_rc == MOSQ_ERR_TLS ||
+                      (in->handshaking && in->mosq_rc == MOSQ_ERR_ERRNO &&
+                       in->saved_errno == EPROTO);
 
     if (tls && tls->token_fault) {
         snprintf(msg, msg_len, "token error during the TLS handshake with %s (%s): the "
@@ -67,8 +74,7 @@ enum agent_failure_class agent_failure_classify(const struct agent_failure_input
         return AGENT_FAILURE_BROKER_UNTRUSTED;
     }
     if (in->own_cert_not_yet_valid &&
-        ((tls && (tls->alert >= 0 || tls->failed)) || in->mosq_rc == MOSQ_ERR_TLS ||
-         in->connack_rc != 0)) {
+        ((tls && (tls->alert >= 0 || tls->failed)) || tls_broken || in->connack_rc != 0)) {
         snprintf(msg, msg_len, "clock problem: our certificate is not valid yet (notBefore is in "
                                "the future) and %s refused the connection: check the system "
                                "clock (NTP)",
@@ -87,9 +93,13 @@ enum agent_failure_class agent_failure_classify(const struct agent_failure_input
                  mosquitto_connack_string(in->connack_rc));
         return AGENT_FAILURE_BROKER_REFUSED;
     }
-    if (in->mosq_rc == MOSQ_ERR_TLS || (tls && tls->failed)) {
+    if (tls_broken || (tls && tls->failed)) {
         snprintf(msg, msg_len, "TLS handshake with %s failed: %s", broker,
-                 tls && tls->ssl_error[0] ? tls->ssl_error : "no detail from OpenSSL");
+                 tls && tls->ssl_error[0] ? tls->ssl_error
+                 : in->mosq_rc == MOSQ_ERR_ERRNO
+                     ? "the broker closed the connection during the handshake (did it refuse "
+                       "our certificate? check that it trusts the CA of our certificate)"
+                     : "no detail from OpenSSL");
         return AGENT_FAILURE_BROKER_REFUSED;
     }
     if (in->mosq_rc == MOSQ_ERR_ERRNO) {

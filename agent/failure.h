@@ -44,6 +44,10 @@ struct agent_failure_input {
     int saved_errno;                   /* for MOSQ_ERR_ERRNO */
     const struct agent_tls_failure *tls;  /* may be NULL */
     bool own_cert_not_yet_valid;       /* our certificate's notBefore is in the future */
+    bool handshaking;                  /* no CONNACK yet on this connection: libmosquitto's
+                                          MOSQ_ERR_ERRNO with EPROTO is then a TLS failure
+                                          (it sets EPROTO on SSL errors; the broker's alert
+                                          may be lost when it closes first) */
     const char *broker;                /* "host:port" for messages */
 };
 

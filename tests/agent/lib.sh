@@ -17,8 +17,10 @@ ENGINE_SO=$(find /usr/lib -name pkcs11.so -path '*engines-3*' 2>/dev/null | head
 AG_PIN=4321
 AG_SO_PIN=87654321
 
+# Fd 3 is the test's stderr even inside ag_wait_for's silenced conditions.
+exec 3>&2
 ag_fail() {
-    echo "FAIL [$AG_NAME]: $*" >&2
+    echo "FAIL [$AG_NAME]: $*" >&3
     exit 1
 }
 
@@ -71,7 +73,11 @@ ag_cleanup() {
     ag_kill "$AG_BROKER_PID"
     ag_kill "$AG_NOTIFY_PID"
     ag_kill "$AG_EMU_PID"
+    for pid in "${AG_PIDS[@]}"; do   # extra processes a test registered
+        ag_kill "$pid"
+    done
     if [ "$rc" -ne 0 ]; then
+        exec 2>&3
         for f in agent.log broker.log emu.log notify.log; do
             if [ -s "$AG_DIR/$f" ]; then
                 echo "---- $f (tail) ----" >&2
@@ -260,29 +266,33 @@ ag_setup_token() {
 # ---- agent -----------------------------------------------------------------
 
 # ag_write_config [CA_FILE]: $AG_DIR/agent.json for this test's token/broker.
+# Optional knobs: AG_MQTT_VERSION ("5"), AG_HEARTBEAT (s, default 1),
+# AG_TELEMETRY_EXTRA (JSON members ending in ","), AG_KEY_URI, AG_CERT_URI,
+# AG_CONFIG_MODULE (identity.module), AG_PIN_IN_FILE (the PIN written).
 ag_write_config() {
-    local ca=${1:-$AG_DIR/ca.pem}
-    printf '%s\n' "$AG_PIN" >"$AG_DIR/pin"
+    local ca=${1:-$AG_DIR/ca.pem} mqtt=""
+    [ -z "${AG_MQTT_VERSION:-}" ] || mqtt=" \"mqtt_version\": \"$AG_MQTT_VERSION\","
+    printf '%s\n' "${AG_PIN_IN_FILE:-$AG_PIN}" >"$AG_DIR/pin"
     chmod 600 "$AG_DIR/pin"
     cat >"$AG_DIR/agent.json" <<CONF
 {
   "device_id": "device-001",
   "log_level": "debug",
   "identity": {
-    "module": "$AG_MODULE",
-    "key": "pkcs11:token=$AG_TOKEN;object=device;type=private",
-    "certificate": "pkcs11:token=$AG_TOKEN;object=device;type=cert",
+    "module": "${AG_CONFIG_MODULE:-$AG_MODULE}",
+    "key": "${AG_KEY_URI:-pkcs11:token=$AG_TOKEN;object=device;type=private}",
+    "certificate": "${AG_CERT_URI:-pkcs11:token=$AG_TOKEN;object=device;type=cert}",
     "pin_file": "$AG_DIR/pin"
   },
   "broker": {
     "host": "127.0.0.1",
     "port": $AG_PORT,
-    "ca_file": "$ca",
+    "ca_file": "$ca",$mqtt
     "keepalive": 5
   },
   "reconnect": { "initial": 0.2, "maximum": ${AG_MAX_BACKOFF:-2}, "jitter": "full", "stable_reset": 30 },
   "control": { "path": "$AG_DIR/control.sock", "mode": "0660" },
-  "telemetry": { "heartbeat_interval": 1, "topic_prefix": "trustlink/{device_id}" }
+  "telemetry": { ${AG_TELEMETRY_EXTRA:-}"heartbeat_interval": ${AG_HEARTBEAT:-1}, "topic_prefix": "trustlink/{device_id}" }
 }
 CONF
 }
@@ -293,10 +303,18 @@ ag_start_notify_listener() {
     ag_wait_for 10 "notify listener" grep -q LISTENING "$AG_DIR/notify.log"
 }
 
+# AG_WATCHDOG_USEC set: started as systemd would with WatchdogSec
+# (WATCHDOG_USEC, and WATCHDOG_PID naming trustlinkd's own pid).
 ag_start_agent() {
     local env=()
     [ -z "$AG_NOTIFY_PID" ] || env=(NOTIFY_SOCKET="$AG_DIR/notify.sock")
-    env "${env[@]}" "$TRUSTLINKD" --config "$AG_DIR/agent.json" >>"$AG_DIR/agent.log" 2>&1 &
+    if [ -n "${AG_WATCHDOG_USEC:-}" ]; then
+        env "${env[@]}" WATCHDOG_USEC="$AG_WATCHDOG_USEC" \
+            bash -c 'export WATCHDOG_PID=$$; exec "$@"' trustlinkd \
+            "$TRUSTLINKD" --config "$AG_DIR/agent.json" >>"$AG_DIR/agent.log" 2>&1 &
+    else
+        env "${env[@]}" "$TRUSTLINKD" --config "$AG_DIR/agent.json" >>"$AG_DIR/agent.log" 2>&1 &
+    fi
     AG_AGENT_PID=$!
     ag_wait_for "$AG_WAIT" "control socket $AG_DIR/control.sock" ag_agent_up
 }
@@ -322,4 +340,16 @@ ag_state_is() {
 
 ag_wait_state() {   # ag_wait_state STATE [SECONDS]
     ag_wait_for "${2:-$AG_WAIT}" "agent state $1" ag_state_is "$1"
+}
+
+# ag_status_true PYTHON_EXPR: true when the expression over the status
+# reply "s" holds (for ag_wait_for).
+ag_status_true() {
+    ag_control '{"cmd":"status"}' |
+        python3 -c "import json,sys; s=json.load(sys.stdin); sys.exit(0 if ($1) else 1)"
+}
+
+# ag_wait_status SECONDS DESCRIPTION PYTHON_EXPR
+ag_wait_status() {
+    ag_wait_for "$1" "$2" ag_status_true "$3"
 }

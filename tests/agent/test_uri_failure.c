@@ -2,6 +2,7 @@
  * Unit tests of agent/uri.c (pin-value redaction, parse errors) and
  * agent/failure.c (classification table).
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -142,6 +143,32 @@ static void test_classify_table(void **state)
     }
 }
 
+/* libmosquitto turns an SSL error on read into MOSQ_ERR_ERRNO + EPROTO;
+ * when the broker closes before its alert is read, that is all we get. */
+static void test_eproto_before_connack_is_tls(void **state)
+{
+    struct agent_tls_failure f = tls_ok();
+    struct agent_failure_input in;
+    char msg[512] = "";
+
+    (void)state;
+    memset(&in, 0, sizeof(in));
+    in.mosq_rc = MOSQ_ERR_ERRNO;
+    in.saved_errno = EPROTO;
+    in.tls = &f;
+    in.broker = "b:1";
+    in.handshaking = true;
+    assert_int_equal(agent_failure_classify(&in, msg, sizeof(msg)), AGENT_FAILURE_BROKER_REFUSED);
+    assert_non_null(strstr(msg, "TLS handshake with b:1 failed: the broker closed the connection"));
+    in.own_cert_not_yet_valid = true;
+    assert_int_equal(agent_failure_classify(&in, msg, sizeof(msg)), AGENT_FAILURE_CLOCK);
+    assert_non_null(strstr(msg, "clock problem: our certificate is not valid yet"));
+    /* After CONNACK a protocol error is a lost connection, not a refusal. */
+    in.own_cert_not_yet_valid = false;
+    in.handshaking = false;
+    assert_int_equal(agent_failure_classify(&in, msg, sizeof(msg)), AGENT_FAILURE_NETWORK);
+}
+
 static void test_refusal_classes_back_off_longer(void **state)
 {
     (void)state;
@@ -157,6 +184,7 @@ int main(void)
         cmocka_unit_test(test_redact_truncates_safely),
         cmocka_unit_test(test_parse_error_is_redacted_and_explained),
         cmocka_unit_test(test_classify_table),
+        cmocka_unit_test(test_eproto_before_connack_is_tls),
         cmocka_unit_test(test_refusal_classes_back_off_longer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Identity errors, each with its own message: trustlinkd --config exits 78
+# (config/identity error: the unit does not restart on it) and
+# `trustlinkctl check` prints "FAIL key: ... (<status>)" and exits 4.
+#   softhsm:        wrong PIN, URI matching nothing, ambiguous URI (the
+#                   candidates named), extractable key refused, module not
+#                   loadable; token not found keeps the agent waiting
+#                   (a token may appear later) instead of exiting.
+#   emu-locked-pin: our module on atecc608-emu after 10 wrong PINs: locked.
+. "$(dirname "$0")/lib.sh"
+kind=${1:?usage: e2e_identity_errors.sh softhsm|emu-locked-pin}
+
+ag_init
+AG_PORT=$(python3 "$AG_TOOLS" freeport)   # no broker: identity fails first
+ag_make_ca ca
+
+# expect_identity_error NAME STATUS REGEX: both front ends report it.
+expect_identity_error() {
+    local name=$1 status=$2 regex=$3 rc=0
+    ag_write_config
+    timeout 30 "$TRUSTLINKD" --config "$AG_DIR/agent.json" >"$AG_DIR/$name.agent" 2>&1 || rc=$?
+    [ "$rc" -eq 78 ] || ag_fail "$name: trustlinkd exited $rc, want 78: $(cat "$AG_DIR/$name.agent")"
+    grep -Eq "<3>identity \($status\): $regex" "$AG_DIR/$name.agent" ||
+        ag_fail "$name: trustlinkd did not log '$status: $regex': $(cat "$AG_DIR/$name.agent")"
+    grep -q "$AG_PIN\|9999" "$AG_DIR/$name.agent" && ag_fail "$name: a PIN was logged"
+    [ -x "${TRUSTLINKCTL:-}" ] || ag_fail "TRUSTLINKCTL must name trustlinkctl"
+    rc=0
+    "$TRUSTLINKCTL" check --config "$AG_DIR/agent.json" >"$AG_DIR/$name.check" 2>&1 || rc=$?
+    [ "$rc" -eq 4 ] || ag_fail "$name: trustlinkctl check exited $rc, want 4: $(cat "$AG_DIR/$name.check")"
+    grep -Eq "^FAIL key: $regex.*\($status\)$" "$AG_DIR/$name.check" ||
+        ag_fail "$name: check did not print 'FAIL key: $regex ($status)': $(cat "$AG_DIR/$name.check")"
+    grep -q "^SKIP broker: " "$AG_DIR/$name.check" || ag_fail "$name: broker check not skipped"
+    ag_note "$name: exit 78 / check 4: $(grep '^FAIL key' "$AG_DIR/$name.check")"
+}
+
+case "$kind" in
+softhsm)
+    ag_setup_token softhsm
+    # A second key on the same token, generated extractable.
+    ag_tool pkcs11-tool --module "$AG_MODULE" --token-label "$AG_TOKEN" --login --pin "$AG_PIN" \
+        --keypairgen --key-type EC:prime256v1 --label exportable --id 02 --sensitive --extractable \
+        >"$AG_DIR/keygen2.log" 2>&1 || ag_fail "second keypairgen failed: $(cat "$AG_DIR/keygen2.log")"
+
+    # Baseline: the configuration as written passes the key check.
+    ag_write_config
+    rc=0
+    "$TRUSTLINKCTL" check --config "$AG_DIR/agent.json" >"$AG_DIR/good.check" 2>&1 || rc=$?
+    grep -q "^PASS key: " "$AG_DIR/good.check" || ag_fail "baseline key check failed: $(cat "$AG_DIR/good.check")"
+
+    AG_KEY_URI="pkcs11:token=$AG_TOKEN;object=nosuch;type=private" \
+        expect_identity_error object-not-found object-not-found \
+        'object not found: no private key on token "agent" matches identity.key .*object=nosuch.*\(private keys there: .*(object=device;id=01.*object=exportable;id=02|object=exportable;id=02.*object=device;id=01)'
+    AG_KEY_URI="pkcs11:token=$AG_TOKEN;type=private" \
+        expect_identity_error ambiguous ambiguous-uri \
+        'identity.key .* matches 2 private keys on token "agent" \(.*(object=device;id=01.*object=exportable;id=02|object=exportable;id=02.*object=device;id=01).*\): add object= or id='
+    AG_KEY_URI="pkcs11:token=$AG_TOKEN;object=exportable;type=private" \
+        expect_identity_error unsafe unsafe-key \
+        'refusing key .*exportable.* on token "agent": it is CKA_EXTRACTABLE'
+    printf 'not a shared object\n' >"$AG_DIR/not-a-module.so"
+    AG_CONFIG_MODULE="$AG_DIR/not-a-module.so" \
+        expect_identity_error module module-not-loadable \
+        "PKCS#11 module $AG_DIR/not-a-module.so is not loadable"
+    # Wrong PIN last (SoftHSM counts failures but does not lock).
+    AG_PIN_IN_FILE=9999 expect_identity_error wrong-pin pin-incorrect \
+        "wrong PIN for token \"agent\" \(from .*$AG_DIR/pin\): trustlinkd will not retry it"
+
+    # Token not found: not an exit; the agent waits for the token.
+    AG_KEY_URI="pkcs11:token=nosuch;object=device;type=private"
+    ag_write_config
+    ag_start_agent
+    ag_wait_state identity-unavailable
+    status=$(ag_control '{"cmd":"status"}')
+    grep -q 'token not found' <<<"$status" || ag_fail "token-not-found message: $status"
+    [ "$(ag_status_field 's["last_error"]["class"]')" = token ] || ag_fail "token-not-found class: $status"
+    [ "$(ag_status_field 's["identity"]["loaded"]')" = False ] || ag_fail "identity loaded: $status"
+    rc=0
+    "$TRUSTLINKCTL" check --config "$AG_DIR/agent.json" >"$AG_DIR/notoken.check" 2>&1 || rc=$?
+    [ "$rc" -eq 4 ] && grep -q '^FAIL key: token not found.*(token-not-found)$' "$AG_DIR/notoken.check" ||
+        ag_fail "check for a missing token (exit $rc): $(cat "$AG_DIR/notoken.check")"
+    ;;
+emu-locked-pin)
+    ag_setup_token emu
+    for _ in $(seq 10); do
+        ag_tool pkcs11-tool --module "$AG_MODULE" --token-label "$AG_TOKEN" --login --pin 9999 -O \
+            >/dev/null 2>&1 || true
+    done
+    ag_tool pkcs11-tool --module "$AG_MODULE" -L 2>/dev/null | grep -q "user PIN locked" ||
+        ag_fail "the PIN did not lock after 10 wrong tries: $(ag_tool pkcs11-tool --module "$AG_MODULE" -L 2>&1)"
+    expect_identity_error locked pin-locked \
+        'the user PIN of token "trustlink" is locked \(too many wrong PINs\): unlock it with the SO PIN'
+    ;;
+*) ag_fail "unknown kind $kind" ;;
+esac
+ag_note "PASS"
