@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <stdbool.h>
+
 #include <p11-kit/pkcs11.h>
 
 struct p11_chip;
@@ -28,7 +30,10 @@ struct p11_chip_info {
     uint8_t revision[4];  /* Info command revision bytes */
 };
 
-CK_RV p11_chip_open(const char *interface, struct p11_chip **out, char *detail, size_t detail_len);
+/* may_create_threads false (CKF_LIBRARY_CANT_CREATE_OS_THREADS): the chip
+ * must be driven from the callers' threads only. */
+CK_RV p11_chip_open(const char *interface, bool may_create_threads, struct p11_chip **out,
+                    char *detail, size_t detail_len);
 void p11_chip_close(struct p11_chip *chip);
 CK_RV p11_chip_info(struct p11_chip *chip, struct p11_chip_info *info);
 /* digest: 32 bytes; sig: r || s, 64 bytes. */

@@ -10,10 +10,20 @@
 
 #include "atecc608/atecc608.h"
 #include "chip.h"
+#include "chip_atecc.h"
 
 struct p11_chip {
     struct atecc_device *dev;
 };
+
+/* Set by unit tests before C_Initialize only; NULL in the shipped module
+ * (the symbol is not exported: exports.map keeps C_* alone). */
+static const struct atecc_options *g_test_options;
+
+void p11_chip_atecc_set_options(const struct atecc_options *options)
+{
+    g_test_options = options;
+}
 
 static CK_RV ckr_from_atecc(atecc_err e)
 {
@@ -35,15 +45,23 @@ static CK_RV ckr_from_atecc(atecc_err e)
     }
 }
 
-CK_RV p11_chip_open(const char *interface, struct p11_chip **out, char *detail, size_t detail_len)
+CK_RV p11_chip_open(const char *interface, bool may_create_threads, struct p11_chip **out,
+                    char *detail, size_t detail_len)
 {
     struct p11_chip *c = calloc(1, sizeof(*c));
+    struct atecc_options options = { 0 };
     atecc_err e;
 
     *out = NULL;
     if (c == NULL)
         return CKR_HOST_MEMORY;
-    e = atecc_open(interface, NULL, &c->dev, detail, detail_len);
+    if (g_test_options != NULL)
+        options = *g_test_options;
+    /* The tuned sign path drains its queue on a worker thread; an
+     * application that forbids library threads gets the thread-less one. */
+    if (!may_create_threads)
+        options.sign_policy = ATECC_SIGN_POLICY_NAIVE;
+    e = atecc_open(interface, &options, &c->dev, detail, detail_len);
     if (e != ATECC_OK) {
         if (detail != NULL && detail_len > 0 && detail[0] == '\0')
             snprintf(detail, detail_len, "%s: %s", interface, atecc_strerror(e));

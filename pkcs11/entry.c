@@ -10,8 +10,14 @@
  * handlers keeping g_lock consistent across fork().
  * Locking: CKF_OS_LOCKING_OK is honoured with our own pthread mutex; an
  * application that offers only its own mutex callbacks gets CKR_CANT_LOCK.
- * No threads are created by the provider itself; the driver's sign engine
- * may, so CKF_LIBRARY_CANT_CREATE_OS_THREADS gets CKR_NEED_TO_CREATE_THREADS.
+ * The module lock guards the tables only: chip calls (sign, random, ECDH)
+ * run without it (p11_chip_call_begin/end), so sessions in several
+ * threads sign at once and the driver batches them. Key generation stays
+ * under the lock because it runs inside a token-store transaction.
+ * Threads: the provider creates none; the driver's tuned sign path runs a
+ * worker thread, so under CKF_LIBRARY_CANT_CREATE_OS_THREADS (GnuTLS and
+ * p11tool always pass it) chips are opened with the thread-less sign
+ * policy instead.
  */
 #include <pthread.h>
 #include <string.h>
@@ -22,8 +28,10 @@
 #include "mechanism.h"
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_calls_done = PTHREAD_COND_INITIALIZER; /* chip_calls reached 0 */
 static pthread_once_t g_atfork_once = PTHREAD_ONCE_INIT;
 static bool g_initialized;          /* guarded by g_lock */
+static bool g_finalizing;           /* guarded by g_lock: C_Finalize waits for chip calls */
 static struct p11_module g_mod;     /* guarded by g_lock */
 
 static void atfork_prepare(void) { pthread_mutex_lock(&g_lock); }
@@ -34,7 +42,7 @@ static void register_atfork(void) { (void)pthread_atfork(atfork_prepare, atfork_
 CK_RV p11_enter(struct p11_module **m)
 {
     pthread_mutex_lock(&g_lock);
-    if (!g_initialized || g_mod.pid != getpid()) {
+    if (!g_initialized || g_finalizing || g_mod.pid != getpid()) {
         pthread_mutex_unlock(&g_lock);
         return CKR_CRYPTOKI_NOT_INITIALIZED;
     }
@@ -60,6 +68,29 @@ CK_RV p11_leave(CK_RV rv)
     return rv;
 }
 
+void p11_chip_call_begin(struct p11_module *m, struct p11_session *s)
+{
+    s->busy++;
+    m->chip_calls++;
+    pthread_mutex_unlock(&g_lock);
+}
+
+CK_RV p11_chip_call_end(struct p11_module *m, struct p11_session *s)
+{
+    CK_RV rv = CKR_OK;
+
+    pthread_mutex_lock(&g_lock);
+    if (--s->busy == 0 && s->closed) {
+        p11_session_free(s);
+        rv = CKR_SESSION_CLOSED;
+    } else if (s->closed) {
+        rv = CKR_SESSION_CLOSED;
+    }
+    if (--m->chip_calls == 0)
+        pthread_cond_broadcast(&g_calls_done);
+    return rv;
+}
+
 CK_RV C_Initialize(void *init_args)
 {
     const CK_C_INITIALIZE_ARGS *a = init_args;
@@ -73,8 +104,6 @@ CK_RV C_Initialize(void *init_args)
             return CKR_ARGUMENTS_BAD;
         if (n == 4 && !(a->flags & CKF_OS_LOCKING_OK))
             return CKR_CANT_LOCK;
-        if (a->flags & CKF_LIBRARY_CANT_CREATE_OS_THREADS)
-            return CKR_NEED_TO_CREATE_THREADS;
     }
     pthread_once(&g_atfork_once, register_atfork);
     pthread_mutex_lock(&g_lock);
@@ -84,11 +113,14 @@ CK_RV C_Initialize(void *init_args)
     }
     if (g_initialized) {
         /* A forked child: drop the parent's state without touching the
-         * parent's chip connections. */
+         * parent's chip connections (threads in chip calls at fork time
+         * do not exist here, so their counts are dropped too). */
         p11_module_fini(&g_mod, false);
         g_initialized = false;
     }
-    rv = p11_module_init(&g_mod, err, sizeof(err));
+    g_finalizing = false;
+    rv = p11_module_init(&g_mod, a != NULL && (a->flags & CKF_LIBRARY_CANT_CREATE_OS_THREADS) != 0,
+                         err, sizeof(err));
     if (rv == CKR_OK)
         g_initialized = true;
     pthread_mutex_unlock(&g_lock);
@@ -103,8 +135,14 @@ CK_RV C_Finalize(void *reserved)
         return CKR_ARGUMENTS_BAD;
     if ((rv = p11_enter(&m)) != CKR_OK)
         return rv;
+    /* New calls now see CKR_CRYPTOKI_NOT_INITIALIZED; calls inside the
+     * chip finish first, since they use the chip and their sessions. */
+    g_finalizing = true;
+    while (m->chip_calls > 0)
+        pthread_cond_wait(&g_calls_done, &g_lock);
     p11_module_fini(m, true);
     g_initialized = false;
+    g_finalizing = false;
     return p11_leave(CKR_OK);
 }
 

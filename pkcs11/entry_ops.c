@@ -2,7 +2,10 @@
  * PKCS#11 entry points, part 2: objects, search, sign/verify/digest, key
  * generation, derivation, random. Thin: check arguments and session state,
  * then call session.c / slot.c / object.c / mechanism.c under the module
- * lock (see entry.h).
+ * lock (see entry.h). Sign, random and ECDH reach the chip with the module
+ * lock released (p11_chip_call_begin/end): everything the chip needs is
+ * copied out first, and the session may be closed meanwhile
+ * (CKR_SESSION_CLOSED).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -249,6 +252,24 @@ CK_RV C_DigestFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 
 /* ---- sign / verify ---- */
 
+/* The unlocked part of C_Sign / C_SignFinal. */
+static CK_RV sign_on_chip(struct p11_module *m, struct p11_session *s, struct p11_sign_job *job,
+                          CK_BYTE *sig, CK_ULONG *sig_len)
+{
+    struct p11_chip *chip = m->tokens[s->slot].chip;
+    CK_RV rv, end;
+
+    p11_chip_call_begin(m, s);
+    rv = p11_chip_sign(chip, job->chip_slot, job->digest, sig);
+    end = p11_chip_call_end(m, s);
+    OPENSSL_cleanse(job, sizeof(*job));
+    if (end != CKR_OK)
+        return end;
+    if (rv == CKR_OK)
+        *sig_len = 64;
+    return rv;
+}
+
 CK_RV C_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
 {
     struct p11_module *m;
@@ -272,6 +293,7 @@ CK_RV C_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR si
 {
     struct p11_module *m;
     struct p11_session *s;
+    struct p11_sign_job job;
     CK_RV rv;
     if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
         return rv;
@@ -279,7 +301,10 @@ CK_RV C_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR si
         return p11_leave(CKR_ARGUMENTS_BAD);
     if (!s->sign.active)
         return p11_leave(CKR_OPERATION_NOT_INITIALIZED);
-    return p11_leave(p11_sign_final(m->tokens[s->slot].chip, &s->sign, data, len, true, sig, sig_len));
+    rv = p11_sign_prepare(&s->sign, data, len, true, sig, sig_len, &job);
+    if (rv != CKR_OK || !job.ready)
+        return p11_leave(rv);
+    return p11_leave(sign_on_chip(m, s, &job, sig, sig_len));
 }
 
 CK_RV C_SignUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len)
@@ -302,6 +327,7 @@ CK_RV C_SignFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
 {
     struct p11_module *m;
     struct p11_session *s;
+    struct p11_sign_job job;
     CK_RV rv;
     if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
         return rv;
@@ -309,7 +335,10 @@ CK_RV C_SignFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
         return p11_leave(CKR_ARGUMENTS_BAD);
     if (!s->sign.active)
         return p11_leave(CKR_OPERATION_NOT_INITIALIZED);
-    return p11_leave(p11_sign_final(m->tokens[s->slot].chip, &s->sign, NULL, 0, false, sig, sig_len));
+    rv = p11_sign_prepare(&s->sign, NULL, 0, false, sig, sig_len, &job);
+    if (rv != CKR_OK || !job.ready)
+        return p11_leave(rv);
+    return p11_leave(sign_on_chip(m, s, &job, sig, sig_len));
 }
 
 CK_RV C_VerifyInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
@@ -403,10 +432,12 @@ CK_RV C_DeriveKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE b
     struct p11_module *m;
     struct p11_session *s, *owner;
     p11_attrs *key, a;
-    uint8_t shared[32];
+    struct p11_chip *chip;
+    uint8_t shared[32], peer[64];
+    unsigned chip_slot = 0;
     CK_ULONG v, value_len = 32;
     bool b;
-    CK_RV rv;
+    CK_RV rv, end;
 
     if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
         return rv;
@@ -424,8 +455,17 @@ CK_RV C_DeriveKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE b
     if (p11_tmpl_find(t, n, CKA_VALUE_LEN) != NULL &&
         (!p11_tmpl_get_ulong(t, n, CKA_VALUE_LEN, &value_len) || value_len == 0 || value_len > 32))
         return p11_leave(CKR_ATTRIBUTE_VALUE_INVALID);
-    if ((rv = p11_ecdh_derive(m->tokens[s->slot].chip, mech, key, shared)) != CKR_OK)
+    if ((rv = p11_ecdh_prepare(mech, key, &chip_slot, peer)) != CKR_OK)
         return p11_leave(rv);
+    chip = m->tokens[s->slot].chip;
+    p11_chip_call_begin(m, s);
+    rv = p11_chip_ecdh(chip, chip_slot, peer, shared);
+    if ((end = p11_chip_call_end(m, s)) != CKR_OK)
+        rv = end;
+    if (rv != CKR_OK) {
+        OPENSSL_cleanse(shared, sizeof(shared));
+        return p11_leave(rv);
+    }
     p11_attrs_init(&a);
     for (CK_ULONG i = 0; i < n && rv == CKR_OK; i++)
         if (t[i].type != CKA_VALUE)
@@ -469,19 +509,26 @@ CK_RV C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG len)
 {
     struct p11_module *m;
     struct p11_session *s;
+    struct p11_chip *chip;
     uint8_t block[32];
     CK_ULONG done = 0;
-    CK_RV rv;
+    CK_RV rv, end;
     if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
         return rv;
     if (out == NULL && len > 0)
         return p11_leave(CKR_ARGUMENTS_BAD);
+    if (len == 0)
+        return p11_leave(CKR_OK);
+    chip = m->tokens[s->slot].chip;
+    p11_chip_call_begin(m, s);
     while (done < len && rv == CKR_OK) {
         CK_ULONG take = len - done < 32 ? len - done : 32;
-        if ((rv = p11_chip_random(m->tokens[s->slot].chip, block)) == CKR_OK)
+        if ((rv = p11_chip_random(chip, block)) == CKR_OK)
             memcpy(out + done, block, take);
         done += take;
     }
     OPENSSL_cleanse(block, sizeof(block));
+    if ((end = p11_chip_call_end(m, s)) != CKR_OK)
+        rv = end;
     return p11_leave(rv);
 }

@@ -167,12 +167,12 @@ static CK_RV final_digest(struct p11_op *op, const CK_BYTE *data, CK_ULONG len, 
     return CKR_OK;
 }
 
-CK_RV p11_sign_final(struct p11_chip *chip, struct p11_op *op, const CK_BYTE *data, CK_ULONG len,
-                     bool single, CK_BYTE *sig, CK_ULONG *sig_len)
+CK_RV p11_sign_prepare(struct p11_op *op, const CK_BYTE *data, CK_ULONG len, bool single,
+                       const CK_BYTE *sig, CK_ULONG *sig_len, struct p11_sign_job *job)
 {
-    uint8_t digest[32];
     CK_RV rv;
 
+    memset(job, 0, sizeof(*job));
     /* C_Sign after C_SignUpdate: refused, the multi-part operation goes on. */
     if (single && op->multi)
         return CKR_OPERATION_ACTIVE;
@@ -181,12 +181,13 @@ CK_RV p11_sign_final(struct p11_chip *chip, struct p11_op *op, const CK_BYTE *da
         *sig_len = 64;
         return rv;
     }
-    rv = final_digest(op, data, len, single, digest);
-    if (rv == CKR_OK)
-        rv = p11_chip_sign(chip, (unsigned)op->chip_slot, digest, sig);
-    if (rv == CKR_OK)
-        *sig_len = 64;
-    OPENSSL_cleanse(digest, sizeof(digest));
+    rv = final_digest(op, data, len, single, job->digest);
+    if (rv == CKR_OK) {
+        job->chip_slot = (unsigned)op->chip_slot;
+        job->ready = true;
+    } else {
+        OPENSSL_cleanse(job, sizeof(*job));
+    }
     p11_op_reset(op);
     return rv;
 }
@@ -276,10 +277,10 @@ CK_RV p11_digest_final(struct p11_op *op, const CK_BYTE *data, CK_ULONG len, boo
     return rv;
 }
 
-CK_RV p11_ecdh_derive(struct p11_chip *chip, const CK_MECHANISM *mech, const p11_attrs *key, uint8_t shared[32])
+CK_RV p11_ecdh_prepare(const CK_MECHANISM *mech, const p11_attrs *key, unsigned *chip_slot,
+                       uint8_t peer[64])
 {
     const CK_ECDH1_DERIVE_PARAMS *p;
-    uint8_t peer[64];
     int slot;
 
     if (mech->mechanism != CKM_ECDH1_DERIVE)
@@ -294,5 +295,6 @@ CK_RV p11_ecdh_derive(struct p11_chip *chip, const CK_MECHANISM *mech, const p11
         return CKR_KEY_TYPE_INCONSISTENT;
     if (!p11_attrs_bool(key, CKA_DERIVE, false))
         return CKR_KEY_FUNCTION_NOT_PERMITTED;
-    return p11_chip_ecdh(chip, (unsigned)slot, peer, shared);
+    *chip_slot = (unsigned)slot;
+    return CKR_OK;
 }

@@ -76,7 +76,10 @@ struct p11_session *p11_session_get(struct p11_module *m, CK_SESSION_HANDLE h)
 static void remove_at(struct p11_module *m, size_t i)
 {
     CK_SLOT_ID slot = m->sessions[i]->slot;
-    p11_session_free(m->sessions[i]);
+    if (m->sessions[i]->busy > 0)
+        m->sessions[i]->closed = true;   /* the busy thread frees it */
+    else
+        p11_session_free(m->sessions[i]);
     memmove(&m->sessions[i], &m->sessions[i + 1], (m->n_sessions - i - 1) * sizeof(m->sessions[0]));
     m->n_sessions--;
     if (p11_session_count(m, slot, false) == 0 && slot < m->n_tokens)

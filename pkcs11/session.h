@@ -8,7 +8,10 @@
  * (CKS_*) derived from the token's login state; object lookup by handle
  * across token and session objects with the visibility rules (private
  * objects only while the user is logged in).
- * Must never: be called without the module lock; outlive C_Finalize.
+ * Must never: be called without the module lock; outlive C_Finalize;
+ * free a session a thread is using in an unlocked chip call (busy > 0):
+ * closing such a session removes it from the table (its handle is invalid
+ * at once) and leaves the free to that thread (entry.c).
  * Session objects die with their session (or at C_Finalize); when the
  * last session of a token closes, the token is logged out (PKCS#11 §5.6).
  */
@@ -52,6 +55,8 @@ struct p11_session {
     struct p11_op sign;
     struct p11_op verify;
     struct p11_op digest;
+    unsigned busy;           /* threads in an unlocked chip call on it */
+    bool closed;             /* closed while busy: freed by the last one */
 };
 
 CK_RV p11_session_open(struct p11_module *m, struct p11_token *tok, CK_FLAGS flags,

@@ -59,9 +59,10 @@ CK_ULONG p11_module_new_handle(struct p11_module *m)
     return h;
 }
 
-CK_RV p11_module_init(struct p11_module *m, char *err, size_t err_len)
+CK_RV p11_module_init(struct p11_module *m, bool no_os_threads, char *err, size_t err_len)
 {
     memset(m, 0, sizeof(*m));
+    m->no_os_threads = no_os_threads;
     m->pid = getpid();
     m->next_handle = 1;
     if (p11_config_load(NULL, &m->cfg, err, err_len) != 0) {
@@ -174,11 +175,11 @@ CK_RV p11_token_ensure(struct p11_module *m, struct p11_token *tok)
     enum tok_store_err e;
     CK_RV rv;
 
-    (void)m;
     if (tok->chip != NULL && tok->store != NULL)
         return CKR_OK;
     if (tok->chip == NULL) {
-        rv = p11_chip_open(tok->cfg->interface, &tok->chip, detail, sizeof(detail));
+        rv = p11_chip_open(tok->cfg->interface, !m->no_os_threads, &tok->chip, detail,
+                           sizeof(detail));
         if (rv != CKR_OK) {
             snprintf(tok->error, sizeof(tok->error), "%s", detail);
             p11_log(P11_LOG_WARNING, "token \"%s\" not present: %s", tok->cfg->label, detail);
@@ -267,10 +268,13 @@ CK_RV p11_token_info(struct p11_module *m, struct p11_token *tok, CK_TOKEN_INFO 
     info->ulFreePublicMemory = CK_UNAVAILABLE_INFORMATION;
     info->ulTotalPrivateMemory = CK_UNAVAILABLE_INFORMATION;
     info->ulFreePrivateMemory = CK_UNAVAILABLE_INFORMATION;
+    /* The Info command's revision word (00 00 60 02 = 608A, .. 03 = 608B)
+     * is the only version the chip reports: it names the silicon and its
+     * ROM firmware, so both versions carry it. */
     info->hardwareVersion.major = tok->info.revision[2];
     info->hardwareVersion.minor = tok->info.revision[3];
-    info->firmwareVersion.major = 0;
-    info->firmwareVersion.minor = 1;
+    info->firmwareVersion.major = tok->info.revision[2];
+    info->firmwareVersion.minor = tok->info.revision[3];
     memset(info->utcTime, ' ', sizeof(info->utcTime));
     return CKR_OK;
 }

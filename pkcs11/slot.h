@@ -60,11 +60,15 @@ struct p11_module {
     struct p11_session **sessions;
     size_t n_sessions;
     CK_ULONG next_handle;                 /* sessions and objects; never 0 */
+    unsigned chip_calls;                  /* unlocked chip calls in progress */
+    /* CKF_LIBRARY_CANT_CREATE_OS_THREADS was given: chips are opened with
+     * a sign path that starts no worker thread. */
+    bool no_os_threads;
 };
 
 /* Module life cycle (C_Initialize / C_Finalize). A bad configuration
  * fails with CKR_GENERAL_ERROR and the reason in err (also logged). */
-CK_RV p11_module_init(struct p11_module *m, char *err, size_t err_len);
+CK_RV p11_module_init(struct p11_module *m, bool no_os_threads, char *err, size_t err_len);
 void p11_module_fini(struct p11_module *m, bool close_chips);
 CK_ULONG p11_module_new_handle(struct p11_module *m);
 
