@@ -7,6 +7,7 @@
  * copied out first, and the session may be closed meanwhile
  * (CKR_SESSION_CLOSED).
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -220,20 +221,30 @@ CK_RV C_Digest(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR 
     return p11_leave(p11_digest_final(&s->digest, data, len, true, out, out_len));
 }
 
-CK_RV C_DigestUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len)
+/* The *Update calls of every multi-part operation: the operation is
+ * picked by its offset in the session, so the spec's checks live once. */
+static CK_RV session_op_update(CK_SESSION_HANDLE h, size_t op_offset, CK_BYTE_PTR data,
+                               CK_ULONG len)
 {
     struct p11_module *m;
     struct p11_session *s;
+    struct p11_op *op;
     CK_RV rv;
     if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
         return rv;
     if (data == NULL && len > 0)
         return p11_leave(CKR_ARGUMENTS_BAD);
-    if (!s->digest.active)
+    op = (struct p11_op *)((char *)s + op_offset);
+    if (!op->active)
         return p11_leave(CKR_OPERATION_NOT_INITIALIZED);
-    if ((rv = p11_op_update(&s->digest, data, len)) != CKR_OK)
-        p11_op_reset(&s->digest);
+    if ((rv = p11_op_update(op, data, len)) != CKR_OK)
+        p11_op_reset(op);
     return p11_leave(rv);
+}
+
+CK_RV C_DigestUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len)
+{
+    return session_op_update(h, offsetof(struct p11_session, digest), data, len);
 }
 
 CK_RV C_DigestFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
@@ -309,18 +320,7 @@ CK_RV C_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR si
 
 CK_RV C_SignUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len)
 {
-    struct p11_module *m;
-    struct p11_session *s;
-    CK_RV rv;
-    if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
-        return rv;
-    if (data == NULL && len > 0)
-        return p11_leave(CKR_ARGUMENTS_BAD);
-    if (!s->sign.active)
-        return p11_leave(CKR_OPERATION_NOT_INITIALIZED);
-    if ((rv = p11_op_update(&s->sign, data, len)) != CKR_OK)
-        p11_op_reset(&s->sign);
-    return p11_leave(rv);
+    return session_op_update(h, offsetof(struct p11_session, sign), data, len);
 }
 
 CK_RV C_SignFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
@@ -374,18 +374,7 @@ CK_RV C_Verify(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR 
 
 CK_RV C_VerifyUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len)
 {
-    struct p11_module *m;
-    struct p11_session *s;
-    CK_RV rv;
-    if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
-        return rv;
-    if (data == NULL && len > 0)
-        return p11_leave(CKR_ARGUMENTS_BAD);
-    if (!s->verify.active)
-        return p11_leave(CKR_OPERATION_NOT_INITIALIZED);
-    if ((rv = p11_op_update(&s->verify, data, len)) != CKR_OK)
-        p11_op_reset(&s->verify);
-    return p11_leave(rv);
+    return session_op_update(h, offsetof(struct p11_session, verify), data, len);
 }
 
 CK_RV C_VerifyFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG sig_len)
