@@ -9,8 +9,12 @@
 # Takes ~40 s. Not a CTest test: it measures real time.
 set -eu
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${1:-$SRC/build-bench}
-[ $# -gt 0 ] && shift
+BUILD=$SRC/build-bench
+# The build directory is the first argument only when it is not an option.
+if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
+    BUILD=$1
+    shift
+fi
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
     cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
