@@ -3,7 +3,8 @@
 # (config/identity error: the unit does not restart on it) and
 # `trustlinkctl check` prints "FAIL key: ... (<status>)" and exits 4.
 #   softhsm:        wrong PIN, URI matching nothing, ambiguous URI (the
-#                   candidates named), extractable key refused, module not
+#                   candidates named), extractable key refused, key not
+#                   CKA_SENSITIVE refused (made by gen_insecure_key), module not
 #                   loadable; token not found keeps the agent waiting
 #                   (a token may appear later) instead of exiting.
 #   emu-locked-pin: our module on atecc608-emu after 10 wrong PINs: locked.
@@ -56,6 +57,15 @@ softhsm)
     AG_KEY_URI="pkcs11:token=$AG_TOKEN;object=exportable;type=private" \
         expect_identity_error unsafe unsafe-key \
         'refusing key .*exportable.* on token "agent": it is CKA_EXTRACTABLE'
+    # A key that is not CKA_SENSITIVE (but not extractable either): made by
+    # gen_insecure_key, as pkcs11-tool cannot ask for it. After the
+    # ambiguous case, which counts the private keys on the token.
+    [ -x "${AGENT_GEN_INSECURE_KEY:-}" ] || ag_fail "AGENT_GEN_INSECURE_KEY must name gen_insecure_key"
+    ag_tool "$AGENT_GEN_INSECURE_KEY" "$AG_MODULE" "$AG_TOKEN" "$AG_PIN" readable 03 \
+        >"$AG_DIR/keygen3.log" 2>&1 || ag_fail "not-sensitive keypairgen failed: $(cat "$AG_DIR/keygen3.log")"
+    AG_KEY_URI="pkcs11:token=$AG_TOKEN;object=readable;type=private" \
+        expect_identity_error not-sensitive unsafe-key \
+        'refusing key .*readable.* on token "agent": it is not CKA_SENSITIVE'
     printf 'not a shared object\n' >"$AG_DIR/not-a-module.so"
     AG_CONFIG_MODULE="$AG_DIR/not-a-module.so" \
         expect_identity_error module module-not-loadable \
