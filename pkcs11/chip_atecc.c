@@ -10,6 +10,7 @@
 
 #include "atecc608/atecc608.h"
 #include "chip.h"
+#include "log.h"
 #include "chip_atecc.h"
 
 struct p11_chip {
@@ -43,6 +44,18 @@ static CK_RV ckr_from_atecc(atecc_err e)
     case ATECC_E_EXECUTION: return CKR_FUNCTION_REJECTED;
     default: return CKR_DEVICE_ERROR;
     }
+}
+
+/* Maps a driver result and, on failure, logs what the driver knows: the
+ * CKR_ alone cannot tell a user whether to check wiring, the address or
+ * the chip's configuration. The detail is the device's latest; with
+ * several threads on one chip it may belong to a neighbouring call. */
+static CK_RV chip_result(struct p11_chip *chip, const char *what, atecc_err e)
+{
+    if (e != ATECC_OK)
+        p11_log(P11_LOG_WARNING, "chip %s failed: %s (%s)", what, atecc_strerror(e),
+                atecc_last_error(chip->dev));
+    return ckr_from_atecc(e);
 }
 
 CK_RV p11_chip_open(const char *interface, bool may_create_threads, struct p11_chip **out,
@@ -86,7 +99,7 @@ CK_RV p11_chip_info(struct p11_chip *chip, struct p11_chip_info *info)
     memset(info, 0, sizeof(*info));
     if ((e = atecc_serial(chip->dev, info->serial)) != ATECC_OK ||
         (e = atecc_info_revision(chip->dev, info->revision)) != ATECC_OK)
-        return ckr_from_atecc(e);
+        return chip_result(chip, "info", e);
     switch (atecc_model(chip->dev)) {
     case ATECC_MODEL_608A: snprintf(info->model, sizeof(info->model), "ATECC608A"); break;
     case ATECC_MODEL_608B: snprintf(info->model, sizeof(info->model), "ATECC608B"); break;
@@ -97,25 +110,25 @@ CK_RV p11_chip_info(struct p11_chip *chip, struct p11_chip_info *info)
 
 CK_RV p11_chip_sign(struct p11_chip *chip, unsigned slot, const uint8_t digest[32], uint8_t sig[64])
 {
-    return ckr_from_atecc(atecc_sign(chip->dev, (uint8_t)slot, digest, sig));
+    return chip_result(chip, "sign", atecc_sign(chip->dev, (uint8_t)slot, digest, sig));
 }
 
 CK_RV p11_chip_genkey(struct p11_chip *chip, unsigned slot, uint8_t pub[64])
 {
-    return ckr_from_atecc(atecc_genkey(chip->dev, (uint8_t)slot, pub));
+    return chip_result(chip, "genkey", atecc_genkey(chip->dev, (uint8_t)slot, pub));
 }
 
 CK_RV p11_chip_pubkey(struct p11_chip *chip, unsigned slot, uint8_t pub[64])
 {
-    return ckr_from_atecc(atecc_pubkey(chip->dev, (uint8_t)slot, pub));
+    return chip_result(chip, "public key read", atecc_pubkey(chip->dev, (uint8_t)slot, pub));
 }
 
 CK_RV p11_chip_random(struct p11_chip *chip, uint8_t out[32])
 {
-    return ckr_from_atecc(atecc_random(chip->dev, out));
+    return chip_result(chip, "random", atecc_random(chip->dev, out));
 }
 
 CK_RV p11_chip_ecdh(struct p11_chip *chip, unsigned slot, const uint8_t peer[64], uint8_t shared[32])
 {
-    return ckr_from_atecc(atecc_ecdh(chip->dev, (uint8_t)slot, peer, shared));
+    return chip_result(chip, "ECDH", atecc_ecdh(chip->dev, (uint8_t)slot, peer, shared));
 }

@@ -26,13 +26,14 @@ p11_need_cmd() {
     done
 }
 
-# p11_init [DAEMON OPTIONS...]: temp dir, daemon at a small time scale,
+# p11_init [DAEMON OPTIONS...]: temp dir, daemon at a small time scale
+# ($P11_TIME_SCALE, default 0.01),
 # pkcs11.json and token store of this test. Nothing is initialised yet.
 p11_init() {
     tl_need TRUSTLINK_PKCS11_MODULE
     p11_need_cmd pkcs11-tool openssl timeout
     tl_init
-    tl_start_emu --time-scale 0.01 "$@"
+    tl_start_emu --time-scale "${P11_TIME_SCALE:-0.01}" "$@"
     P11_MODULE=$TRUSTLINK_PKCS11_MODULE
     cat >"$TL_DIR/pkcs11.json" <<JSON
 {
