@@ -21,27 +21,10 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
+#include "json_mutator.h"
 #include "control_test_util.h"
 
 enum { BATCH = 32, MAX_FUZZ_LINE = 2048 };
-
-struct rng {
-    uint64_t s;
-};
-
-static uint64_t rng_next(struct rng *r)
-{
-    /* xorshift64*: deterministic per seed, no global state. */
-    r->s ^= r->s >> 12;
-    r->s ^= r->s << 25;
-    r->s ^= r->s >> 27;
-    return r->s * 2685821657736338717ull;
-}
-
-static size_t rng_below(struct rng *r, size_t n)
-{
-    return n == 0 ? 0 : (size_t)(rng_next(r) % n);
-}
 
 static const char *const seeds[] = {
     "{\"cmd\":\"status\"}",
