@@ -117,8 +117,24 @@ static bool has_key_for_slot(struct tok_store *st, unsigned slot)
     return false;
 }
 
-/* Lists provisioned keys (config key_slots) that have no object yet.
- * Called inside begin/finish. */
+static bool is_key_slot(const struct p11_token *tok, int slot)
+{
+    for (size_t i = 0; i < tok->cfg->n_key_slots; i++)
+        if ((int)tok->cfg->key_slots[i] == slot)
+            return true;
+    return false;
+}
+
+/* A provisioned key whose private key object was destroyed stays gone:
+ * listing it again would revive a key its owner retired (e.g. the factory
+ * key after a rotation) and make its label ambiguous. */
+static bool wants_provisioning(struct p11_token *tok, unsigned slot)
+{
+    return !has_key_for_slot(tok->store, slot) && !tok_store_slot_released(tok->store, slot);
+}
+
+/* Lists provisioned keys (config key_slots) that have no object yet and
+ * were not released. Called inside begin/finish. */
 static CK_RV add_provisioned_keys(struct p11_token *tok)
 {
     static const CK_BBOOL yes = CK_TRUE;
@@ -130,7 +146,7 @@ static CK_RV add_provisioned_keys(struct p11_token *tok)
         char label[16];
         p11_attrs pa, ka;
 
-        if (has_key_for_slot(tok->store, slot))
+        if (!wants_provisioning(tok, slot))
             continue;
         rv = p11_chip_pubkey(tok->chip, slot, pub);
         if (rv != CKR_OK) {
@@ -164,7 +180,7 @@ static CK_RV add_provisioned_keys(struct p11_token *tok)
 static bool needs_provisioning(struct p11_token *tok)
 {
     for (size_t i = 0; i < tok->cfg->n_key_slots; i++)
-        if (!has_key_for_slot(tok->store, tok->cfg->key_slots[i]))
+        if (wants_provisioning(tok, tok->cfg->key_slots[i]))
             return true;
     return false;
 }
@@ -368,6 +384,8 @@ CK_RV p11_token_init(struct p11_module *m, struct p11_token *tok, const CK_UTF8C
     }
     tok_pin_clear(&d->user_pin);
     tok_store_clear_objects(tok->store);
+    /* A re-initialised token gets its factory keys back. */
+    tok_store_clear_released(tok->store);
     memcpy(d->label, label, len + 1);
     rv = add_provisioned_keys(tok);
     rv = finish(tok, rv);
@@ -461,17 +479,24 @@ CK_RV p11_token_add_objects(struct p11_module *m, struct p11_token *tok, p11_att
 
 CK_RV p11_token_destroy_object(struct p11_token *tok, CK_OBJECT_HANDLE h)
 {
+    struct tok_object_rec *rec;
     uint64_t uid;
+    int chip_slot;
     CK_RV rv;
     if (!uid_of(tok, h, &uid))
         return CKR_OBJECT_HANDLE_INVALID;
     if ((rv = begin(tok)) != CKR_OK)
         return rv;
-    if (tok_store_find_object(tok->store, uid) == NULL)
+    if ((rec = tok_store_find_object(tok->store, uid)) == NULL)
         return finish(tok, CKR_OBJECT_HANDLE_INVALID);
-    if (!p11_attrs_bool(&tok_store_find_object(tok->store, uid)->attrs, CKA_DESTROYABLE, true))
+    if (!p11_attrs_bool(&rec->attrs, CKA_DESTROYABLE, true))
         return finish(tok, CKR_ACTION_PROHIBITED);
-    /* A generated key's chip slot becomes free once no object names it. */
+    /* A provisioned key's slot is remembered as released (in the same
+     * commit) so the next module load does not list it again; a generated
+     * key's chip slot simply becomes free once no object names it. */
+    chip_slot = p11_object_chip_slot(&rec->attrs);
+    if (chip_slot >= 0 && is_key_slot(tok, chip_slot))
+        tok_store_release_slot(tok->store, (unsigned)chip_slot);
     (void)tok_store_remove_object(tok->store, uid);
     return finish(tok, CKR_OK);
 }

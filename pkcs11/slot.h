@@ -17,6 +17,11 @@
  * again and are overwritten by the next key generation. The keys in
  * key_slots (provisioned keys the token cannot recreate) are re-listed
  * at once as fresh private/public key objects.
+ *
+ * C_DestroyObject of a provisioned key's private key records its chip slot
+ * as released in the store (token.json "released_key_slots"): it is never
+ * listed again until C_InitToken, so a key retired by a rotation stays
+ * retired and its label does not become ambiguous.
  */
 #ifndef TRUSTLINK_P11_SLOT_H
 #define TRUSTLINK_P11_SLOT_H

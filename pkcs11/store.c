@@ -219,6 +219,35 @@ static int parse_object(json_object *o, size_t idx, struct tok_object_rec *rec, 
     return 0;
 }
 
+/* Optional "released_key_slots": absent means none (stores written before
+ * the field existed); present, it must be an array of distinct slots 0-15. */
+static int parse_released(json_object *root, uint16_t *out, char *path, size_t path_len)
+{
+    json_object *arr;
+    size_t n;
+
+    *out = 0;
+    snprintf(path, path_len, "released_key_slots");
+    if (!json_object_object_get_ex(root, "released_key_slots", &arr))
+        return 0;
+    if (!json_object_is_type(arr, json_type_array))
+        return -1;
+    n = json_object_array_length(arr);
+    for (size_t i = 0; i < n; i++) {
+        json_object *v = json_object_array_get_idx(arr, i);
+        int64_t slot;
+
+        snprintf(path, path_len, "released_key_slots[%zu]", i);
+        if (!json_object_is_type(v, json_type_int))
+            return -1;
+        slot = json_object_get_int64(v);
+        if (slot < 0 || slot > 15 || (*out & (1u << slot)))
+            return -1;
+        *out |= (uint16_t)(1u << slot);
+    }
+    return 0;
+}
+
 static enum tok_store_err parse_text(struct tok_store *st, const char *text, size_t len,
                                      struct tok_store_data *out)
 {
@@ -279,6 +308,8 @@ static enum tok_store_err parse_text(struct tok_store *st, const char *text, siz
             if (d.objects[j].uid == d.objects[i].uid)
                 goto corrupt;
     }
+    if (parse_released(root, &d.released_key_slots, path, sizeof(path)) != 0)
+        goto corrupt;
     d.exists = true;
     *out = d;
     memset(&d, 0, sizeof(d));
@@ -450,6 +481,15 @@ static json_object *build_json(const struct tok_store_data *d)
             free(hex);
             json_object_array_add(attrs, a);
         }
+    }
+    if (d->released_key_slots != 0) {
+        json_object *rel = json_object_new_array();
+        if (rel == NULL)
+            goto fail;
+        json_object_object_add(root, "released_key_slots", rel);
+        for (unsigned slot = 0; slot < 16; slot++)
+            if (d->released_key_slots & (1u << slot))
+                json_object_array_add(rel, json_object_new_int64(slot));
     }
     return root;
 fail:
@@ -730,4 +770,20 @@ void tok_store_clear_objects(struct tok_store *st)
     free(st->data.objects);
     st->data.objects = NULL;
     st->data.n_objects = 0;
+}
+
+bool tok_store_slot_released(const struct tok_store *st, unsigned slot)
+{
+    return slot < 16 && (st->data.released_key_slots & (1u << slot)) != 0;
+}
+
+void tok_store_release_slot(struct tok_store *st, unsigned slot)
+{
+    if (slot < 16)
+        st->data.released_key_slots |= (uint16_t)(1u << slot);
+}
+
+void tok_store_clear_released(struct tok_store *st)
+{
+    st->data.released_key_slots = 0;
 }

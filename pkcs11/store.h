@@ -13,12 +13,17 @@
  *   {"format":"trustlink-token","version":1,"generation":N,
  *    "label":"...", "next_uid":N,
  *    "so_pin":null | PIN, "user_pin":null | PIN,
- *    "objects":[{"uid":N,"attributes":[{"type":N,"value":"hex"},...]},...]}
+ *    "objects":[{"uid":N,"attributes":[{"type":N,"value":"hex"},...]},...],
+ *    "released_key_slots":[slot,...]}
  *   PIN = {"kdf":"pbkdf2-sha256","iterations":N,"salt":"hex32",
  *          "hash":"hex64","failures":N,"max_failures":N}
  * Attribute types and values are raw PKCS#11 (CK_ULONG values in host byte
  * order: the store is host-local, like the CK_ULONG width).
  * "generation" increases on every write.
+ * "released_key_slots" (optional; missing = none, and written only when
+ * not empty so stores without released slots keep the old layout): chip
+ * slots of provisioned keys (key_slots) whose private key object was
+ * destroyed; the module must not list them again until C_InitToken.
  *
  * Writes: <dir>/token.json.tmp.<pid>.<n> is written, fsync'ed, renamed over
  * token.json, then the directory is fsync'ed. A crash leaves either the
@@ -70,6 +75,7 @@ struct tok_store_data {
     struct tok_pin_record user_pin;
     struct tok_object_rec *objects;
     size_t n_objects;
+    uint16_t released_key_slots;  /* bit n: chip slot n released (slots 0-15) */
 };
 
 struct tok_store {
@@ -107,6 +113,12 @@ enum tok_store_err tok_store_add_object(struct tok_store *st, const p11_attrs *a
 struct tok_object_rec *tok_store_find_object(struct tok_store *st, uint64_t uid);
 bool tok_store_remove_object(struct tok_store *st, uint64_t uid);
 void tok_store_clear_objects(struct tok_store *st);
+
+/* Released provisioned-key chip slots (see the format above); slot 0-15,
+ * others are never released. Edits belong inside begin/commit. */
+bool tok_store_slot_released(const struct tok_store *st, unsigned slot);
+void tok_store_release_slot(struct tok_store *st, unsigned slot);
+void tok_store_clear_released(struct tok_store *st);
 
 void tok_store_data_free(struct tok_store_data *d);
 const char *tok_store_strerror(enum tok_store_err err);
