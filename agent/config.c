@@ -1,6 +1,6 @@
 /*
  * JSON configuration parser of trustlinkd (schema in config.h and
- * agent/README.md).
+ * README.md "Configuration").
  *
  * Owns: walking the json-c tree once, checking every key against the
  * schema, filling struct agent_config with copies (the json-c tree is
@@ -21,6 +21,10 @@
 #include <string.h>
 
 #include <json-c/json.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include "csr.h"
 
 #define PATH_MAX_LEN 128
 #define MAX_ID_LIST 64
@@ -82,7 +86,7 @@ static int check_keys(struct reader *r, struct json_object *obj, const char *pat
             }
         }
         if (!known) {
-            char list[256] = "";
+            char list[384] = "";
             size_t used = 0;
 
             for (size_t i = 0; allowed[i] != NULL && used < sizeof(list); i++) {
@@ -194,10 +198,11 @@ static int get_uint(struct reader *r, struct json_object *obj, const char *path,
     return 0;
 }
 
-/* A duration in seconds (integer or fraction) stored as milliseconds. */
-static int get_seconds(struct reader *r, struct json_object *obj, const char *path,
-                       const char *key, double min_s, double max_s, double fallback_s,
-                       unsigned *out_ms)
+/* A number (integer or fraction) of unit in [min, max]; fallback when
+ * absent. */
+static int get_number(struct reader *r, struct json_object *obj, const char *path,
+                      const char *key, const char *unit, double min, double max,
+                      double fallback, double *out)
 {
     char where[PATH_MAX_LEN];
     char buf[64];
@@ -208,17 +213,63 @@ static int get_seconds(struct reader *r, struct json_object *obj, const char *pa
     join(where, path, key);
     val = obj ? member(obj, key, &present) : (present = false, NULL);
     if (!present) {
-        *out_ms = (unsigned)lround(fallback_s * 1000.0);
+        *out = fallback;
         return 0;
     }
     if (!json_object_is_type(val, json_type_int) && !json_object_is_type(val, json_type_double))
-        return fail(r, where, "expected a number of seconds %g-%g, got %s", min_s, max_s,
+        return fail(r, where, "expected a number of %s %g-%g, got %s", unit, min, max,
                     got(val, buf, sizeof(buf)));
     v = json_object_get_double(val);
-    if (!isfinite(v) || v < min_s || v > max_s)
-        return fail(r, where, "expected a number of seconds %g-%g, got %s", min_s, max_s,
+    if (!isfinite(v) || v < min || v > max)
+        return fail(r, where, "expected a number of %s %g-%g, got %s", unit, min, max,
                     got(val, buf, sizeof(buf)));
+    *out = v;
+    return 0;
+}
+
+/* A duration in seconds (integer or fraction) stored as milliseconds. */
+static int get_seconds(struct reader *r, struct json_object *obj, const char *path,
+                       const char *key, double min_s, double max_s, double fallback_s,
+                       unsigned *out_ms)
+{
+    double v;
+
+    if (get_number(r, obj, path, key, "seconds", min_s, max_s, fallback_s, &v) != 0)
+        return -1;
     *out_ms = (unsigned)lround(v * 1000.0);
+    return 0;
+}
+
+/* A duration in seconds (integer or fraction) rounded to whole seconds. */
+static int get_whole_seconds(struct reader *r, struct json_object *obj, const char *path,
+                             const char *key, double min_s, double max_s, double fallback_s,
+                             int64_t *out_s)
+{
+    double v;
+
+    if (get_number(r, obj, path, key, "seconds", min_s, max_s, fallback_s, &v) != 0)
+        return -1;
+    *out_s = (int64_t)llround(v);
+    return 0;
+}
+
+static int get_bool(struct reader *r, struct json_object *obj, const char *path,
+                    const char *key, bool fallback, bool *out)
+{
+    char where[PATH_MAX_LEN];
+    char buf[64];
+    bool present;
+    struct json_object *val;
+
+    join(where, path, key);
+    val = obj ? member(obj, key, &present) : (present = false, NULL);
+    if (!present) {
+        *out = fallback;
+        return 0;
+    }
+    if (!json_object_is_type(val, json_type_boolean))
+        return fail(r, where, "expected true or false, got %s", got(val, buf, sizeof(buf)));
+    *out = json_object_get_boolean(val);
     return 0;
 }
 
@@ -546,6 +597,26 @@ static char *expand_template(const char *tmpl, const struct agent_config *cfg)
     return strdup(out);
 }
 
+/* A topic (no wildcards, no leading/trailing '/') with its templates
+ * expanded; fallback (a template too) when absent. */
+static int get_topic(struct reader *r, struct json_object *obj, const char *path,
+                     const char *key, const char *what, size_t max_len, const char *fallback,
+                     const struct agent_config *cfg, char **out)
+{
+    char where[PATH_MAX_LEN];
+    char *tmpl = NULL;
+
+    if (get_string(r, obj, path, key, false, what, max_len, is_topic_text, fallback, &tmpl) != 0)
+        return -1;
+    *out = expand_template(tmpl, cfg);
+    free(tmpl);
+    if (*out == NULL) {
+        join(where, path, key);
+        return fail(r, where, "expected at most 511 bytes once expanded");
+    }
+    return 0;
+}
+
 static int parse_telemetry(struct reader *r, struct json_object *root, struct agent_config *cfg)
 {
     static const char *const keys[] = {"heartbeat_interval", "topic_prefix", "status_topic",
@@ -553,7 +624,7 @@ static int parse_telemetry(struct reader *r, struct json_object *root, struct ag
                                        NULL};
     struct json_object *sec = NULL;
     struct agent_telemetry_config *t = &cfg->telemetry;
-    char *prefix_tmpl = NULL, *status = NULL, *heartbeat = NULL;
+    char *status = NULL, *heartbeat = NULL;
     unsigned long interval, max_messages, max_bytes;
     size_t len;
     int rc = -1;
@@ -562,25 +633,19 @@ static int parse_telemetry(struct reader *r, struct json_object *root, struct ag
         (sec && check_keys(r, sec, "telemetry", keys) != 0))
         return -1;
     if (get_uint(r, sec, "telemetry", "heartbeat_interval", 0, 86400, 60, &interval) != 0 ||
-        get_string(r, sec, "telemetry", "topic_prefix", false,
-                   "a topic without wildcards or leading/trailing '/', may use {device_id} "
-                   "and {client_id}", 200, is_topic_text, "trustlink/{device_id}",
-                   &prefix_tmpl) != 0 ||
-        get_string(r, sec, "telemetry", "status_topic", false,
-                   "a topic below topic_prefix without wildcards", 100, is_topic_text, "status",
-                   &status) != 0 ||
-        get_string(r, sec, "telemetry", "heartbeat_topic", false,
-                   "a topic below topic_prefix without wildcards", 100, is_topic_text,
-                   "heartbeat", &heartbeat) != 0 ||
+        get_topic(r, sec, "telemetry", "topic_prefix",
+                  "a topic without wildcards or leading/trailing '/', may use {device_id} "
+                  "and {client_id}", 200, "trustlink/{device_id}", cfg, &t->topic_prefix) != 0 ||
+        get_topic(r, sec, "telemetry", "status_topic",
+                  "a topic below topic_prefix without wildcards", 100, "status", cfg,
+                  &status) != 0 ||
+        get_topic(r, sec, "telemetry", "heartbeat_topic",
+                  "a topic below topic_prefix without wildcards", 100, "heartbeat", cfg,
+                  &heartbeat) != 0 ||
         get_uint(r, sec, "telemetry", "queue_max_messages", 1, 100000, 100, &max_messages) != 0 ||
         get_uint(r, sec, "telemetry", "queue_max_bytes", 1024, 64UL * 1024 * 1024, 256 * 1024,
                  &max_bytes) != 0)
         goto cleanup;
-    t->topic_prefix = expand_template(prefix_tmpl, cfg);
-    if (!t->topic_prefix) {
-        fail(r, "telemetry.topic_prefix", "expected at most 511 bytes once expanded");
-        goto cleanup;
-    }
     len = strlen(t->topic_prefix) + 2;
     t->status_topic = malloc(len + strlen(status));
     t->heartbeat_topic = malloc(len + strlen(heartbeat));
@@ -595,17 +660,147 @@ static int parse_telemetry(struct reader *r, struct json_object *root, struct ag
     t->queue_max_bytes = max_bytes;
     rc = 0;
 cleanup:
-    free(prefix_tmpl);
     free(status);
     free(heartbeat);
     return rc;
+}
+
+#define ROTATION_TOPIC_WHAT \
+    "a topic without wildcards or leading/trailing '/', may use {device_id} and {client_id}"
+#define ROTATION_DEFAULT_STATE_DIR "/var/lib/trustlink"
+
+/* The default journal directory: the first entry of $STATE_DIRECTORY
+ * (systemd StateDirectory=; ':'-separated) when it is an absolute path. */
+static void default_state_dir(char *out, size_t len)
+{
+    const char *env = getenv("STATE_DIRECTORY");
+    size_t n;
+
+    snprintf(out, len, "%s", ROTATION_DEFAULT_STATE_DIR);
+    if (env == NULL || env[0] != '/')
+        return;
+    n = strcspn(env, ":");
+    if (n < len)
+        snprintf(out, len, "%.*s", (int)n, env);
+}
+
+/* rotation.subject must be a subject agent_csr_parse_subject accepts. */
+static int check_subject(struct reader *r, struct json_object *sec, const char *what,
+                         const char *subject)
+{
+    char detail[256];
+    char buf[64];
+    X509_NAME *name = NULL;
+    int rc;
+
+    ERR_set_mark();
+    rc = agent_csr_parse_subject(subject, &name, detail, sizeof(detail));
+    ERR_pop_to_mark();
+    X509_NAME_free(name);
+    if (rc != 0)
+        return fail(r, "rotation.subject", "expected %s, got %s (%s)", what,
+                    got(json_object_object_get(sec, "subject"), buf, sizeof(buf)), detail);
+    return 0;
+}
+
+static int parse_rotation(struct reader *r, struct json_object *root, struct agent_config *cfg)
+{
+    static const char *const keys[] = {
+        "enabled", "profile", "request_topic", "accepted_topic", "rejected_topic",
+        "issuing_ca_file", "subject", "state_dir", "answer_timeout", "max_attempts", "retire",
+        "auto_renew", "renew_floor_days", "check_interval", "jitter_cap", "min_interval",
+        "retry_base", "retry_max", "probe_client_id", NULL};
+    static const char *const profile_names[] = {"trustlink", "aws", NULL};
+    static const char *const retire_names[] = {"destroy", "keep-previous", NULL};
+    static const char *const default_request[] = {"trustlink/{device_id}/csr",
+                                                  "$aws/certificates/create-from-csr/json"};
+    static const char subject_what[] =
+        "a subject such as \"/CN=device-001/O=Example\" or \"CN=device-001,O=Example\"";
+    struct json_object *sec = NULL;
+    struct agent_rotation_config *rot = &cfg->rotation;
+    char accepted[600], rejected[600], state_dir[PATH_MAX], probe[80], buf[64];
+    unsigned long attempts;
+    double floor_days;
+    int profile, retire;
+
+    if (get_section(r, root, "rotation", false, &sec) != 0 ||
+        (sec && check_keys(r, sec, "rotation", keys) != 0))
+        return -1;
+    if (get_bool(r, sec, "rotation", "enabled", sec != NULL, &rot->enabled) != 0 ||
+        get_choice(r, sec, "rotation", "profile", profile_names, AGENT_ROTATION_TRUSTLINK,
+                   &profile) != 0 ||
+        get_topic(r, sec, "rotation", "request_topic", ROTATION_TOPIC_WHAT, 200,
+                  default_request[profile], cfg, &rot->request_topic) != 0)
+        return -1;
+    /* The answer topics default below the expanded request topic (which
+     * holds no template: device and client ids have no braces). */
+    snprintf(accepted, sizeof(accepted), "%s/accepted", rot->request_topic);
+    snprintf(rejected, sizeof(rejected), "%s/rejected", rot->request_topic);
+    default_state_dir(state_dir, sizeof(state_dir));
+    snprintf(probe, sizeof(probe), "%s-probe", cfg->broker.client_id);
+    if (get_topic(r, sec, "rotation", "accepted_topic", ROTATION_TOPIC_WHAT, 200, accepted, cfg,
+                  &rot->accepted_topic) != 0 ||
+        get_topic(r, sec, "rotation", "rejected_topic", ROTATION_TOPIC_WHAT, 200, rejected, cfg,
+                  &rot->rejected_topic) != 0 ||
+        get_string(r, sec, "rotation", "issuing_ca_file", rot->enabled,
+                   "a path of a PEM file of the issuing CA certificates", PATH_MAX, NULL, NULL,
+                   &rot->issuing_ca_file) != 0 ||
+        get_string(r, sec, "rotation", "subject", false, subject_what, 1024, NULL, NULL,
+                   &rot->subject) != 0 ||
+        (rot->subject && check_subject(r, sec, subject_what, rot->subject) != 0) ||
+        get_string(r, sec, "rotation", "state_dir", false,
+                   "an absolute path of the rotation journal directory", PATH_MAX,
+                   is_absolute_path, state_dir, &rot->state_dir) != 0 ||
+        get_seconds(r, sec, "rotation", "answer_timeout", 0.001, 3600, 60,
+                    &rot->answer_timeout_ms) != 0 ||
+        get_uint(r, sec, "rotation", "max_attempts", 1, 20, 3, &attempts) != 0 ||
+        get_choice(r, sec, "rotation", "retire", retire_names, AGENT_RETIRE_DESTROY,
+                   &retire) != 0 ||
+        get_bool(r, sec, "rotation", "auto_renew", true, &rot->auto_renew) != 0 ||
+        get_number(r, sec, "rotation", "renew_floor_days", "days", 0, 3650, 30,
+                   &floor_days) != 0 ||
+        get_seconds(r, sec, "rotation", "check_interval", 0.001, 86400, 3600,
+                    &rot->check_interval_ms) != 0 ||
+        get_whole_seconds(r, sec, "rotation", "jitter_cap", 0, 604800, 86400,
+                          &rot->jitter_cap_s) != 0 ||
+        get_whole_seconds(r, sec, "rotation", "min_interval", 0, 86400, 60,
+                          &rot->min_interval_s) != 0 ||
+        get_whole_seconds(r, sec, "rotation", "retry_base", 1, 86400, 60,
+                          &rot->retry_base_s) != 0 ||
+        get_whole_seconds(r, sec, "rotation", "retry_max", 1, 604800, 21600,
+                          &rot->retry_max_s) != 0 ||
+        get_string(r, sec, "rotation", "probe_client_id", false,
+                   "an MQTT client id of 1-128 bytes", 128, NULL, probe,
+                   &rot->probe_client_id) != 0)
+        return -1;
+    if (rot->retry_max_s < rot->retry_base_s)
+        return fail(r, "rotation.retry_max",
+                    "expected at least rotation.retry_base (%lld s), got %lld",
+                    (long long)rot->retry_base_s, (long long)rot->retry_max_s);
+    if (strcmp(rot->probe_client_id, cfg->broker.client_id) == 0)
+        return fail(r, "rotation.probe_client_id",
+                    "expected a client id other than broker.client_id, got %s",
+                    got(json_object_object_get(sec, "probe_client_id"), buf, sizeof(buf)));
+    if (strcmp(rot->accepted_topic, rot->request_topic) == 0 ||
+        strcmp(rot->rejected_topic, rot->request_topic) == 0 ||
+        strcmp(rot->accepted_topic, rot->rejected_topic) == 0)
+        return fail(r, "rotation",
+                    "expected distinct request_topic, accepted_topic and rejected_topic, "
+                    "got \"%s\", \"%s\", \"%s\"", rot->request_topic, rot->accepted_topic,
+                    rot->rejected_topic);
+    rot->profile = (enum agent_rotation_profile)profile;
+    rot->retire = (enum agent_rotation_retire)retire;
+    rot->max_attempts = (unsigned)attempts;
+    rot->renew_floor_s = (int64_t)llround(floor_days * 86400.0);
+    return 0;
 }
 
 int agent_config_parse(const char *text, size_t len, struct agent_config *out,
                        char *err, size_t err_len)
 {
     static const char *const keys[] = {"device_id", "log_level", "identity", "broker",
-                                       "reconnect", "control", "telemetry", NULL};
+                                       "reconnect", "control", "telemetry", "rotation",
+                                       NULL};
     static const char *const level_names[] = {"error", "warning", "notice", "info", "debug", NULL};
     struct reader r = {err, err_len};
     struct json_tokener *tok = NULL;
@@ -652,7 +847,7 @@ int agent_config_parse(const char *text, size_t len, struct agent_config *out,
         get_choice(&r, root, "", "log_level", level_names, 3, &level) != 0 ||
         parse_identity(&r, root, &cfg) != 0 || parse_broker(&r, root, &cfg) != 0 ||
         parse_reconnect(&r, root, &cfg) != 0 || parse_control(&r, root, &cfg) != 0 ||
-        parse_telemetry(&r, root, &cfg) != 0)
+        parse_telemetry(&r, root, &cfg) != 0 || parse_rotation(&r, root, &cfg) != 0)
         goto cleanup;
     cfg.log_level = (enum agent_log_level)(AGENT_LOG_ERR + level);
     *out = cfg;
@@ -741,6 +936,13 @@ void agent_config_free(struct agent_config *cfg)
     free(cfg->telemetry.topic_prefix);
     free(cfg->telemetry.status_topic);
     free(cfg->telemetry.heartbeat_topic);
+    free(cfg->rotation.request_topic);
+    free(cfg->rotation.accepted_topic);
+    free(cfg->rotation.rejected_topic);
+    free(cfg->rotation.issuing_ca_file);
+    free(cfg->rotation.subject);
+    free(cfg->rotation.state_dir);
+    free(cfg->rotation.probe_client_id);
     memset(cfg, 0, sizeof(*cfg));
 }
 

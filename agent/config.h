@@ -7,7 +7,7 @@
  * Must never: read the PIN (only where it comes from), touch the token,
  * the network or global state. Nothing else in the agent reads JSON
  * configuration. The schema is documented field by field in
- * agent/README.md and by config/trustlink.example.json.
+ * README.md ("Configuration") and by config/trustlink.example.json.
  */
 #ifndef TRUSTLINK_AGENT_CONFIG_H
 #define TRUSTLINK_AGENT_CONFIG_H
@@ -26,6 +26,8 @@
 
 enum agent_tls_version { AGENT_TLS_1_2 = 0, AGENT_TLS_1_3 = 1 };
 enum agent_mqtt_version { AGENT_MQTT_3_1_1 = 0, AGENT_MQTT_5 = 1 };
+enum agent_rotation_profile { AGENT_ROTATION_TRUSTLINK = 0, AGENT_ROTATION_AWS = 1 };
+enum agent_rotation_retire { AGENT_RETIRE_DESTROY = 0, AGENT_RETIRE_KEEP_PREVIOUS = 1 };
 
 struct agent_identity_config {
     char *module;          /* PKCS#11 module path */
@@ -66,10 +68,35 @@ struct agent_control_section {
 struct agent_telemetry_config {
     unsigned heartbeat_interval_s;  /* 0: no heartbeat */
     char *topic_prefix;             /* expanded: no template left */
-    char *status_topic;             /* full topic */
-    char *heartbeat_topic;          /* full topic */
+    char *status_topic;             /* full topic, expanded */
+    char *heartbeat_topic;          /* full topic, expanded */
     size_t queue_max_messages;
     size_t queue_max_bytes;
+};
+
+/* Key rotation. Always filled: an absent section gives enabled=false and
+ * every default, so all strings but issuing_ca_file and subject are
+ * non-NULL. None of it affects agent_config_connection_changed. */
+struct agent_rotation_config {
+    bool enabled;                 /* section present and "enabled" not false */
+    enum agent_rotation_profile profile;
+    char *request_topic;          /* expanded: no {device_id} left */
+    char *accepted_topic;
+    char *rejected_topic;
+    char *issuing_ca_file;        /* required when enabled */
+    char *subject;                /* NULL: use the current certificate's subject */
+    char *state_dir;              /* journal directory */
+    unsigned answer_timeout_ms;
+    unsigned max_attempts;        /* CSR publications per rotation */
+    enum agent_rotation_retire retire;
+    bool auto_renew;
+    int64_t renew_floor_s;
+    unsigned check_interval_ms;
+    int64_t jitter_cap_s;
+    int64_t min_interval_s;
+    int64_t retry_base_s;
+    int64_t retry_max_s;
+    char *probe_client_id;
 };
 
 struct agent_config {
@@ -80,6 +107,7 @@ struct agent_config {
     struct agent_reconnect_config reconnect;
     struct agent_control_section control;
     struct agent_telemetry_config telemetry;
+    struct agent_rotation_config rotation;
 };
 
 /* Parses JSON text. 0 on success; -1 with err filled ("path: expected

@@ -11,6 +11,7 @@
  * (libp11 keeps its own copy for fork re-login; that is libp11's).
  */
 #include "identity.h"
+#include "identity_internal.h"
 
 #include <dlfcn.h>
 #include <stdio.h>
@@ -30,22 +31,7 @@
 
 #define MAX_CANDIDATES 8
 #define ID_HEX_MAX 64
-
-struct agent_identity {
-    PKCS11_CTX *p11;
-    PKCS11_SLOT *slots;
-    unsigned n_slots;
-    PKCS11_SLOT *slot;            /* the chosen slot, inside slots */
-    void *module_handle;          /* dlopen reference on libp11's module instance */
-    CK_FUNCTION_LIST *fn;
-    CK_SLOT_ID slot_id;
-    EVP_PKEY *key;
-    X509 *cert;
-    STACK_OF(X509) *chain;
-    char uri_redacted[512];
-    char token_label[33];
-    char key_name[160];
-};
+_Static_assert(ID_HEX_MAX == AGENT_IDENTITY_KEY_ID_MAX, "key ids are copied between the two");
 
 /* What one object looked like, for matching and for messages. */
 struct object_info {
@@ -105,8 +91,7 @@ bool agent_identity_error_queue_has_token_fault(void)
            agent_identity_is_token_fault(ERR_peek_last_error());
 }
 
-/* The CKR value libp11 queued last, or CKR_OK; consumes the queue. */
-static CK_RV drain_ckr(void)
+CK_RV agent_identity_drain_ckr(void)
 {
     CK_RV rv = CKR_OK;
     unsigned long e;
@@ -119,7 +104,7 @@ static CK_RV drain_ckr(void)
     return rv;
 }
 
-static void hex(const unsigned char *bytes, size_t len, char *out, size_t out_len)
+void agent_identity_hex(const unsigned char *bytes, size_t len, char *out, size_t out_len)
 {
     size_t used = 0;
 
@@ -139,13 +124,19 @@ static void padded_to_string(const unsigned char *in, size_t len, char *out, siz
     out[len] = '\0';
 }
 
-static void describe_object(const struct object_info *o, char *out, size_t out_len)
+void agent_identity_describe(const unsigned char *id, size_t id_len, const char *label,
+                             char *out, size_t out_len)
 {
     char idhex[2 * ID_HEX_MAX + 1];
 
-    hex(o->id, o->id_len, idhex, sizeof(idhex));
-    snprintf(out, out_len, "object=%s;id=%s", o->label_len ? o->label : "(no label)",
+    agent_identity_hex(id, id_len, idhex, sizeof(idhex));
+    snprintf(out, out_len, "object=%s;id=%s", label && label[0] ? label : "(no label)",
              idhex[0] ? idhex : "(none)");
+}
+
+static void describe_object(const struct object_info *o, char *out, size_t out_len)
+{
+    agent_identity_describe(o->id, o->id_len, o->label_len ? o->label : NULL, out, out_len);
 }
 
 /* Reads CKA_ID and CKA_LABEL of an object (truncating oversized values is
@@ -371,7 +362,7 @@ static enum agent_identity_status login(struct agent_identity *id,
         goto cleanup;
     }
     if (PKCS11_login(id->slot, 0, pin.value) != 0) {
-        rv = drain_ckr();
+        rv = agent_identity_drain_ckr();
         if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LEN_RANGE) {
             snprintf(err, err_len,
                      "wrong PIN for token \"%s\" (from %s): trustlinkd will not retry it, fix "
@@ -435,13 +426,13 @@ static enum agent_identity_status find_libp11_key(struct agent_identity *id,
                                                   const struct object_info *want, char *err,
                                                   size_t err_len)
 {
-    PKCS11_KEY *keys = NULL;
+    PKCS11_KEY *keys = NULL, *chosen = NULL, *same_id = NULL;
     unsigned n_keys = 0;
     char name[200];
 
     describe_object(want, name, sizeof(name));
     if (PKCS11_enumerate_keys(id->slot->token, &keys, &n_keys) != 0) {
-        CK_RV rv = drain_ckr();
+        CK_RV rv = agent_identity_drain_ckr();
         snprintf(err, err_len, "cannot list the keys of token \"%s\" (CKR 0x%lx)",
                  id->token_label, (unsigned long)rv);
         return fault_or_config(rv);
@@ -450,13 +441,27 @@ static enum agent_identity_status find_libp11_key(struct agent_identity *id,
         PKCS11_KEY *k = &keys[i];
         size_t label_len = k->label ? strlen(k->label) : 0;
 
-        if (!k->isPrivate || k->id_len != want->id_len || label_len != want->label_len ||
-            memcmp(k->id, want->id, want->id_len) != 0 ||
-            (label_len && memcmp(k->label, want->label, label_len) != 0))
+        if (!k->isPrivate || k->id_len != want->id_len ||
+            memcmp(k->id, want->id, want->id_len) != 0)
             continue;
-        id->key = PKCS11_get_private_key(k);
+        /* libp11 0.4.12 never re-reads a listed key's label, so a key
+         * relabelled by a rotation in this process keeps its old one there:
+         * the last entry with the id (libp11 appends new objects) stands in
+         * when no label matches. */
+        if (label_len != want->label_len ||
+            (label_len && memcmp(k->label, want->label, label_len) != 0)) {
+            same_id = k;
+            continue;
+        }
+        chosen = k;
+        break;
+    }
+    if (!chosen)
+        chosen = same_id;
+    if (chosen) {
+        id->key = PKCS11_get_private_key(chosen);
         if (!id->key) {
-            CK_RV rv = drain_ckr();
+            CK_RV rv = agent_identity_drain_ckr();
             snprintf(err, err_len, "libp11 cannot use key %s (CKR 0x%lx)", name,
                      (unsigned long)rv);
             return fault_or_config(rv);
@@ -534,6 +539,8 @@ static enum agent_identity_status find_key(struct agent_identity *id, CK_SESSION
             return st;
     }
     describe_object(&found[0], id->key_name, sizeof(id->key_name));
+    memcpy(id->key_id, found[0].id, found[0].id_len);
+    id->key_id_len = found[0].id_len;
     return find_libp11_key(id, &found[0], err, err_len);
 }
 
@@ -669,14 +676,12 @@ static enum agent_identity_status check_certificate(struct agent_identity *id, c
     return AGENT_IDENTITY_OK;
 }
 
-enum agent_identity_status agent_identity_load(const struct agent_identity_config *cfg,
+enum agent_identity_status agent_identity_open(const struct agent_identity_config *cfg,
                                                struct agent_identity **out, char *err,
                                                size_t err_len)
 {
     struct agent_identity *id = NULL;
     P11KitUri *uri = NULL;
-    CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
-    CK_FUNCTION_LIST *session_fn = NULL;
     enum agent_identity_status status = AGENT_IDENTITY_CONFIG;
     CK_RV rv;
 
@@ -718,7 +723,7 @@ enum agent_identity_status agent_identity_load(const struct agent_identity_confi
         goto cleanup;
     }
     if (PKCS11_enumerate_slots(id->p11, &id->slots, &id->n_slots) != 0) {
-        rv = drain_ckr();
+        rv = agent_identity_drain_ckr();
         snprintf(err, err_len, "cannot list the slots of %s (CKR 0x%lx)", cfg->module,
                  (unsigned long)rv);
         id->slots = NULL;
@@ -733,6 +738,45 @@ enum agent_identity_status agent_identity_load(const struct agent_identity_confi
     if (status != AGENT_IDENTITY_OK)
         goto cleanup;
 
+    *out = id;
+    id = NULL;
+cleanup:
+    /* libp11 leaves stray errors queued after a successful load. */
+    ERR_clear_error();
+    p11_kit_uri_free(uri);
+    agent_identity_free(id);
+    return status;
+}
+
+/* Back to "opened, nothing resolved": what resolve leaves on failure. */
+static void forget_key_and_certificates(struct agent_identity *id)
+{
+    X509 *x;
+
+    while ((x = sk_X509_pop(id->chain)) != NULL)
+        X509_free(x);
+    X509_free(id->cert);
+    id->cert = NULL;
+    EVP_PKEY_free(id->key);
+    id->key = NULL;
+    id->key_id_len = 0;
+    id->key_name[0] = '\0';
+}
+
+enum agent_identity_status agent_identity_resolve(struct agent_identity *id,
+                                                  const struct agent_identity_config *cfg,
+                                                  char *err, size_t err_len)
+{
+    P11KitUri *uri = NULL;
+    CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
+    enum agent_identity_status status = AGENT_IDENTITY_CONFIG;
+    CK_RV rv;
+
+    forget_key_and_certificates(id);
+    uri = agent_uri_parse("identity.key", cfg->key_uri, err, err_len);
+    if (!uri)
+        goto cleanup;
+
     rv = id->fn->C_OpenSession(id->slot_id, CKF_SERIAL_SESSION, NULL, NULL, &session);
     if (rv != CKR_OK) {
         snprintf(err, err_len, "cannot open a session on token \"%s\" (CKR 0x%lx)",
@@ -741,7 +785,6 @@ enum agent_identity_status agent_identity_load(const struct agent_identity_confi
         status = fault_or_config(rv);
         goto cleanup;
     }
-    session_fn = id->fn;
     status = find_key(id, session, uri, err, err_len);
     if (status != AGENT_IDENTITY_OK)
         goto cleanup;
@@ -760,20 +803,35 @@ enum agent_identity_status agent_identity_load(const struct agent_identity_confi
         goto cleanup;
     }
     status = check_certificate(id, err, err_len);
-    if (status != AGENT_IDENTITY_OK)
-        goto cleanup;
-
-    *out = id;
-    id = NULL;
-    status = AGENT_IDENTITY_OK;
 cleanup:
     if (session != CK_INVALID_HANDLE)
-        session_fn->C_CloseSession(session);
+        id->fn->C_CloseSession(session);
     /* libp11 leaves stray errors queued after a successful load. */
     ERR_clear_error();
     p11_kit_uri_free(uri);
-    agent_identity_free(id);
+    if (status != AGENT_IDENTITY_OK)
+        forget_key_and_certificates(id);
     return status;
+}
+
+enum agent_identity_status agent_identity_load(const struct agent_identity_config *cfg,
+                                               struct agent_identity **out, char *err,
+                                               size_t err_len)
+{
+    struct agent_identity *id = NULL;
+    enum agent_identity_status status;
+
+    *out = NULL;
+    status = agent_identity_open(cfg, &id, err, err_len);
+    if (status != AGENT_IDENTITY_OK)
+        return status;
+    status = agent_identity_resolve(id, cfg, err, err_len);
+    if (status != AGENT_IDENTITY_OK) {
+        agent_identity_free(id);
+        return status;
+    }
+    *out = id;
+    return AGENT_IDENTITY_OK;
 }
 
 void agent_identity_free(struct agent_identity *id)

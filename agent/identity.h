@@ -13,6 +13,12 @@
  *
  * Recovery from token faults is a full reload: agent_identity_free and
  * agent_identity_load again (the caller limits it to once per 30 s).
+ *
+ * Two phases, for key rotation: agent_identity_open reaches the token
+ * (module, token, login) and agent_identity_resolve finds the key and
+ * certificate; an opened identity whose key cannot be resolved still
+ * serves the token operations of identity_token.h (e.g. to finish an
+ * interrupted rotation). agent_identity_load is both phases.
  */
 #ifndef TRUSTLINK_AGENT_IDENTITY_H
 #define TRUSTLINK_AGENT_IDENTITY_H
@@ -41,11 +47,31 @@ enum agent_identity_status {
 
 struct agent_identity;
 
-/* Loads everything. On failure returns the status, *out is NULL and err
- * says what happened and what to do. */
+/* Loads everything (open + resolve). On failure returns the status, *out
+ * is NULL and err says what happened and what to do. */
 enum agent_identity_status agent_identity_load(const struct agent_identity_config *cfg,
                                                struct agent_identity **out,
                                                char *err, size_t err_len);
+/* Phase 1: module, token (by the key URI's token attributes), login. No
+ * key yet. On failure *out is NULL. */
+enum agent_identity_status agent_identity_open(const struct agent_identity_config *cfg,
+                                               struct agent_identity **out,
+                                               char *err, size_t err_len);
+/* Phase 2: key + certificate (+chain) per cfg, with every check of
+ * agent_identity_load. Replaces what an earlier resolve found. On failure
+ * the identity stays open (usable for agent_token_* calls) with no key or
+ * certificate. */
+enum agent_identity_status agent_identity_resolve(struct agent_identity *id,
+                                                  const struct agent_identity_config *cfg,
+                                                  char *err, size_t err_len);
+/* After a rotation switched to a new key: takes ownership of key (one
+ * EVP_PKEY reference, normally from agent_token_key_by_id), cert and chain
+ * (NULL = empty), frees the previous ones (SSL_CTXs hold their own
+ * references) and re-reads key_name and the key id from the token. A key
+ * not obtained from agent_token_key_by_id has no known id: key_name says
+ * so and agent_identity_key_id answers OBJECT_NOT_FOUND. */
+void agent_identity_adopt(struct agent_identity *id, EVP_PKEY *key, X509 *cert,
+                          STACK_OF(X509) *chain);
 void agent_identity_free(struct agent_identity *id);
 
 /* A short name for a status ("pin-incorrect", ...), for status output. */

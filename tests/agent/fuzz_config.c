@@ -51,6 +51,16 @@ static const char *const seeds[] = {
     "\"jitter\":\"none\",\"stable_reset\":0.5},\"control\":{\"path\":\"/tmp/c.sock\",\"mode\":\"0600\","
     "\"allowed_uids\":[0,1000],\"allowed_gids\":[0,4294967294]},\"telemetry\":{\"heartbeat_interval\":0,"
     "\"topic_prefix\":\"a/{device_id}/b\"}}",
+    "{\"device_id\":\"d-9\",\"identity\":{\"key\":\"pkcs11:object=k\",\"certificate\":\"/c.pem\"},"
+    "\"broker\":{\"host\":\"h\",\"ca_file\":\"/ca.pem\",\"client_id\":\"c-9\"},"
+    "\"telemetry\":{\"status_topic\":\"s/{device_id}\",\"heartbeat_topic\":\"{client_id}/hb\"},"
+    "\"rotation\":{\"enabled\":true,\"profile\":\"aws\",\"request_topic\":\"r/{device_id}/csr\","
+    "\"accepted_topic\":\"r/{client_id}/ok\",\"rejected_topic\":\"r/{device_id}/no\","
+    "\"issuing_ca_file\":\"/etc/trustlink/issuing-ca.pem\",\"subject\":\"/CN=d-9/O=Example\","
+    "\"state_dir\":\"/var/lib/t\",\"answer_timeout\":0.5,\"max_attempts\":20,"
+    "\"retire\":\"keep-previous\",\"auto_renew\":false,\"renew_floor_days\":3650,"
+    "\"check_interval\":86400,\"jitter_cap\":604800,\"min_interval\":0,\"retry_base\":1,"
+    "\"retry_max\":604800,\"probe_client_id\":\"c-9-probe\"}}",
 };
 
 /* A parse that fails must leave out untouched (config.h). */
@@ -71,14 +81,41 @@ static void check_result(int rc, const struct agent_config *cfg, const char *err
         assert_true(cfg->control.n_allowed_gids == 0 || cfg->control.allowed_gids != NULL);
         assert_non_null(cfg->telemetry.status_topic);
         assert_non_null(cfg->telemetry.heartbeat_topic);
-        /* topic_prefix is expanded: no template left (unless the device id
-         * itself has one). status_topic/heartbeat_topic are appended as
-         * written, templates included (see the report). */
+        /* Every topic is expanded: no template left (ids cannot hold
+         * braces). */
         assert_non_null(cfg->telemetry.topic_prefix);
-        if (strchr(cfg->device_id, '{') == NULL && strchr(cfg->broker.client_id ? cfg->broker.client_id : "", '{') == NULL &&
-            strstr(cfg->telemetry.topic_prefix, "{device_id}") != NULL)
-            fail_msg("topic prefix \"%s\" not expanded (device id \"%s\") from \"%.*s\"",
-                     cfg->telemetry.topic_prefix, cfg->device_id, (int)len, doc);
+        {
+            const char *topics[] = {cfg->telemetry.topic_prefix, cfg->telemetry.status_topic,
+                                    cfg->telemetry.heartbeat_topic, cfg->rotation.request_topic,
+                                    cfg->rotation.accepted_topic, cfg->rotation.rejected_topic};
+
+            for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++) {
+                assert_non_null(topics[i]);
+                if (strstr(topics[i], "{device_id}") != NULL ||
+                    strstr(topics[i], "{client_id}") != NULL)
+                    fail_msg("topic \"%s\" not expanded (device id \"%s\") from \"%.*s\"",
+                             topics[i], cfg->device_id, (int)len, doc);
+            }
+        }
+        /* Rotation is always filled, within the documented bounds. */
+        assert_true(!cfg->rotation.enabled || cfg->rotation.issuing_ca_file != NULL);
+        assert_non_null(cfg->rotation.state_dir);
+        assert_true(cfg->rotation.state_dir[0] == '/');
+        assert_non_null(cfg->rotation.probe_client_id);
+        assert_non_null(cfg->broker.client_id);
+        assert_string_not_equal(cfg->rotation.probe_client_id, cfg->broker.client_id);
+        assert_true(cfg->rotation.answer_timeout_ms >= 1 &&
+                    cfg->rotation.answer_timeout_ms <= 3600 * 1000);
+        assert_true(cfg->rotation.max_attempts >= 1 && cfg->rotation.max_attempts <= 20);
+        assert_true(cfg->rotation.renew_floor_s >= 0 &&
+                    cfg->rotation.renew_floor_s <= 3650LL * 86400);
+        assert_true(cfg->rotation.check_interval_ms >= 1 &&
+                    cfg->rotation.check_interval_ms <= 86400 * 1000);
+        assert_true(cfg->rotation.jitter_cap_s >= 0 && cfg->rotation.jitter_cap_s <= 604800);
+        assert_true(cfg->rotation.min_interval_s >= 0 && cfg->rotation.min_interval_s <= 86400);
+        assert_true(cfg->rotation.retry_base_s >= 1 &&
+                    cfg->rotation.retry_base_s <= cfg->rotation.retry_max_s &&
+                    cfg->rotation.retry_max_s <= 604800);
     } else if (rc != -1 || err[0] == '\0') {
         fail_msg("rc %d with message \"%s\" for \"%.*s\"", rc, err, (int)len, doc);
     } else {

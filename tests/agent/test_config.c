@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -17,6 +18,14 @@
                  "\"certificate\":\"/etc/trustlink/device.pem\"}"
 #define BROKER "\"broker\":{\"host\":\"mqtt.example.com\",\"ca_file\":\"/etc/ca.pem\"}"
 #define MINIMAL "{\"device_id\":\"dev-1\"," IDENTITY "," BROKER "}"
+/* A config with a rotation section (device and client id "d"); ROT adds
+ * the issuing CA so that later keys are reached. */
+#define ROT0(x) "{\"device_id\":\"d\"," IDENTITY "," BROKER ",\"rotation\":{" x "}}"
+#define ROT(x) ROT0("\"issuing_ca_file\":\"/ca.pem\"," x)
+/* 18 templates of a 64-character device id: 1152 bytes once expanded. */
+#define LONG_ID "0123456789012345678901234567890123456789012345678901234567890123"
+#define T3 "{device_id}{device_id}{device_id}"
+#define T18 T3 T3 T3 T3 T3 T3
 
 static int parse(const char *text, struct agent_config *cfg, char *err, size_t len)
 {
@@ -47,6 +56,213 @@ static void test_minimal_config_gets_documented_defaults(void **state)
     assert_string_equal(cfg.telemetry.heartbeat_topic, "trustlink/dev-1/heartbeat");
     assert_int_equal(cfg.telemetry.heartbeat_interval_s, 60);
     assert_int_equal(cfg.log_level, AGENT_LOG_INFO);
+    agent_config_free(&cfg);
+}
+
+/* The rotation defaults of the README table (with enabled as given). */
+static void assert_rotation_defaults(const struct agent_rotation_config *rot, const char *id)
+{
+    char topic[128];
+
+    assert_int_equal(rot->profile, AGENT_ROTATION_TRUSTLINK);
+    snprintf(topic, sizeof(topic), "trustlink/%s/csr", id);
+    assert_string_equal(rot->request_topic, topic);
+    snprintf(topic, sizeof(topic), "trustlink/%s/csr/accepted", id);
+    assert_string_equal(rot->accepted_topic, topic);
+    snprintf(topic, sizeof(topic), "trustlink/%s/csr/rejected", id);
+    assert_string_equal(rot->rejected_topic, topic);
+    assert_null(rot->subject);
+    assert_string_equal(rot->state_dir, "/var/lib/trustlink");
+    assert_int_equal(rot->answer_timeout_ms, 60000);
+    assert_int_equal(rot->max_attempts, 3);
+    assert_int_equal(rot->retire, AGENT_RETIRE_DESTROY);
+    assert_true(rot->auto_renew);
+    assert_int_equal(rot->renew_floor_s, 30 * 86400);
+    assert_int_equal(rot->check_interval_ms, 3600 * 1000);
+    assert_int_equal(rot->jitter_cap_s, 86400);
+    assert_int_equal(rot->min_interval_s, 60);
+    assert_int_equal(rot->retry_base_s, 60);
+    assert_int_equal(rot->retry_max_s, 21600);
+    snprintf(topic, sizeof(topic), "%s-probe", id);
+    assert_string_equal(rot->probe_client_id, topic);
+}
+
+static void test_absent_rotation_is_disabled_with_defaults(void **state)
+{
+    struct agent_config cfg;
+    char err[512] = "";
+
+    (void)state;
+    unsetenv("STATE_DIRECTORY");
+    assert_int_equal(parse(MINIMAL, &cfg, err, sizeof(err)), 0);
+    assert_false(cfg.rotation.enabled);
+    assert_null(cfg.rotation.issuing_ca_file);
+    assert_rotation_defaults(&cfg.rotation, "dev-1");
+    agent_config_free(&cfg);
+}
+
+static void test_present_rotation_is_enabled_with_defaults(void **state)
+{
+    struct agent_config cfg;
+    char err[512] = "";
+
+    (void)state;
+    unsetenv("STATE_DIRECTORY");
+    assert_int_equal(parse(ROT0("\"issuing_ca_file\":\"/etc/trustlink/ca.pem\""), &cfg, err,
+                           sizeof(err)), 0);
+    assert_true(cfg.rotation.enabled);
+    assert_string_equal(cfg.rotation.issuing_ca_file, "/etc/trustlink/ca.pem");
+    assert_rotation_defaults(&cfg.rotation, "d");
+    agent_config_free(&cfg);
+
+    /* Disabled: the issuing CA is not required, the rest is still checked. */
+    assert_int_equal(parse(ROT0("\"enabled\":false"), &cfg, err, sizeof(err)), 0);
+    assert_false(cfg.rotation.enabled);
+    assert_null(cfg.rotation.issuing_ca_file);
+    assert_rotation_defaults(&cfg.rotation, "d");
+    agent_config_free(&cfg);
+}
+
+static void test_aws_profile_defaults(void **state)
+{
+    struct agent_config cfg;
+    char err[512] = "";
+
+    (void)state;
+    assert_int_equal(parse(ROT("\"profile\":\"aws\""), &cfg, err, sizeof(err)), 0);
+    assert_int_equal(cfg.rotation.profile, AGENT_ROTATION_AWS);
+    assert_string_equal(cfg.rotation.request_topic, "$aws/certificates/create-from-csr/json");
+    assert_string_equal(cfg.rotation.accepted_topic,
+                        "$aws/certificates/create-from-csr/json/accepted");
+    assert_string_equal(cfg.rotation.rejected_topic,
+                        "$aws/certificates/create-from-csr/json/rejected");
+    agent_config_free(&cfg);
+
+    /* A request topic given with the profile still derives the answers. */
+    assert_int_equal(parse(ROT("\"profile\":\"aws\",\"request_topic\":\"x/{device_id}\""),
+                           &cfg, err, sizeof(err)), 0);
+    assert_string_equal(cfg.rotation.request_topic, "x/d");
+    assert_string_equal(cfg.rotation.accepted_topic, "x/d/accepted");
+    assert_string_equal(cfg.rotation.rejected_topic, "x/d/rejected");
+    agent_config_free(&cfg);
+}
+
+static void test_full_rotation_is_read_field_by_field(void **state)
+{
+    static const char text[] =
+        "{\"device_id\":\"dev-7\"," IDENTITY ",\"broker\":{\"host\":\"h\",\"ca_file\":\"/c\","
+        "\"client_id\":\"cli\"},\"rotation\":{\"enabled\":true,\"profile\":\"trustlink\","
+        "\"request_topic\":\"fleet/{device_id}/csr\","
+        "\"accepted_topic\":\"fleet/{device_id}/ok\","
+        "\"rejected_topic\":\"fleet/{client_id}/{device_id}/no\","
+        "\"issuing_ca_file\":\"/etc/trustlink/issuing-ca.pem\","
+        "\"subject\":\"CN=dev-7,O=Example\",\"state_dir\":\"/srv/trustlink\","
+        "\"answer_timeout\":0.5,\"max_attempts\":20,\"retire\":\"keep-previous\","
+        "\"auto_renew\":false,\"renew_floor_days\":0.5,\"check_interval\":1.25,"
+        "\"jitter_cap\":0,\"min_interval\":0,\"retry_base\":1.4,\"retry_max\":604800,"
+        "\"probe_client_id\":\"cli-health\"}}";
+    struct agent_config cfg;
+    char err[512] = "";
+    const struct agent_rotation_config *rot = &cfg.rotation;
+
+    (void)state;
+    assert_int_equal(parse(text, &cfg, err, sizeof(err)), 0);
+    assert_true(rot->enabled);
+    assert_int_equal(rot->profile, AGENT_ROTATION_TRUSTLINK);
+    assert_string_equal(rot->request_topic, "fleet/dev-7/csr");
+    assert_string_equal(rot->accepted_topic, "fleet/dev-7/ok");
+    assert_string_equal(rot->rejected_topic, "fleet/cli/dev-7/no");
+    assert_string_equal(rot->issuing_ca_file, "/etc/trustlink/issuing-ca.pem");
+    assert_string_equal(rot->subject, "CN=dev-7,O=Example");
+    assert_string_equal(rot->state_dir, "/srv/trustlink");
+    assert_int_equal(rot->answer_timeout_ms, 500);
+    assert_int_equal(rot->max_attempts, 20);
+    assert_int_equal(rot->retire, AGENT_RETIRE_KEEP_PREVIOUS);
+    assert_false(rot->auto_renew);
+    assert_int_equal(rot->renew_floor_s, 43200);
+    assert_int_equal(rot->check_interval_ms, 1250);
+    assert_int_equal(rot->jitter_cap_s, 0);
+    assert_int_equal(rot->min_interval_s, 0);
+    assert_int_equal(rot->retry_base_s, 1);
+    assert_int_equal(rot->retry_max_s, 604800);
+    assert_string_equal(rot->probe_client_id, "cli-health");
+    agent_config_free(&cfg);
+
+    /* The slash form of the subject, with an escaped '/'. */
+    assert_int_equal(parse(ROT("\"subject\":\"/CN=dev\\\\/1/O=Example Ltd\""), &cfg, err,
+                           sizeof(err)), 0);
+    assert_string_equal(cfg.rotation.subject, "/CN=dev\\/1/O=Example Ltd");
+    agent_config_free(&cfg);
+}
+
+static void test_state_directory_from_systemd(void **state)
+{
+    struct agent_config cfg;
+    char err[512] = "";
+
+    (void)state;
+    assert_int_equal(setenv("STATE_DIRECTORY", "/var/lib/trustlink-a:/var/lib/other", 1), 0);
+    assert_int_equal(parse(ROT("\"enabled\":true"), &cfg, err, sizeof(err)), 0);
+    assert_string_equal(cfg.rotation.state_dir, "/var/lib/trustlink-a");
+    agent_config_free(&cfg);
+
+    assert_int_equal(setenv("STATE_DIRECTORY", "/var/lib/only", 1), 0);
+    assert_int_equal(parse(MINIMAL, &cfg, err, sizeof(err)), 0);
+    assert_string_equal(cfg.rotation.state_dir, "/var/lib/only");
+    agent_config_free(&cfg);
+
+    /* The file wins over the environment. */
+    assert_int_equal(parse(ROT("\"state_dir\":\"/srv/s\""), &cfg, err, sizeof(err)), 0);
+    assert_string_equal(cfg.rotation.state_dir, "/srv/s");
+    agent_config_free(&cfg);
+
+    /* Not an absolute path (systemd never sets one): the built-in default. */
+    assert_int_equal(setenv("STATE_DIRECTORY", "relative/dir", 1), 0);
+    assert_int_equal(parse(ROT("\"enabled\":true"), &cfg, err, sizeof(err)), 0);
+    assert_string_equal(cfg.rotation.state_dir, "/var/lib/trustlink");
+    agent_config_free(&cfg);
+    assert_int_equal(setenv("STATE_DIRECTORY", "", 1), 0);
+    assert_int_equal(parse(ROT("\"enabled\":true"), &cfg, err, sizeof(err)), 0);
+    assert_string_equal(cfg.rotation.state_dir, "/var/lib/trustlink");
+    agent_config_free(&cfg);
+    unsetenv("STATE_DIRECTORY");
+}
+
+static void test_status_and_heartbeat_topics_expand_templates(void **state)
+{
+    struct agent_config cfg;
+    char err[512] = "";
+
+    (void)state;
+    assert_int_equal(parse("{\"device_id\":\"dev-1\"," IDENTITY ",\"broker\":{\"host\":\"h\","
+                           "\"ca_file\":\"/c\",\"client_id\":\"cli\"},\"telemetry\":{"
+                           "\"topic_prefix\":\"site\",\"status_topic\":\"status/{device_id}\","
+                           "\"heartbeat_topic\":\"{device_id}/hb/{client_id}\"}}",
+                           &cfg, err, sizeof(err)), 0);
+    assert_string_equal(cfg.telemetry.topic_prefix, "site");
+    assert_string_equal(cfg.telemetry.status_topic, "site/status/dev-1");
+    assert_string_equal(cfg.telemetry.heartbeat_topic, "site/dev-1/hb/cli");
+    agent_config_free(&cfg);
+}
+
+/* config/trustlink.example.json, found from this file's path. */
+static void test_example_config_parses(void **state)
+{
+    static const char tail[] = "tests/agent/test_config.c";
+    char path[4096];
+    size_t n = strlen(__FILE__);
+    struct agent_config cfg;
+    char err[512] = "";
+
+    (void)state;
+    assert_true(n >= sizeof(tail) - 1 && strcmp(__FILE__ + n - (sizeof(tail) - 1), tail) == 0);
+    snprintf(path, sizeof(path), "%.*sconfig/trustlink.example.json",
+             (int)(n - (sizeof(tail) - 1)), __FILE__);
+    if (agent_config_load(path, &cfg, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_true(cfg.rotation.enabled);
+    assert_non_null(cfg.rotation.issuing_ca_file);
+    assert_string_equal(cfg.rotation.request_topic, "trustlink/device-001/csr");
     agent_config_free(&cfg);
 }
 
@@ -143,6 +359,103 @@ static const struct bad_case bad_cases[] = {
      "telemetry.topic_prefix: expected a topic without wildcards"},
     {"{\"device_id\":\"d\"," IDENTITY "," BROKER ",\"telemetry\":{\"queue_max_messages\":0}}",
      "telemetry.queue_max_messages: expected an integer 1-100000, got 0"},
+    {"{\"device_id\":\"d\"," IDENTITY "," BROKER ",\"telemetry\":{\"status_topic\":\"s/+\"}}",
+     "telemetry.status_topic: expected a topic below topic_prefix without wildcards, got \"s/+\""},
+    {"{\"device_id\":\"" LONG_ID "\"," IDENTITY "," BROKER ",\"telemetry\":{\"heartbeat_topic\":\""
+     T3 T3 T3 "\"}}",
+     "telemetry.heartbeat_topic: expected at most 511 bytes once expanded"},
+    /* rotation */
+    {"{\"device_id\":\"d\"," IDENTITY "," BROKER ",\"rotation\":[]}",
+     "rotation: expected an object, got []"},
+    {"{\"device_id\":\"d\"," IDENTITY "," BROKER ",\"rotation\":true}",
+     "rotation: expected an object, got true"},
+    {ROT("\"bogus\":1"), "rotation.bogus: unknown key (expected one of: enabled, profile, "
+     "request_topic, accepted_topic, rejected_topic, issuing_ca_file, subject, state_dir, "
+     "answer_timeout, max_attempts, retire, auto_renew, renew_floor_days, check_interval, "
+     "jitter_cap, min_interval, retry_base, retry_max, probe_client_id)"},
+    {ROT0(""), "rotation.issuing_ca_file: required key is missing (expected a path of a PEM file"},
+    {ROT0("\"enabled\":true"), "rotation.issuing_ca_file: required key is missing"},
+    {ROT0("\"issuing_ca_file\":\"\""),
+     "rotation.issuing_ca_file: expected a path of a PEM file of the issuing CA certificates, got \"\""},
+    {ROT0("\"issuing_ca_file\":null"), "rotation.issuing_ca_file: expected a path of a PEM file"},
+    {ROT("\"enabled\":\"yes\""), "rotation.enabled: expected true or false, got \"yes\""},
+    {ROT("\"enabled\":1"), "rotation.enabled: expected true or false, got 1"},
+    {ROT("\"profile\":\"gcp\""), "rotation.profile: expected \"trustlink\" or \"aws\", got \"gcp\""},
+    {ROT("\"request_topic\":\"a/+/csr\""),
+     "rotation.request_topic: expected a topic without wildcards or leading/trailing '/', may use "
+     "{device_id} and {client_id}, got \"a/+/csr\""},
+    {ROT("\"request_topic\":\"a/#\""), "rotation.request_topic: expected a topic without wildcards"},
+    {ROT("\"request_topic\":\"\""), "rotation.request_topic: expected a topic without wildcards"},
+    {ROT("\"request_topic\":7"), "rotation.request_topic: expected a topic without wildcards"},
+    {ROT("\"request_topic\":\"/csr\""), "rotation.request_topic: expected a topic without wildcards"},
+    {"{\"device_id\":\"" LONG_ID "\"," IDENTITY "," BROKER ",\"rotation\":{\"request_topic\":\""
+     T18 "\",\"issuing_ca_file\":\"/ca.pem\"}}",
+     "rotation.request_topic: expected at most 511 bytes once expanded"},
+    {ROT("\"accepted_topic\":\"a/#\""),
+     "rotation.accepted_topic: expected a topic without wildcards"},
+    {ROT("\"rejected_topic\":\"a/+\""),
+     "rotation.rejected_topic: expected a topic without wildcards"},
+    {ROT("\"rejected_topic\":\"r/\""),
+     "rotation.rejected_topic: expected a topic without wildcards"},
+    {ROT("\"accepted_topic\":\"x/{device_id}\",\"rejected_topic\":\"x/d\""),
+     "rotation: expected distinct request_topic, accepted_topic and rejected_topic, got "
+     "\"trustlink/d/csr\", \"x/d\", \"x/d\""},
+    {ROT("\"request_topic\":\"x\",\"accepted_topic\":\"x\""),
+     "rotation: expected distinct request_topic, accepted_topic and rejected_topic"},
+    {ROT("\"subject\":\"/XX=1\""),
+     "rotation.subject: expected a subject such as \"/CN=device-001/O=Example\" or "
+     "\"CN=device-001,O=Example\", got \"/XX=1\" (subject \"/XX=1\": unknown attribute \"XX\")"},
+    {ROT("\"subject\":\"CN\""), "rotation.subject: expected a subject such as"},
+    {ROT("\"subject\":\"/CN=\""), "rotation.subject: expected a subject such as"},
+    {ROT("\"subject\":\"\""), "rotation.subject: expected a subject such as"},
+    {ROT("\"subject\":[\"CN=a\"]"), "rotation.subject: expected a subject such as"},
+    {ROT("\"state_dir\":\"var/lib\""),
+     "rotation.state_dir: expected an absolute path of the rotation journal directory, got "
+     "\"var/lib\""},
+    {ROT("\"answer_timeout\":0"),
+     "rotation.answer_timeout: expected a number of seconds 0.001-3600, got 0"},
+    {ROT("\"answer_timeout\":3600.5"),
+     "rotation.answer_timeout: expected a number of seconds 0.001-3600, got 3600.5"},
+    {ROT("\"answer_timeout\":\"60\""),
+     "rotation.answer_timeout: expected a number of seconds 0.001-3600, got \"60\""},
+    {ROT("\"max_attempts\":0"), "rotation.max_attempts: expected an integer 1-20, got 0"},
+    {ROT("\"max_attempts\":21"), "rotation.max_attempts: expected an integer 1-20, got 21"},
+    {ROT("\"max_attempts\":2.5"), "rotation.max_attempts: expected an integer 1-20, got 2.5"},
+    {ROT("\"retire\":\"keep\""),
+     "rotation.retire: expected \"destroy\" or \"keep-previous\", got \"keep\""},
+    {ROT("\"auto_renew\":\"true\""), "rotation.auto_renew: expected true or false, got \"true\""},
+    {ROT("\"renew_floor_days\":-1"),
+     "rotation.renew_floor_days: expected a number of days 0-3650, got -1"},
+    {ROT("\"renew_floor_days\":3650.5"),
+     "rotation.renew_floor_days: expected a number of days 0-3650, got 3650.5"},
+    {ROT("\"check_interval\":0"),
+     "rotation.check_interval: expected a number of seconds 0.001-86400, got 0"},
+    {ROT("\"check_interval\":86401"),
+     "rotation.check_interval: expected a number of seconds 0.001-86400, got 86401"},
+    {ROT("\"jitter_cap\":-1"), "rotation.jitter_cap: expected a number of seconds 0-604800, got -1"},
+    {ROT("\"jitter_cap\":604801"),
+     "rotation.jitter_cap: expected a number of seconds 0-604800, got 604801"},
+    {ROT("\"min_interval\":86401"),
+     "rotation.min_interval: expected a number of seconds 0-86400, got 86401"},
+    {ROT("\"min_interval\":null"),
+     "rotation.min_interval: expected a number of seconds 0-86400, got null"},
+    {ROT("\"retry_base\":0"), "rotation.retry_base: expected a number of seconds 1-86400, got 0"},
+    {ROT("\"retry_base\":86401"),
+     "rotation.retry_base: expected a number of seconds 1-86400, got 86401"},
+    {ROT("\"retry_max\":604801"),
+     "rotation.retry_max: expected a number of seconds 1-604800, got 604801"},
+    {ROT("\"retry_base\":100,\"retry_max\":50"),
+     "rotation.retry_max: expected at least rotation.retry_base (100 s), got 50"},
+    {ROT("\"retry_base\":30000"),
+     "rotation.retry_max: expected at least rotation.retry_base (30000 s), got 21600"},
+    {ROT("\"probe_client_id\":\"d\""),
+     "rotation.probe_client_id: expected a client id other than broker.client_id, got \"d\""},
+    {ROT("\"probe_client_id\":\"\""),
+     "rotation.probe_client_id: expected an MQTT client id of 1-128 bytes, got \"\""},
+    {ROT("\"probe_client_id\":\"" LONG_ID LONG_ID "x\""),
+     "rotation.probe_client_id: expected an MQTT client id of 1-128 bytes, got"},
+    {ROT("\"probe_client_id\":false"),
+     "rotation.probe_client_id: expected an MQTT client id of 1-128 bytes, got false"},
     {"{\"device_id\":\"d\"," IDENTITY "," BROKER ",\"log_level\":\"loud\"}",
      "log_level: expected \"error\" or \"warning\" or \"notice\" or \"info\" or \"debug\", got \"loud\""},
 };
@@ -193,14 +506,43 @@ static void test_connection_change_detects_broker_but_not_heartbeat(void **state
     agent_config_free(&b);
 }
 
+static void test_rotation_settings_do_not_change_the_connection(void **state)
+{
+    struct agent_config a, b;
+    char err[512];
+
+    (void)state;
+    assert_int_equal(parse(MINIMAL, &a, err, sizeof(err)), 0);
+    assert_int_equal(parse("{\"device_id\":\"dev-1\"," IDENTITY "," BROKER ",\"rotation\":{"
+                           "\"profile\":\"aws\",\"issuing_ca_file\":\"/ca.pem\","
+                           "\"subject\":\"/CN=x\",\"state_dir\":\"/s\",\"answer_timeout\":5,"
+                           "\"max_attempts\":1,\"retire\":\"keep-previous\",\"auto_renew\":false,"
+                           "\"renew_floor_days\":1,\"check_interval\":10,\"jitter_cap\":1,"
+                           "\"min_interval\":1,\"retry_base\":2,\"retry_max\":3,"
+                           "\"probe_client_id\":\"p\"}}",
+                           &b, err, sizeof(err)), 0);
+    assert_false(agent_config_connection_changed(&a, &b));
+    assert_false(agent_config_connection_changed(&b, &a));
+    agent_config_free(&a);
+    agent_config_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_minimal_config_gets_documented_defaults),
         cmocka_unit_test(test_full_config_is_read_field_by_field),
+        cmocka_unit_test(test_absent_rotation_is_disabled_with_defaults),
+        cmocka_unit_test(test_present_rotation_is_enabled_with_defaults),
+        cmocka_unit_test(test_aws_profile_defaults),
+        cmocka_unit_test(test_full_rotation_is_read_field_by_field),
+        cmocka_unit_test(test_state_directory_from_systemd),
+        cmocka_unit_test(test_status_and_heartbeat_topics_expand_templates),
+        cmocka_unit_test(test_example_config_parses),
         cmocka_unit_test(test_bad_configs_name_path_and_expectation),
         cmocka_unit_test(test_load_prefixes_errors_with_the_file_path),
         cmocka_unit_test(test_connection_change_detects_broker_but_not_heartbeat),
+        cmocka_unit_test(test_rotation_settings_do_not_change_the_connection),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
