@@ -100,6 +100,8 @@ static void notify_status(struct agent *a)
 /* Teardown order matters: client, then context, then identity. */
 static void drop_connection_objects(struct agent *a, bool drop_identity)
 {
+    if (drop_identity)
+        agent_rotation_abandon(a, "the identity is being reloaded");
     agent_mqtt_free(a->mqtt);
     a->mqtt = NULL;
     agent_tls_free(a->tls);
@@ -127,6 +129,27 @@ static void on_disconnected(void *ctx, int rc)
     a->event_disconnect_errno = rc == MOSQ_ERR_ERRNO || rc == MOSQ_ERR_CONN_LOST ? errno : 0;
 }
 
+void agent_drop_connection(struct agent *a)
+{
+    drop_connection_objects(a, false);
+}
+
+void agent_reconnect_now(struct agent *a)
+{
+    a->state = AGENT_STATE_WAITING;
+    a->next_attempt_ms = agent_monotonic_ms();
+}
+
+static void on_message(void *ctx, const char *topic, const void *payload, size_t len)
+{
+    agent_rotation_message(ctx, topic, payload, len);
+}
+
+static void on_subscribed(void *ctx, int mid, bool ok)
+{
+    agent_rotation_subscribed(ctx, mid, ok);
+}
+
 static void on_published(void *ctx, int mid)
 {
     struct agent *a = ctx;
@@ -142,9 +165,21 @@ static int load_identity(struct agent *a, uint64_t now)
     enum agent_identity_status st;
 
     a->last_identity_load_ms = now;
-    st = agent_identity_load(&a->config.identity, &a->identity, err, sizeof(err));
+    st = agent_identity_open(&a->config.identity, &a->identity, err, sizeof(err));
+    /* A rotation interrupted by a crash or a token fault is finished
+     * before the URI is resolved: mid-commit, the label may name two keys
+     * or none. */
+    if (st == AGENT_IDENTITY_OK)
+        st = agent_rotation_recover(a, a->identity, err, sizeof(err));
+    if (st == AGENT_IDENTITY_OK)
+        st = agent_identity_resolve(a->identity, &a->config.identity, err, sizeof(err));
+    if (st != AGENT_IDENTITY_OK) {
+        agent_identity_free(a->identity);
+        a->identity = NULL;
+    }
     if (st == AGENT_IDENTITY_OK) {
         agent_cert_info_fill(&a->cert, agent_identity_certificate(a->identity));
+        agent_rotation_cert_changed(a);
         agent_notice("identity: key %s on token \"%s\" (%s), certificate %s, expires %s",
                      agent_identity_key_name(a->identity),
                      agent_identity_token_label(a->identity), agent_identity_uri(a->identity),
@@ -247,7 +282,12 @@ static int ensure_client(struct agent *a, uint64_t now)
             .will_topic = a->config.telemetry.status_topic,
             .ssl_ctx = agent_tls_ctx(a->tls),
         };
-        struct agent_mqtt_callbacks cb = {on_connack, on_disconnected, on_published, a};
+        struct agent_mqtt_callbacks cb = {.connected = on_connack,
+                                          .disconnected = on_disconnected,
+                                          .published = on_published,
+                                          .message = on_message,
+                                          .subscribed = on_subscribed,
+                                          .ctx = a};
 
         a->mqtt = agent_mqtt_new(&p, &cb, err, sizeof(err));
         if (!a->mqtt) {
@@ -353,6 +393,7 @@ void agent_process_events(struct agent *a)
             flush_queue(a);
             if (a->config.telemetry.heartbeat_interval_s)
                 publish_heartbeat(a, now);
+            agent_rotation_connected(a);
         }
     }
     if (a->event_disconnected) {
@@ -362,6 +403,13 @@ void agent_process_events(struct agent *a)
         a->event_disconnected = false;
         if (a->state == AGENT_STATE_STOPPING) {
             a->exit_requested = true;
+            return;
+        }
+        agent_rotation_disconnected(a);
+        if (agent_rotation_switch_disconnected(a)) {
+            if (was_connected)
+                a->counters.disconnects++;
+            notify_status(a);
             return;
         }
         if (was_connected) {
@@ -447,8 +495,14 @@ int agent_run_timers(struct agent *a, uint64_t now)
         agent_mqtt_io_done(a, agent_mqtt_misc(a->mqtt));
     }
     if (a->state == AGENT_STATE_CONNECTED && a->config.telemetry.heartbeat_interval_s &&
-        now >= a->next_heartbeat_ms)
+        now >= a->next_heartbeat_ms && !a->publish_hold)
         publish_heartbeat(a, now);
+    {
+        int rotation_ms = agent_rotation_run(a, now);
+
+        if (rotation_ms >= 0 && now + (uint64_t)rotation_ms < next)
+            next = now + (uint64_t)rotation_ms;
+    }
 
     if ((a->state == AGENT_STATE_WAITING || a->state == AGENT_STATE_IDENTITY_WAIT) &&
         a->next_attempt_ms < next)
@@ -480,6 +534,15 @@ int agent_init(struct agent *a, const char *config_path)
                        a->config.reconnect.jitter);
     agent_queue_init(&a->queue, a->config.telemetry.queue_max_messages,
                      a->config.telemetry.queue_max_bytes);
+    agent_rotation_init(&a->rotation);
+    if (a->config.rotation.enabled) {
+        char label[ROTATION_LABEL_MAX + 1];
+
+        if (agent_rotation_check_config(&a->config, label, sizeof(label), err, sizeof(err)) != 0) {
+            agent_err("config: %s", err);
+            return AGENT_EXIT_CONFIG;
+        }
+    }
     return 0;
 }
 
@@ -498,6 +561,7 @@ int agent_start(struct agent *a)
 
 void agent_destroy(struct agent *a)
 {
+    agent_rotation_free(&a->rotation);
     drop_connection_objects(a, true);
     agent_queue_clear(&a->queue);
     agent_config_free(&a->config);
@@ -542,6 +606,15 @@ void agent_reload(struct agent *a)
     if (agent_config_load(a->config_path, &fresh, err, sizeof(err)) != 0) {
         agent_err("reload: %s; keeping the running configuration", err);
         return;
+    }
+    if (fresh.rotation.enabled) {
+        char label[ROTATION_LABEL_MAX + 1];
+
+        if (agent_rotation_check_config(&fresh, label, sizeof(label), err, sizeof(err)) != 0) {
+            agent_err("reload: %s; keeping the running configuration", err);
+            agent_config_free(&fresh);
+            return;
+        }
     }
     reconnect = agent_config_connection_changed(&a->config, &fresh);
     if (reconnect) {
@@ -605,7 +678,7 @@ int agent_publish(struct agent *a, const char *topic, const void *payload, size_
         return -1;
     }
     snprintf(full, sizeof(full), "%s/%s", a->config.telemetry.topic_prefix, topic);
-    if (a->state == AGENT_STATE_CONNECTED && a->mqtt &&
+    if (a->state == AGENT_STATE_CONNECTED && a->mqtt && !a->publish_hold &&
         agent_mqtt_publish(a->mqtt, full, payload, len, qos, retain, &mid) == MOSQ_ERR_SUCCESS) {
         a->counters.published++;
         return 0;

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "failure.h"
 #include "queue.h"
+#include "rotation.h"
 #include "tls.h"
 
 #define AGENT_TOKEN_REINIT_INTERVAL_MS 30000u
@@ -91,6 +92,10 @@ struct agent {
     int event_disconnect_errno;
     int last_connack_rc;
 
+    struct agent_rotation rotation;
+    bool publish_hold;           /* rotation switching: queue, do not send */
+    bool switch_disconnect;      /* our disconnect to switch identities */
+
     bool reconnect_requested;    /* control "reconnect" */
     bool user_disconnect;        /* our own disconnect: reconnect at once */
     int offline_mid;             /* SIGTERM: mid of the "offline" publish */
@@ -128,6 +133,10 @@ void agent_process_events(struct agent *a);
 void agent_mqtt_io_done(struct agent *a, int rc);
 
 void agent_request_reconnect(struct agent *a);
+/* Frees the MQTT client and TLS context (identity kept). */
+void agent_drop_connection(struct agent *a);
+/* Next connection attempt now (state WAITING); no failure is counted. */
+void agent_reconnect_now(struct agent *a);
 /* SIGHUP. */
 void agent_reload(struct agent *a);
 /* SIGTERM/SIGINT: publish "offline", disconnect, then exit_requested. */

@@ -36,11 +36,22 @@ static int handle_reconnect(void *ctx, char *err, size_t err_len)
     return 0;
 }
 
+static int handle_rotate(void *ctx, char *err, size_t err_len)
+{
+    struct agent *a = ctx;
+
+    if (a->state == AGENT_STATE_STOPPING) {
+        snprintf(err, err_len, "the agent is stopping");
+        return -1;
+    }
+    return agent_rotation_start(a, "manual", err, err_len);
+}
+
 void agent_handlers_bind(struct agent_control_handlers *handlers, struct agent *a)
 {
     handlers->status = handle_status;
     handlers->publish = handle_publish;
     handlers->reconnect = handle_reconnect;
-    handlers->rotate = NULL;
+    handlers->rotate = handle_rotate;
     handlers->ctx = a;
 }

@@ -138,9 +138,9 @@ int agent_loop_run(struct agent *a)
 
     while (!a->exit_requested) {
         uint64_t now = agent_monotonic_ms();
-        struct agent_mqtt *polled_mqtt;
-        size_t n = 0, mqtt_index = SIZE_MAX, control_first;
-        int timeout, mqtt_fd;
+        struct agent_mqtt *polled_mqtt, *polled_probe;
+        size_t n = 0, mqtt_index = SIZE_MAX, probe_index = SIZE_MAX, control_first;
+        int timeout, mqtt_fd, probe_fd;
 
         timeout = agent_run_timers(a, now);
         if (a->exit_requested)
@@ -165,6 +165,14 @@ int agent_loop_run(struct agent *a)
             fds[n].events = POLLIN | (agent_mqtt_want_write(polled_mqtt) ? POLLOUT : 0);
             fds[n++].revents = 0;
         }
+        polled_probe = agent_rotation_probe(a);
+        probe_fd = polled_probe ? agent_mqtt_fd(polled_probe) : -1;
+        if (probe_fd >= 0) {
+            probe_index = n;
+            fds[n].fd = probe_fd;
+            fds[n].events = POLLIN | (agent_mqtt_want_write(polled_probe) ? POLLOUT : 0);
+            fds[n++].revents = 0;
+        }
         control_first = n;
         n += agent_control_pollfds(a->control, fds + n, MAX_POLLFDS - n);
 
@@ -186,6 +194,16 @@ int agent_loop_run(struct agent *a)
             if ((re & POLLOUT) && a->mqtt == polled_mqtt && agent_mqtt_fd(polled_mqtt) >= 0) {
                 agent_mqtt_io_done(a, agent_mqtt_write(polled_mqtt));
             }
+        }
+        if (probe_index != SIZE_MAX && agent_rotation_probe(a) == polled_probe &&
+            agent_mqtt_fd(polled_probe) == probe_fd) {
+            short re = fds[probe_index].revents;
+
+            if (re & (POLLIN | POLLHUP | POLLERR))
+                agent_rotation_probe_io_done(a, agent_mqtt_read(polled_probe));
+            if ((re & POLLOUT) && agent_rotation_probe(a) == polled_probe &&
+                agent_mqtt_fd(polled_probe) >= 0)
+                agent_rotation_probe_io_done(a, agent_mqtt_write(polled_probe));
         }
         agent_control_dispatch(a->control, fds + control_first, n - control_first);
     }

@@ -19,6 +19,7 @@ struct agent_mqtt {
     char *host;
     unsigned port;
     unsigned keepalive_s;
+    unsigned inflight;
     char last_log[256];
 };
 
@@ -45,8 +46,34 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid)
     struct agent_mqtt *m = obj;
 
     (void)mosq;
+    if (m->inflight > 0)
+        m->inflight--;
     if (m->callbacks.published)
         m->callbacks.published(m->callbacks.ctx, mid);
+}
+
+static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg)
+{
+    struct agent_mqtt *m = obj;
+
+    (void)mosq;
+    if (m->callbacks.message && msg->topic && msg->payloadlen >= 0)
+        m->callbacks.message(m->callbacks.ctx, msg->topic, msg->payload, (size_t)msg->payloadlen);
+}
+
+static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int qos_count,
+                         const int *granted_qos)
+{
+    struct agent_mqtt *m = obj;
+    bool ok = qos_count > 0;
+
+    (void)mosq;
+    for (int i = 0; i < qos_count; i++) {
+        if (granted_qos[i] > 2)   /* 0x80: refused */
+            ok = false;
+    }
+    if (m->callbacks.subscribed)
+        m->callbacks.subscribed(m->callbacks.ctx, mid, ok);
 }
 
 static void on_log(struct mosquitto *mosq, void *obj, int level, const char *text)
@@ -87,6 +114,8 @@ struct agent_mqtt *agent_mqtt_new(const struct agent_mqtt_params *p,
     mosquitto_connect_callback_set(m->mosq, on_connect);
     mosquitto_disconnect_callback_set(m->mosq, on_disconnect);
     mosquitto_publish_callback_set(m->mosq, on_publish);
+    mosquitto_message_callback_set(m->mosq, on_message);
+    mosquitto_subscribe_callback_set(m->mosq, on_subscribe);
     mosquitto_log_callback_set(m->mosq, on_log);
     rc = mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION,
                               p->version == AGENT_MQTT_5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
@@ -96,7 +125,7 @@ struct agent_mqtt *agent_mqtt_new(const struct agent_mqtt_params *p,
         rc = mosquitto_int_option(m->mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0);
     if (rc == MOSQ_ERR_SUCCESS)
         rc = mosquitto_void_option(m->mosq, MOSQ_OPT_SSL_CTX, p->ssl_ctx);
-    if (rc == MOSQ_ERR_SUCCESS)
+    if (rc == MOSQ_ERR_SUCCESS && p->will_topic)
         rc = mosquitto_will_set(m->mosq, p->will_topic, (int)strlen(offline), offline, 1, true);
     if (rc != MOSQ_ERR_SUCCESS) {
         snprintf(err, err_len, "cannot configure the MQTT client: %s", mosquitto_strerror(rc));
@@ -158,9 +187,24 @@ int agent_mqtt_misc(struct agent_mqtt *m)
 int agent_mqtt_publish(struct agent_mqtt *m, const char *topic, const void *payload, size_t len,
                        int qos, bool retain, int *mid)
 {
+    int rc;
+
     if (len > 256 * 1024 * 1024)
         return MOSQ_ERR_PAYLOAD_SIZE;
-    return mosquitto_publish(m->mosq, mid, topic, (int)len, payload, qos, retain);
+    rc = mosquitto_publish(m->mosq, mid, topic, (int)len, payload, qos, retain);
+    if (rc == MOSQ_ERR_SUCCESS)
+        m->inflight++;
+    return rc;
+}
+
+int agent_mqtt_subscribe(struct agent_mqtt *m, const char *filter, int qos, int *mid)
+{
+    return mosquitto_subscribe(m->mosq, mid, filter, qos);
+}
+
+unsigned agent_mqtt_inflight(const struct agent_mqtt *m)
+{
+    return m->inflight;
 }
 
 int agent_mqtt_disconnect(struct agent_mqtt *m)

@@ -27,6 +27,12 @@ struct agent_mqtt_callbacks {
     void (*disconnected)(void *ctx, int rc);
     /* A QoS 0 message was written or a QoS 1/2 one acknowledged. */
     void (*published)(void *ctx, int mid);
+    /* Optional: a message arrived on a subscribed topic (payload is only
+     * valid during the call). */
+    void (*message)(void *ctx, const char *topic, const void *payload, size_t len);
+    /* Optional: SUBACK for the subscribe with this mid (granted_ok false
+     * when the broker refused the filter). */
+    void (*subscribed)(void *ctx, int mid, bool granted_ok);
     void *ctx;
 };
 
@@ -36,7 +42,7 @@ struct agent_mqtt_params {
     unsigned port;
     unsigned keepalive_s;
     enum agent_mqtt_version version;
-    const char *will_topic;     /* retained "offline", QoS 1 */
+    const char *will_topic;     /* retained "offline", QoS 1; NULL: no will */
     SSL_CTX *ssl_ctx;           /* the client takes its own reference */
 };
 
@@ -60,6 +66,11 @@ int agent_mqtt_write(struct agent_mqtt *m);
 int agent_mqtt_misc(struct agent_mqtt *m);
 int agent_mqtt_publish(struct agent_mqtt *m, const char *topic, const void *payload, size_t len,
                        int qos, bool retain, int *mid);
+int agent_mqtt_subscribe(struct agent_mqtt *m, const char *filter, int qos, int *mid);
+/* Messages handed to agent_mqtt_publish that libmosquitto has not yet
+ * written (QoS 0) or had acknowledged (QoS 1/2): destroying the client
+ * now would lose them. */
+unsigned agent_mqtt_inflight(const struct agent_mqtt *m);
 int agent_mqtt_disconnect(struct agent_mqtt *m);
 /* The last error-level line libmosquitto logged ("" if none). */
 const char *agent_mqtt_last_log(const struct agent_mqtt *m);

@@ -143,6 +143,7 @@ void agent_report_status(const struct agent *a, struct json_object *out)
     if (a->identity_ever_loaded)
         json_object_object_add(out, "certificate", certificate_json(&a->cert, true));
     json_object_object_add(out, "counters", counters_json(a));
+    json_object_object_add(out, "rotation", agent_rotation_report(a, true));
     if (a->last_error[0]) {
         struct json_object *e = json_object_new_object();
 
@@ -168,6 +169,8 @@ void agent_heartbeat_build(const struct agent *a, char **json_out)
     add_u64(hb, "time", (uint64_t)time(NULL));
     json_object_object_add(hb, "certificate", certificate_json(&a->cert, false));
     json_object_object_add(hb, "counters", counters_json(a));
+    if (a->config.rotation.enabled)
+        json_object_object_add(hb, "rotation", agent_rotation_report(a, false));
     text = json_object_to_json_string_ext(hb, JSON_C_TO_STRING_PLAIN);
     *json_out = text ? strdup(text) : NULL;
     json_object_put(hb);

@@ -166,20 +166,18 @@ static int configure_verification(SSL_CTX *ctx, const struct agent_broker_config
     return 0;
 }
 
-static int configure_identity(SSL_CTX *ctx, const struct agent_identity *identity, char *err,
-                              size_t err_len)
+static int configure_identity(SSL_CTX *ctx, X509 *cert, STACK_OF(X509) *chain, EVP_PKEY *key,
+                              const char *key_name, char *err, size_t err_len)
 {
     char reason[200] = "";
 
     /* Certificate first: key first would be dropped silently (facts 1). */
-    if (SSL_CTX_use_certificate(ctx, agent_identity_certificate(identity)) != 1 ||
-        SSL_CTX_set1_chain(ctx, agent_identity_chain(identity)) != 1 ||
-        SSL_CTX_use_PrivateKey(ctx, agent_identity_key(identity)) != 1 ||
-        SSL_CTX_check_private_key(ctx) != 1) {
+    if (SSL_CTX_use_certificate(ctx, cert) != 1 || SSL_CTX_set1_chain(ctx, chain) != 1 ||
+        SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
         ERR_error_string_n(ERR_peek_last_error(), reason, sizeof(reason));
         ERR_clear_error();
-        snprintf(err, err_len, "the TLS context refuses the identity (key %s): %s",
-                 agent_identity_key_name(identity), reason);
+        snprintf(err, err_len, "the TLS context refuses the identity (key %s): %s", key_name,
+                 reason);
         return -1;
     }
     return 0;
@@ -188,6 +186,17 @@ static int configure_identity(SSL_CTX *ctx, const struct agent_identity *identit
 struct agent_tls *agent_tls_new(const struct agent_broker_config *broker,
                                 const struct agent_identity *identity,
                                 struct agent_tls_counters *counters, char *err, size_t err_len)
+{
+    return agent_tls_new_for_key(broker, agent_identity_certificate(identity),
+                                 agent_identity_chain(identity), agent_identity_key(identity),
+                                 agent_identity_key_name(identity), counters, err, err_len);
+}
+
+struct agent_tls *agent_tls_new_for_key(const struct agent_broker_config *broker, X509 *cert,
+                                        STACK_OF(X509) *chain, EVP_PKEY *key,
+                                        const char *key_name,
+                                        struct agent_tls_counters *counters, char *err,
+                                        size_t err_len)
 {
     struct agent_tls *tls = NULL;
     struct agent_tls *result = NULL;
@@ -214,7 +223,7 @@ struct agent_tls *agent_tls_new(const struct agent_broker_config *broker,
         goto cleanup;
     }
     if (configure_verification(tls->ctx, broker, err, err_len) != 0 ||
-        configure_identity(tls->ctx, identity, err, err_len) != 0)
+        configure_identity(tls->ctx, cert, chain, key, key_name, err, err_len) != 0)
         goto cleanup;
     SSL_CTX_set_session_cache_mode(tls->ctx,
                                    SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);

@@ -54,6 +54,13 @@ struct agent_tls;
 struct agent_tls *agent_tls_new(const struct agent_broker_config *broker,
                                 const struct agent_identity *identity,
                                 struct agent_tls_counters *counters, char *err, size_t err_len);
+/* The same for a key and certificate that are not (yet) the identity's:
+ * a rotation's new pair. key_name is for messages; chain may be NULL. */
+struct agent_tls *agent_tls_new_for_key(const struct agent_broker_config *broker, X509 *cert,
+                                        STACK_OF(X509) *chain, EVP_PKEY *key,
+                                        const char *key_name,
+                                        struct agent_tls_counters *counters, char *err,
+                                        size_t err_len);
 void agent_tls_free(struct agent_tls *tls);
 
 SSL_CTX *agent_tls_ctx(const struct agent_tls *tls);

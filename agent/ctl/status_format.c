@@ -24,7 +24,7 @@ static const struct known_field top_fields[] = {
     { "state", "State" },             { "device_id", "Device ID" },
     { "broker", "Broker" },           { "client_id", "Client ID" },
     { "identity", "Identity" },       { "certificate", "Certificate" },
-    { "uptime_s", "Uptime" },         { "counters", "Counters" },
+    { "rotation", "Key rotation" },   { "uptime_s", "Uptime" },         { "counters", "Counters" },
     { "last_error", "Last error" },
 };
 
@@ -42,7 +42,8 @@ static const struct known_field labels[] = {
     { "key", "Key" },                 { "module", "Module" },
     { "uri", "URI" },                 { "token", "Token" },
     { "age_s", "Age" },               { "class", "Class" },
-    { "message", "Message" },
+    { "message", "Message" },         { "current_sha256", "Current SHA-256" },
+    { "previous_sha256", "Previous SHA-256" },
 };
 
 static void label_for(const char *key, char *buf, size_t len)

@@ -268,7 +268,9 @@ ag_setup_token() {
 # ag_write_config [CA_FILE]: $AG_DIR/agent.json for this test's token/broker.
 # Optional knobs: AG_MQTT_VERSION ("5"), AG_HEARTBEAT (s, default 1),
 # AG_TELEMETRY_EXTRA (JSON members ending in ","), AG_KEY_URI, AG_CERT_URI,
-# AG_CONFIG_MODULE (identity.module), AG_PIN_IN_FILE (the PIN written).
+# AG_CONFIG_MODULE (identity.module), AG_PIN_IN_FILE (the PIN written),
+# AG_CONFIG_EXTRA (top-level members, each starting with a newline and
+# ending in ",": e.g. a "rotation" section).
 ag_write_config() {
     local ca=${1:-$AG_DIR/ca.pem} mqtt=""
     [ -z "${AG_MQTT_VERSION:-}" ] || mqtt=" \"mqtt_version\": \"$AG_MQTT_VERSION\","
@@ -291,7 +293,7 @@ ag_write_config() {
     "keepalive": 5
   },
   "reconnect": { "initial": 0.2, "maximum": ${AG_MAX_BACKOFF:-2}, "jitter": "full", "stable_reset": 30 },
-  "control": { "path": "$AG_DIR/control.sock", "mode": "0660" },
+  "control": { "path": "$AG_DIR/control.sock", "mode": "0660" },${AG_CONFIG_EXTRA:-}
   "telemetry": { ${AG_TELEMETRY_EXTRA:-}"heartbeat_interval": ${AG_HEARTBEAT:-1}, "topic_prefix": "trustlink/{device_id}" }
 }
 CONF

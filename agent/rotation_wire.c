@@ -1,0 +1,112 @@
+/*
+ * CSR request and answer payloads (see rotation_wire.h).
+ */
+#include "rotation_wire.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+char *rotation_wire_request(enum agent_rotation_profile profile, const char *request_id,
+                            const char *csr_pem)
+{
+    struct json_object *o = json_object_new_object();
+    const char *text;
+    char *out = NULL;
+
+    if (!o)
+        return NULL;
+    if (profile == AGENT_ROTATION_AWS) {
+        json_object_object_add(o, "certificateSigningRequest", json_object_new_string(csr_pem));
+    } else {
+        json_object_object_add(o, "request_id", json_object_new_string(request_id));
+        json_object_object_add(o, "csr", json_object_new_string(csr_pem));
+    }
+    text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    if (text)
+        out = strdup(text);
+    json_object_put(o);
+    return out;
+}
+
+static const char *string_field(struct json_object *o, const char *name)
+{
+    struct json_object *v;
+
+    if (!json_object_object_get_ex(o, name, &v) || !json_object_is_type(v, json_type_string))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+enum rotation_answer rotation_wire_answer(enum agent_rotation_profile profile, bool accepted,
+                                          const char *request_id, const void *payload, size_t len,
+                                          char **pem_out, char *err, size_t err_len)
+{
+    struct json_tokener *tok = NULL;
+    struct json_object *o = NULL;
+    enum rotation_answer result = ROTATION_ANSWER_MALFORMED;
+    const char *field;
+
+    *pem_out = NULL;
+    if (len > ROTATION_WIRE_MAX_ANSWER) {
+        snprintf(err, err_len, "answer of %zu bytes is over the %d byte limit", len,
+                 ROTATION_WIRE_MAX_ANSWER);
+        goto cleanup;
+    }
+    tok = json_tokener_new();
+    if (!tok) {
+        snprintf(err, err_len, "out of memory");
+        goto cleanup;
+    }
+    o = json_tokener_parse_ex(tok, payload, (int)len);
+    if (!o || json_tokener_get_error(tok) != json_tokener_success ||
+        tok->char_offset != (int)len || !json_object_is_type(o, json_type_object)) {
+        snprintf(err, err_len, "the CA's answer is not a JSON object");
+        goto cleanup;
+    }
+    if (profile == AGENT_ROTATION_TRUSTLINK) {
+        const char *id = string_field(o, "request_id");
+
+        if (id && strcmp(id, request_id) != 0) {
+            result = ROTATION_ANSWER_IGNORE;
+            snprintf(err, err_len, "answer for request %.64s, waiting for %.64s", id, request_id);
+            goto cleanup;
+        }
+        /* A rejection without a usable id is still meant for us: the
+         * topic is per device and only one request is outstanding. */
+        if (!id && accepted) {
+            snprintf(err, err_len, "the CA's answer has no request_id");
+            goto cleanup;
+        }
+    }
+    if (!accepted) {
+        const char *reason = profile == AGENT_ROTATION_AWS ? string_field(o, "errorMessage")
+                                                           : string_field(o, "error");
+        const char *code = profile == AGENT_ROTATION_AWS ? string_field(o, "errorCode") : NULL;
+
+        snprintf(err, err_len, "the CA rejected the CSR: %.200s%s%.60s%s",
+                 reason ? reason : "(no reason given)", code ? " (" : "", code ? code : "",
+                 code ? ")" : "");
+        result = ROTATION_ANSWER_REJECTED;
+        goto cleanup;
+    }
+    field = string_field(o, profile == AGENT_ROTATION_AWS ? "certificatePem" : "certificate");
+    if (!field || !field[0]) {
+        snprintf(err, err_len, "the CA's answer has no %s string",
+                 profile == AGENT_ROTATION_AWS ? "certificatePem" : "certificate");
+        goto cleanup;
+    }
+    *pem_out = strdup(field);
+    if (!*pem_out) {
+        snprintf(err, err_len, "out of memory");
+        goto cleanup;
+    }
+    result = ROTATION_ANSWER_CERTIFICATE;
+cleanup:
+    json_object_put(o);
+    if (tok)
+        json_tokener_free(tok);
+    return result;
+}
