@@ -52,6 +52,7 @@ struct atecc_sign_engine {
     struct sign_req *head;
     struct sign_req *tail;
     size_t pending;
+    uint64_t taken;                /* requests popped, ever */
     bool running;                  /* worker thread exists in this process */
     bool stopping;
     pthread_t thread;
@@ -108,6 +109,7 @@ static struct sign_req *pop(struct atecc_sign_engine *eng)
         eng->tail = NULL;
     req->next = NULL;
     eng->pending--;
+    eng->taken++;
     return req;
 }
 
@@ -429,6 +431,19 @@ atecc_err atecc_engine_sign(struct atecc_device *dev, uint8_t slot,
         pthread_mutex_unlock(&dev->mutex);
     }
     return rc;
+}
+
+uint64_t atecc_engine_taken(struct atecc_device *dev)
+{
+    struct atecc_sign_engine *eng = dev != NULL ? dev->engine : NULL;
+    uint64_t n;
+
+    if (eng == NULL || engine_fork_check(eng) != ATECC_OK)
+        return 0;
+    pthread_mutex_lock(&eng->mu);
+    n = eng->taken;
+    pthread_mutex_unlock(&eng->mu);
+    return n;
 }
 
 size_t atecc_engine_pending(struct atecc_device *dev)

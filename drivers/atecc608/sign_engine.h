@@ -53,5 +53,9 @@ atecc_err atecc_engine_sign(struct atecc_device *dev, uint8_t slot,
                             uint8_t signature[ATECC_P256_SIGNATURE_SIZE]);
 /* Requests queued and not yet taken by the worker (tests). */
 size_t atecc_engine_pending(struct atecc_device *dev);
+/* Requests taken off the queue since the engine was created (tests: tells
+ * "n-1 queued behind one in the worker's hands" from "n-1 queued, the
+ * worker not yet woken"). */
+uint64_t atecc_engine_taken(struct atecc_device *dev);
 
 #endif

@@ -115,6 +115,14 @@ static void wait_pending(struct atecc_device *dev, size_t want)
     assert_int_equal(atecc_engine_pending(dev), want);
 }
 
+/* Waits until the worker holds `taken` requests in total (ever popped). */
+static void wait_taken(struct atecc_device *dev, uint64_t taken)
+{
+    for (unsigned i = 0; i < 20000 && atecc_engine_taken(dev) != taken; i++)
+        real_sleep_ms(1);
+    assert_int_equal(atecc_engine_taken(dev), taken);
+}
+
 static void wait_idle(struct atecc_device *dev)
 {
     for (unsigned i = 0; i < 20000 && atecc_wake_state(dev, NULL) == ATECC_AWAKE; i++)
@@ -130,9 +138,14 @@ static void wait_idle(struct atecc_device *dev)
 static void submit_blocked_batch(struct atecc_device *dev, struct caller *c, unsigned n,
                                  pthread_t *t)
 {
+    uint64_t taken = atecc_engine_taken(dev);
+
     pthread_mutex_lock(&dev->mutex);
     for (unsigned i = 0; i < n; i++)
         assert_int_equal(pthread_create(&t[i], NULL, sign_loop, &c[i]), 0);
+    /* Both: n-1 queued could also mean the worker has not woken yet, and
+     * it would then take a first batch without the last caller. */
+    wait_taken(dev, taken + 1);
     wait_pending(dev, n - 1);
     pthread_mutex_unlock(&dev->mutex);
     for (unsigned i = 0; i < n; i++)
