@@ -13,8 +13,9 @@
 #             before; the token holds exactly one identity
 #   auto      automatic renewal of a short-lived certificate
 #   aws       one rotation speaking AWS IoT's CreateCertificateFromCsr topics
+#   keep      retire = keep-previous over four rotations (chip slots cycle)
 . "$(dirname "$0")/../agent/lib.sh"
-scenario=${1:?usage: e2e_rotation.sh full|failures|crash|auto|aws softhsm|emu}
+scenario=${1:?usage: e2e_rotation.sh full|failures|crash|auto|aws|keep softhsm|emu}
 kind=${2:?usage: e2e_rotation.sh SCENARIO softhsm|emu}
 [ -x "${CA_RESPONDER:-}" ] || ag_fail "CA_RESPONDER must name trustlink-ca-responder"
 
@@ -295,6 +296,39 @@ scenario_aws() {
     [ "$(fingerprint)" != "$fp" ] || ag_fail "certificate unchanged"
     grep -q 'create-from-csr' "$AG_DIR/responder.log" || ag_fail "the responder saw no AWS request"
     check_one_identity
+}
+
+# ---------------------------------------------------------------------------
+# retire = keep-previous: the old pair stays as "device.previous" until the
+# next rotation retires it; on our module the chip slots cycle through the
+# free ones (the factory key's slot is released for good).
+scenario_keep() {
+    local ids=() objs round prev
+    rotation_config '"retire": "keep-previous", "auto_renew": false, "min_interval": 0'
+    start_responder --seconds 3600
+    ag_start_agent
+    ag_wait_state connected
+    ids+=("$(key_id)")
+    for round in 1 2 3 4; do
+        rotate_and_wait success
+        ag_wait_state connected
+        ids+=("$(key_id)")
+        objs=$(token_objects)
+        ag_note "round $round: $(tr '\n' ';' <<<"$objs")"
+        prev=${ids[$((round - 1))]}
+        [ "$(grep -c "^Private device.previous $prev\$" <<<"$objs")" -eq 1 ] ||
+            ag_fail "round $round: the previous key $prev is not kept as device.previous"
+        [ "$(grep -c '^Private ' <<<"$objs")" -eq 2 ] || ag_fail "round $round: want 2 private keys"
+        [ "$(grep -c '^Certificate ' <<<"$objs")" -eq 2 ] || ag_fail "round $round: want 2 certificates"
+        grep -q '\.next' <<<"$objs" && ag_fail "round $round: temporary objects left"
+        [ "$round" -lt 2 ] || ! grep -q " ${ids[$((round - 2))]}\$" <<<"$objs" ||
+            ag_fail "round $round: the key before the previous one was not retired"
+    done
+    # The agent restarted on this token resolves "device" to the newest key.
+    ag_kill "$AG_AGENT_PID"
+    ag_start_agent
+    ag_wait_state connected
+    [ "$(key_id)" = "${ids[4]}" ] || ag_fail "restart did not find the newest key"
 }
 
 "scenario_$scenario"
