@@ -615,6 +615,30 @@ cleanup:
 
 /* ---------------- relabel and destroy ---------------- */
 
+/* Opens a session (*s, closed by the caller even on failure) and lists
+ * every object whose CKA_ID is key_id into h (MAX_OBJECTS_PER_SEARCH). */
+static enum agent_identity_status open_and_find_id(struct agent_identity *id,
+                                                   const unsigned char *key_id, size_t id_len,
+                                                   const char *hexid, CK_SESSION_HANDLE *s,
+                                                   CK_OBJECT_HANDLE *h, size_t *n, char *err,
+                                                   size_t err_len)
+{
+    enum agent_identity_status status = open_session(id, s, err, err_len);
+    CK_RV rv;
+
+    if (status != AGENT_IDENTITY_OK)
+        return status;
+    rv = find_by_id(id, *s, key_id, id_len, (CK_OBJECT_CLASS)-1, h, MAX_OBJECTS_PER_SEARCH, n);
+    if (rv == CKR_OK && *n > MAX_OBJECTS_PER_SEARCH)
+        rv = CKR_BUFFER_TOO_SMALL;
+    if (rv != CKR_OK) {
+        snprintf(err, err_len, "cannot search token \"%s\" for id %s (CKR 0x%lx)",
+                 id->token_label, hexid, (unsigned long)rv);
+        return status_of(rv);
+    }
+    return AGENT_IDENTITY_OK;
+}
+
 enum agent_identity_status agent_token_relabel(struct agent_identity *id,
                                                const unsigned char *key_id, size_t id_len,
                                                const char *label, unsigned *count, char *err,
@@ -632,18 +656,9 @@ enum agent_identity_status agent_token_relabel(struct agent_identity *id,
         return AGENT_IDENTITY_CONFIG;
     label_len = strlen(label);
     id_hex(key_id, id_len, hexid, sizeof(hexid));
-    status = open_session(id, &s, err, err_len);
+    status = open_and_find_id(id, key_id, id_len, hexid, &s, h, &n, err, err_len);
     if (status != AGENT_IDENTITY_OK)
         goto cleanup;
-    rv = find_by_id(id, s, key_id, id_len, (CK_OBJECT_CLASS)-1, h, MAX_OBJECTS_PER_SEARCH, &n);
-    if (rv == CKR_OK && n > MAX_OBJECTS_PER_SEARCH)
-        rv = CKR_BUFFER_TOO_SMALL;
-    if (rv != CKR_OK) {
-        snprintf(err, err_len, "cannot search token \"%s\" for id %s (CKR 0x%lx)",
-                 id->token_label, hexid, (unsigned long)rv);
-        status = status_of(rv);
-        goto cleanup;
-    }
     for (size_t i = 0; i < n; i++) {
         struct agent_token_object o;
         CK_ATTRIBUTE set = {CKA_LABEL, (void *)label, (CK_ULONG)label_len};
@@ -684,20 +699,11 @@ enum agent_identity_status agent_token_destroy_id(struct agent_identity *id,
     if (check_id(key_id, id_len, err, err_len) != 0)
         return AGENT_IDENTITY_CONFIG;
     id_hex(key_id, id_len, hexid, sizeof(hexid));
-    status = open_session(id, &s, err, err_len);
+    /* Certificates, then public keys, then private keys (find_by_id's
+     * order): an interrupted run never leaves a certificate without its key. */
+    status = open_and_find_id(id, key_id, id_len, hexid, &s, h, &n, err, err_len);
     if (status != AGENT_IDENTITY_OK)
         goto cleanup;
-    /* find_by_id lists certificates, then public keys, then private keys:
-     * an interrupted run never leaves a certificate without its key. */
-    rv = find_by_id(id, s, key_id, id_len, (CK_OBJECT_CLASS)-1, h, MAX_OBJECTS_PER_SEARCH, &n);
-    if (rv == CKR_OK && n > MAX_OBJECTS_PER_SEARCH)
-        rv = CKR_BUFFER_TOO_SMALL;
-    if (rv != CKR_OK) {
-        snprintf(err, err_len, "cannot search token \"%s\" for id %s (CKR 0x%lx)",
-                 id->token_label, hexid, (unsigned long)rv);
-        status = status_of(rv);
-        goto cleanup;
-    }
     for (size_t i = 0; i < n; i++) {
         rv = id->fn->C_DestroyObject(s, h[i]);
         if (rv != CKR_OK) {

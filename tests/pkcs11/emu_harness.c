@@ -14,8 +14,10 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
+#include <p11-kit/pkcs11.h>
 
 #include "chip_atecc.h"
+#include "p11_test_util.h"
 #include "transport.h"
 
 static uint64_t vnow(void *ctx)
@@ -242,4 +244,42 @@ cleanup:
     OSSL_PARAM_free(params);
     OSSL_PARAM_BLD_free(bld);
     return ok;
+}
+
+int p11_emu_fixture_setup(void **state)
+{
+    struct p11_emu_fixture *f = calloc(1, sizeof(*f));
+    char text[1024];
+
+    if (f == NULL)
+        return -1;
+    *state = f;
+    f->dir = p11t_mkdtemp();
+    f->emu = p11_emu_new();
+    if (f->dir == NULL || f->emu == NULL)
+        return -1;
+    snprintf(f->store_dir, sizeof(f->store_dir), "%s/token0", f->dir);
+    snprintf(text, sizeof(text),
+             "{\"tokens\":[{\"label\":\"trustlink\",\"interface\":\"%s\",\"key_slots\":[0],"
+             "\"free_slots\":[2,3],\"store\":\"%s\"}],\"log_level\":\"error\","
+             "\"pin_kdf_iterations\":1000}",
+             p11_emu_interface(), f->store_dir);
+    f->conf = p11t_write_file(f->dir, "pkcs11.json", text);
+    setenv("TRUSTLINK_PKCS11_CONF", f->conf, 1);
+    return C_Initialize(NULL) == CKR_OK ? 0 : -1;
+}
+
+int p11_emu_fixture_teardown(void **state)
+{
+    struct p11_emu_fixture *f = *state;
+
+    (void)C_Finalize(NULL);
+    if (f == NULL)
+        return 0;
+    p11_emu_free(f->emu);
+    free(f->conf);
+    if (f->dir)
+        p11t_rmtree(f->dir);
+    free(f);
+    return 0;
 }

@@ -52,4 +52,19 @@ void p11_emu_gate_release(struct p11_emu *e);
 /* OpenSSL check of a raw R||S signature over digest with raw X||Y key. */
 bool p11_emu_p256_verify(const uint8_t pub[64], const uint8_t digest[32], const uint8_t sig[64]);
 
+struct p11_emu_fixture {
+    char *dir;            /* temp dir: pkcs11.json and the store */
+    char *conf;           /* path of pkcs11.json */
+    char store_dir[512];  /* <dir>/token0 */
+    struct p11_emu *emu;
+};
+
+/* Setup: in-process emulator (Trust&GO), token "trustlink" with
+ * key_slots [0] and free_slots [2,3] stored in <dir>/token0,
+ * TRUSTLINK_PKCS11_CONF pointing at it, C_Initialize. *state is a
+ * struct p11_emu_fixture. */
+int p11_emu_fixture_setup(void **state);
+/* C_Finalize, emulator and temp dir gone. */
+int p11_emu_fixture_teardown(void **state);
+
 #endif

@@ -17,6 +17,7 @@
 #include <p11-kit/pkcs11.h>
 
 #include "object.h"
+#include "p11_fixture.h"
 #include "p11_test_util.h"
 
 #define SO_PIN "so-secret"
@@ -65,19 +66,6 @@ static int teardown(void **state)
     p11t_rmtree(f->dir);
     free(f);
     return 0;
-}
-
-static void init_token(void)
-{
-    CK_UTF8CHAR label[32];
-    CK_SESSION_HANDLE h;
-    memset(label, ' ', sizeof(label));
-    memcpy(label, "trustlink", 9);
-    assert_int_equal(C_InitToken(0, P(SO_PIN), label), CKR_OK);
-    assert_int_equal(C_OpenSession(0, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &h), CKR_OK);
-    assert_int_equal(C_Login(h, CKU_SO, P(SO_PIN)), CKR_OK);
-    assert_int_equal(C_InitPIN(h, P(USER_PIN)), CKR_OK);
-    assert_int_equal(C_CloseSession(h), CKR_OK);
 }
 
 static CK_SESSION_HANDLE open_rw(void)
@@ -292,7 +280,7 @@ static void test_token_info_reports_chip_and_blank_token(void **state)
 static void test_init_token_and_pin_set_flags(void **state)
 {
     (void)state;
-    init_token();
+    p11t_init_token(SO_PIN, USER_PIN);
     assert_true(token_flags() & CKF_TOKEN_INITIALIZED);
     assert_true(token_flags() & CKF_USER_PIN_INITIALIZED);
 }
@@ -347,7 +335,7 @@ static void test_session_states_follow_login(void **state)
 {
     CK_SESSION_HANDLE ro, rw;
     (void)state;
-    init_token();
+    p11t_init_token(SO_PIN, USER_PIN);
     ro = open_ro();
     rw = open_rw();
     assert_int_equal(state_of(ro), CKS_RO_PUBLIC_SESSION);
@@ -381,7 +369,7 @@ static void test_login_state_table(void **state)
         {0, CKU_CONTEXT_SPECIFIC, CKR_OPERATION_NOT_INITIALIZED},
     };
     (void)state;
-    init_token();
+    p11t_init_token(SO_PIN, USER_PIN);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         CK_SESSION_HANDLE h = open_rw();
         CK_RV rv;
@@ -400,7 +388,7 @@ static void test_so_login_with_read_only_session_open_is_refused(void **state)
 {
     CK_SESSION_HANDLE ro, rw;
     (void)state;
-    init_token();
+    p11t_init_token(SO_PIN, USER_PIN);
     ro = open_ro();
     rw = open_rw();
     assert_int_equal(C_Login(rw, CKU_SO, P(SO_PIN)), CKR_SESSION_READ_ONLY_EXISTS);
@@ -412,7 +400,7 @@ static void test_read_only_session_while_so_logged_in_is_refused(void **state)
 {
     CK_SESSION_HANDLE rw, ro;
     (void)state;
-    init_token();
+    p11t_init_token(SO_PIN, USER_PIN);
     rw = open_rw();
     assert_int_equal(C_Login(rw, CKU_SO, P(SO_PIN)), CKR_OK);
     assert_int_equal(C_OpenSession(0, CKF_SERIAL_SESSION, NULL, NULL, &ro), CKR_SESSION_READ_WRITE_SO_EXISTS);
@@ -430,7 +418,7 @@ static void test_closing_last_session_logs_out(void **state)
 {
     CK_SESSION_HANDLE h;
     (void)state;
-    init_token();
+    p11t_init_token(SO_PIN, USER_PIN);
     h = open_ro();
     assert_int_equal(C_Login(h, CKU_USER, P(USER_PIN)), CKR_OK);
     assert_int_equal(C_CloseSession(h), CKR_OK);
@@ -443,7 +431,7 @@ static void test_close_all_sessions_logs_out_and_invalidates(void **state)
     CK_SESSION_HANDLE a, b;
     CK_SESSION_INFO si;
     (void)state;
-    init_token();
+    p11t_init_token(SO_PIN, USER_PIN);
     a = open_ro();
     b = open_rw();
     assert_int_equal(C_Login(a, CKU_USER, P(USER_PIN)), CKR_OK);
@@ -479,7 +467,7 @@ static void test_init_token_again_needs_the_so_pin(void **state)
     CK_UTF8CHAR label[32];
     (void)state;
     memset(label, ' ', 32);
-    init_token();
+    p11t_init_token(SO_PIN, USER_PIN);
     assert_int_equal(C_InitToken(0, P("wrong-pin"), label), CKR_PIN_INCORRECT);
     assert_true(token_flags() & CKF_SO_PIN_COUNT_LOW);
     assert_int_equal(C_InitToken(0, P(SO_PIN), label), CKR_OK);
@@ -508,7 +496,7 @@ static void test_wrong_pins_raise_count_low_final_try_then_lock(void **state)
 {
     CK_SESSION_HANDLE h;
     (void)state;
-    init_token();
+    p11t_init_token(SO_PIN, USER_PIN);
     h = open_ro();
     assert_int_equal(C_Login(h, CKU_USER, P("000000")), CKR_PIN_INCORRECT);
     assert_true(token_flags() & CKF_USER_PIN_COUNT_LOW);
@@ -524,7 +512,7 @@ static void test_pin_counter_survives_reinitialize(void **state)
 {
     CK_SESSION_HANDLE h;
     (void)state;
-    init_token();
+    p11t_init_token(SO_PIN, USER_PIN);
     h = open_ro();
     assert_int_equal(C_Login(h, CKU_USER, P("000000")), CKR_PIN_INCORRECT);
     assert_int_equal(C_Finalize(NULL), CKR_OK);
@@ -539,7 +527,7 @@ static void test_set_pin_changes_the_user_pin(void **state)
 {
     CK_SESSION_HANDLE h;
     (void)state;
-    init_token();
+    p11t_init_token(SO_PIN, USER_PIN);
     h = open_ro();
     assert_int_equal(C_SetPIN(h, P(USER_PIN), P("654321")), CKR_SESSION_READ_ONLY);
     assert_int_equal(C_CloseSession(h), CKR_OK);
@@ -578,7 +566,7 @@ static void test_provisioned_key_private_only_after_login(void **state)
     CK_ATTRIBUTE it_pub[] = {{CKA_ID, id_pub, sizeof(id_pub)}};
     CK_ATTRIBUTE it_priv[] = {{CKA_ID, id_priv, sizeof(id_priv)}};
     (void)state;
-    init_token();
+    p11t_init_token(SO_PIN, USER_PIN);
     h = open_ro();
     assert_int_equal(find(h, CKO_PUBLIC_KEY, &pub), 1);
     assert_int_equal(find(h, CKO_PRIVATE_KEY, NULL), 0);
@@ -691,7 +679,7 @@ static void test_sign_two_call_and_verify_round_trip(void **state)
     CK_ULONG len = 0;
     static CK_BYTE msg[] = "hello trustlink";
     (void)state;
-    init_token();
+    p11t_init_token(SO_PIN, USER_PIN);
     h = open_ro();
     login_user(h);
     assert_int_equal(find(h, CKO_PRIVATE_KEY, &priv), 1);
@@ -722,7 +710,7 @@ static void test_multipart_sign_equals_raw_ecdsa_over_sha256(void **state)
     CK_ULONG len = sizeof(sig);
     static CK_BYTE part1[] = "hello ", part2[] = "world";
     (void)state;
-    init_token();
+    p11t_init_token(SO_PIN, USER_PIN);
     h = open_ro();
     login_user(h);
     assert_int_equal(find(h, CKO_PRIVATE_KEY, &priv), 1);
@@ -743,7 +731,7 @@ static void test_sign_without_login_is_user_not_logged_in(void **state)
     CK_OBJECT_HANDLE priv;
     CK_MECHANISM mech = {CKM_ECDSA, NULL, 0};
     (void)state;
-    init_token();
+    p11t_init_token(SO_PIN, USER_PIN);
     h = open_ro();
     login_user(h);
     assert_int_equal(find(h, CKO_PRIVATE_KEY, &priv), 1);
@@ -789,7 +777,7 @@ static void test_generate_key_pair_uses_free_slots_until_full(void **state)
     CK_BBOOL local = CK_FALSE;
     CK_ATTRIBUTE ql[] = {{CKA_LOCAL, &local, 1}};
     (void)state;
-    init_token();
+    p11t_init_token(SO_PIN, USER_PIN);
     h = open_ro();
     login_user(h);
     assert_int_equal(C_GenerateKeyPair(h, &mech, pt, 3, kt, 2, &pub[0], &priv[0]), CKR_SESSION_READ_ONLY);
@@ -821,7 +809,7 @@ static void test_generated_key_signs_and_verifies(void **state)
     CK_BYTE sig[64];
     CK_ULONG len = sizeof(sig);
     (void)state;
-    init_token();
+    p11t_init_token(SO_PIN, USER_PIN);
     h = open_rw();
     login_user(h);
     assert_int_equal(C_GenerateKeyPair(h, &gen, pt, 1, kt, 1, &pub, &priv), CKR_OK);

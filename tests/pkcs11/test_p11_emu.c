@@ -23,74 +23,13 @@
 #include <p11-kit/pkcs11.h>
 
 #include "emu_harness.h"
+#include "p11_fixture.h"
 #include "object.h"
 #include "p11_test_util.h"
 
 #define SO_PIN "so-secret"
 #define USER_PIN "123456"
 #define P(s) (CK_UTF8CHAR_PTR)(s), (CK_ULONG)strlen(s)
-
-struct fixture {
-    char *dir;
-    char *conf;
-    struct p11_emu *emu;
-};
-
-static int setup(void **state)
-{
-    struct fixture *f = calloc(1, sizeof(*f));
-    char text[1024];
-
-    if (f == NULL)
-        return -1;
-    f->dir = p11t_mkdtemp();
-    f->emu = p11_emu_new();
-    if (f->emu == NULL)
-        return -1;
-    snprintf(text, sizeof(text),
-             "{\"tokens\":[{\"label\":\"trustlink\",\"interface\":\"%s\",\"key_slots\":[0],"
-             "\"free_slots\":[2,3],\"store\":\"%s/token0\"}],\"log_level\":\"error\","
-             "\"pin_kdf_iterations\":1000}",
-             p11_emu_interface(), f->dir);
-    f->conf = p11t_write_file(f->dir, "pkcs11.json", text);
-    setenv("TRUSTLINK_PKCS11_CONF", f->conf, 1);
-    *state = f;
-    return C_Initialize(NULL) == CKR_OK ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    (void)C_Finalize(NULL);
-    p11_emu_free(f->emu);
-    free(f->conf);
-    p11t_rmtree(f->dir);
-    free(f);
-    return 0;
-}
-
-static void init_token(void)
-{
-    CK_UTF8CHAR label[32];
-    CK_SESSION_HANDLE h;
-    memset(label, ' ', sizeof(label));
-    memcpy(label, "trustlink", 9);
-    assert_int_equal(C_InitToken(0, P(SO_PIN), label), CKR_OK);
-    assert_int_equal(C_OpenSession(0, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &h), CKR_OK);
-    assert_int_equal(C_Login(h, CKU_SO, P(SO_PIN)), CKR_OK);
-    assert_int_equal(C_InitPIN(h, P(USER_PIN)), CKR_OK);
-    assert_int_equal(C_CloseSession(h), CKR_OK);
-}
-
-static CK_SESSION_HANDLE open_user_rw(void)
-{
-    CK_SESSION_HANDLE h = 0;
-    CK_RV rv;
-    assert_int_equal(C_OpenSession(0, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &h), CKR_OK);
-    rv = C_Login(h, CKU_USER, P(USER_PIN));
-    assert_true(rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN);
-    return h;
-}
 
 static CK_OBJECT_HANDLE find_one(CK_SESSION_HANDLE h, CK_OBJECT_CLASS cls, const char *label)
 {
@@ -150,7 +89,7 @@ static void keygen(CK_SESSION_HANDLE h, const char *label, CK_OBJECT_HANDLE *pub
 
 static void test_token_info_carries_chip_serial_model_and_revision(void **state)
 {
-    struct fixture *f = *state;
+    struct p11_emu_fixture *f = *state;
     struct atecc_device *dev = p11_emu_open_device(f->emu);
     uint8_t serial[ATECC_SERIAL_SIZE], rev[4];
     char hex[17];
@@ -173,7 +112,7 @@ static void test_token_info_carries_chip_serial_model_and_revision(void **state)
     assert_int_equal(ti.firmwareVersion.minor, rev[3]);
     assert_int_equal(ti.flags & (CKF_RNG | CKF_LOGIN_REQUIRED), CKF_RNG | CKF_LOGIN_REQUIRED);
     assert_false(ti.flags & (CKF_TOKEN_INITIALIZED | CKF_USER_PIN_INITIALIZED));
-    init_token();
+    p11t_init_token(SO_PIN, USER_PIN);
     assert_int_equal(C_GetTokenInfo(0, &ti), CKR_OK);
     assert_int_equal(ti.flags & (CKF_TOKEN_INITIALIZED | CKF_USER_PIN_INITIALIZED),
                      CKF_TOKEN_INITIALIZED | CKF_USER_PIN_INITIALIZED);
@@ -184,7 +123,7 @@ static void test_token_info_carries_chip_serial_model_and_revision(void **state)
 
 static void test_device_key_signs_and_openssl_verifies(void **state)
 {
-    struct fixture *f = *state;
+    struct p11_emu_fixture *f = *state;
     struct atecc_device *dev = p11_emu_open_device(f->emu);
     CK_MECHANISM mech = {CKM_ECDSA_SHA256, NULL, 0};
     static const CK_BYTE msg[] = "signed on the emulated chip";
@@ -196,8 +135,8 @@ static void test_device_key_signs_and_openssl_verifies(void **state)
     assert_non_null(dev);
     assert_int_equal(atecc_pubkey(dev, 0, chip_pub), ATECC_OK);
     atecc_close(dev);
-    init_token();
-    h = open_user_rw();
+    p11t_init_token(SO_PIN, USER_PIN);
+    h = p11t_open_user_rw(USER_PIN);
     priv = find_one(h, CKO_PRIVATE_KEY, "device");
     pub = find_one(h, CKO_PUBLIC_KEY, "device");
     assert_int_equal(chip_slot_of(h, priv), 0);
@@ -219,8 +158,8 @@ static void test_keypair_fills_free_slots_and_destroy_frees_one(void **state)
     CK_ULONG s1, s2;
     (void)state;
 
-    init_token();
-    h = open_user_rw();
+    p11t_init_token(SO_PIN, USER_PIN);
+    h = p11t_open_user_rw(USER_PIN);
     keygen(h, "k1", &pub1, &priv1, CKR_OK);
     keygen(h, "k2", &pub2, &priv2, CKR_OK);
     keygen(h, "k3", &pub3, &priv3, CKR_DEVICE_MEMORY);
@@ -288,8 +227,8 @@ static void test_ecdh_derive_matches_openssl(void **state)
     size_t n = sizeof(ossl_secret);
     (void)state;
 
-    init_token();
-    h = open_user_rw();
+    p11t_init_token(SO_PIN, USER_PIN);
+    h = p11t_open_user_rw(USER_PIN);
     keygen(h, "dh", &pub, &priv, CKR_OK);
     ec_point_of(h, pub, xy);
     peer = openssl_p256(peer_point);
@@ -313,7 +252,7 @@ static void test_ecdh_derive_matches_openssl(void **state)
 
 static void test_random_comes_from_the_chip(void **state)
 {
-    struct fixture *f = *state;
+    struct p11_emu_fixture *f = *state;
     CK_SESSION_HANDLE h;
     uint8_t a[100], b[100];
     uint64_t before;
@@ -335,7 +274,7 @@ static void test_pin_counters_flags_and_lockout_persist(void **state)
     CK_TOKEN_INFO ti;
     (void)state;
 
-    init_token();
+    p11t_init_token(SO_PIN, USER_PIN);
     assert_int_equal(C_OpenSession(0, CKF_SERIAL_SESSION, NULL, NULL, &h), CKR_OK);
     assert_int_equal(C_Login(h, CKU_USER, P("wrong-pin")), CKR_PIN_INCORRECT);
     assert_int_equal(C_GetTokenInfo(0, &ti), CKR_OK);
@@ -410,8 +349,8 @@ static void test_threads_on_own_sessions_all_signatures_verify(void **state)
     uint8_t xy[64];
     (void)state;
 
-    init_token();
-    h = open_user_rw();   /* stays open: keeps the user logged in */
+    p11t_init_token(SO_PIN, USER_PIN);
+    h = p11t_open_user_rw(USER_PIN);   /* stays open: keeps the user logged in */
     priv = find_one(h, CKO_PRIVATE_KEY, "device");
     pub = find_one(h, CKO_PUBLIC_KEY, "device");
     ec_point_of(h, pub, xy);
@@ -451,7 +390,7 @@ static void *held_sign_main(void *arg)
  * signer then gets CKR_SESSION_CLOSED and nothing is freed twice). */
 static void test_close_session_while_its_signature_is_on_the_chip(void **state)
 {
-    struct fixture *f = *state;
+    struct p11_emu_fixture *f = *state;
     CK_MECHANISM mech = {CKM_ECDSA, NULL, 0};
     struct held_call c;
     CK_SESSION_HANDLE keep, other;
@@ -459,8 +398,8 @@ static void test_close_session_while_its_signature_is_on_the_chip(void **state)
     CK_TOKEN_INFO ti;
     pthread_t th;
 
-    init_token();
-    keep = open_user_rw();
+    p11t_init_token(SO_PIN, USER_PIN);
+    keep = p11t_open_user_rw(USER_PIN);
     c.priv = find_one(keep, CKO_PRIVATE_KEY, "device");
     assert_int_equal(C_OpenSession(0, CKF_SERIAL_SESSION, NULL, NULL, &c.h), CKR_OK);
     assert_int_equal(C_SignInit(c.h, &mech, c.priv), CKR_OK);
@@ -500,15 +439,15 @@ static void *finalize_main(void *arg)
  * chip and session under it. */
 static void test_finalize_waits_for_a_signature_on_the_chip(void **state)
 {
-    struct fixture *f = *state;
+    struct p11_emu_fixture *f = *state;
     CK_MECHANISM mech = {CKM_ECDSA, NULL, 0};
     struct held_call c;
     CK_SESSION_HANDLE keep;
     pthread_t th, fin;
     CK_RV frv = CKR_GENERAL_ERROR;
 
-    init_token();
-    keep = open_user_rw();
+    p11t_init_token(SO_PIN, USER_PIN);
+    keep = p11t_open_user_rw(USER_PIN);
     c.priv = find_one(keep, CKO_PRIVATE_KEY, "device");
     c.h = keep;
     assert_int_equal(C_SignInit(c.h, &mech, c.priv), CKR_OK);
@@ -558,7 +497,7 @@ static unsigned thread_count(void)
 
 static void sign_with_device_key(void)
 {
-    CK_SESSION_HANDLE h = open_user_rw();
+    CK_SESSION_HANDLE h = p11t_open_user_rw(USER_PIN);
     CK_OBJECT_HANDLE priv = find_one(h, CKO_PRIVATE_KEY, "device");
     CK_OBJECT_HANDLE pub = find_one(h, CKO_PUBLIC_KEY, "device");
     uint8_t digest[32], sig[64], xy[64];
@@ -578,7 +517,7 @@ static void test_default_sign_path_runs_a_worker_thread(void **state)
     unsigned before;
 
     (void)state;
-    init_token();
+    p11t_init_token(SO_PIN, USER_PIN);
     before = thread_count();
     sign_with_device_key();
     assert_int_equal(thread_count(), before + 1);
@@ -592,14 +531,14 @@ static void test_cant_create_os_threads_signs_without_a_library_thread(void **st
     (void)state;
     assert_int_equal(C_Finalize(NULL), CKR_OK);
     assert_int_equal(C_Initialize(&args), CKR_OK);
-    init_token();
+    p11t_init_token(SO_PIN, USER_PIN);
     before = thread_count();
     sign_with_device_key();
     sign_with_device_key();
     assert_int_equal(thread_count(), before);
 }
 
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, p11_emu_fixture_setup, p11_emu_fixture_teardown)
 
 int main(void)
 {

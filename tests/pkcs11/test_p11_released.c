@@ -17,6 +17,7 @@
 #include <p11-kit/pkcs11.h>
 
 #include "emu_harness.h"
+#include "p11_fixture.h"
 #include "object.h"
 #include "p11_test_util.h"
 #include "store.h"
@@ -24,70 +25,6 @@
 #define SO_PIN "so-secret"
 #define USER_PIN "123456"
 #define P(s) (CK_UTF8CHAR_PTR)(s), (CK_ULONG)strlen(s)
-
-struct fixture {
-    char *dir;
-    char *conf;
-    char store_dir[512];
-    struct p11_emu *emu;
-};
-
-static int setup(void **state)
-{
-    struct fixture *f = calloc(1, sizeof(*f));
-    char text[1024];
-
-    if (f == NULL)
-        return -1;
-    f->dir = p11t_mkdtemp();
-    f->emu = p11_emu_new();
-    if (f->emu == NULL)
-        return -1;
-    snprintf(f->store_dir, sizeof(f->store_dir), "%s/token0", f->dir);
-    snprintf(text, sizeof(text),
-             "{\"tokens\":[{\"label\":\"trustlink\",\"interface\":\"%s\",\"key_slots\":[0],"
-             "\"free_slots\":[2,3],\"store\":\"%s\"}],\"log_level\":\"error\","
-             "\"pin_kdf_iterations\":1000}",
-             p11_emu_interface(), f->store_dir);
-    f->conf = p11t_write_file(f->dir, "pkcs11.json", text);
-    setenv("TRUSTLINK_PKCS11_CONF", f->conf, 1);
-    *state = f;
-    return C_Initialize(NULL) == CKR_OK ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    (void)C_Finalize(NULL);
-    p11_emu_free(f->emu);
-    free(f->conf);
-    p11t_rmtree(f->dir);
-    free(f);
-    return 0;
-}
-
-static void init_token(void)
-{
-    CK_UTF8CHAR label[32];
-    CK_SESSION_HANDLE h;
-    memset(label, ' ', sizeof(label));
-    memcpy(label, "trustlink", 9);
-    assert_int_equal(C_InitToken(0, P(SO_PIN), label), CKR_OK);
-    assert_int_equal(C_OpenSession(0, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &h), CKR_OK);
-    assert_int_equal(C_Login(h, CKU_SO, P(SO_PIN)), CKR_OK);
-    assert_int_equal(C_InitPIN(h, P(USER_PIN)), CKR_OK);
-    assert_int_equal(C_CloseSession(h), CKR_OK);
-}
-
-static CK_SESSION_HANDLE open_user_rw(void)
-{
-    CK_SESSION_HANDLE h = 0;
-    CK_RV rv;
-    assert_int_equal(C_OpenSession(0, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &h), CKR_OK);
-    rv = C_Login(h, CKU_USER, P(USER_PIN));
-    assert_true(rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN);
-    return h;
-}
 
 /* Objects of class cls labelled label; up to 4 handles in out. */
 static CK_ULONG count_objects(CK_SESSION_HANDLE h, CK_OBJECT_CLASS cls, const char *label,
@@ -111,7 +48,7 @@ static void reload_module(void)
     assert_int_equal(C_Initialize(NULL), CKR_OK);
 }
 
-static char *token_json(const struct fixture *f)
+static char *token_json(const struct p11_emu_fixture *f)
 {
     char path[600];
     char *text;
@@ -123,13 +60,13 @@ static char *token_json(const struct fixture *f)
 
 static void test_destroyed_device_key_is_not_provisioned_again(void **state)
 {
-    struct fixture *f = *state;
+    struct p11_emu_fixture *f = *state;
     CK_OBJECT_HANDLE priv, pub;
     CK_SESSION_HANDLE h;
     char *text;
 
-    init_token();
-    h = open_user_rw();
+    p11t_init_token(SO_PIN, USER_PIN);
+    h = p11t_open_user_rw(USER_PIN);
     assert_int_equal(count_objects(h, CKO_PRIVATE_KEY, "device", &priv), 1);
     assert_int_equal(count_objects(h, CKO_PUBLIC_KEY, "device", &pub), 1);
     /* The public key alone does not release the slot. */
@@ -143,42 +80,42 @@ static void test_destroyed_device_key_is_not_provisioned_again(void **state)
     free(text);
 
     reload_module();
-    h = open_user_rw();
+    h = p11t_open_user_rw(USER_PIN);
     assert_int_equal(count_objects(h, CKO_PRIVATE_KEY, "device", NULL), 0);
     assert_int_equal(count_objects(h, CKO_PUBLIC_KEY, "device", NULL), 0);
     /* A second reload neither: the release persisted, not just a flag in memory. */
     reload_module();
-    h = open_user_rw();
+    h = p11t_open_user_rw(USER_PIN);
     assert_int_equal(count_objects(h, CKO_PRIVATE_KEY, "device", NULL), 0);
 }
 
 static void test_init_token_brings_the_factory_key_back(void **state)
 {
-    struct fixture *f = *state;
+    struct p11_emu_fixture *f = *state;
     CK_OBJECT_HANDLE priv;
     CK_SESSION_HANDLE h;
     char *text;
 
-    init_token();
-    h = open_user_rw();
+    p11t_init_token(SO_PIN, USER_PIN);
+    h = p11t_open_user_rw(USER_PIN);
     assert_int_equal(count_objects(h, CKO_PRIVATE_KEY, "device", &priv), 1);
     assert_int_equal(C_DestroyObject(h, priv), CKR_OK);
     assert_int_equal(C_CloseSession(h), CKR_OK);
-    init_token();
+    p11t_init_token(SO_PIN, USER_PIN);
     text = token_json(f);
     assert_null(strstr(text, "released_key_slots"));
     free(text);
-    h = open_user_rw();
+    h = p11t_open_user_rw(USER_PIN);
     assert_int_equal(count_objects(h, CKO_PRIVATE_KEY, "device", NULL), 1);
     assert_int_equal(count_objects(h, CKO_PUBLIC_KEY, "device", NULL), 1);
     reload_module();
-    h = open_user_rw();
+    h = p11t_open_user_rw(USER_PIN);
     assert_int_equal(count_objects(h, CKO_PRIVATE_KEY, "device", NULL), 1);
 }
 
 static void test_generated_key_frees_its_slot_without_a_release(void **state)
 {
-    struct fixture *f = *state;
+    struct p11_emu_fixture *f = *state;
     CK_MECHANISM mech = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
     CK_BBOOL yes = CK_TRUE;
     CK_ATTRIBUTE pt[] = {{CKA_TOKEN, &yes, 1},
@@ -192,8 +129,8 @@ static void test_generated_key_frees_its_slot_without_a_release(void **state)
     CK_SESSION_HANDLE h;
     char *text;
 
-    init_token();
-    h = open_user_rw();
+    p11t_init_token(SO_PIN, USER_PIN);
+    h = p11t_open_user_rw(USER_PIN);
     assert_int_equal(C_GenerateKeyPair(h, &mech, pt, 3, kt, 3, &pub, &priv), CKR_OK);
     assert_int_equal(C_GetAttributeValue(h, priv, &st, 1), CKR_OK);
     assert_int_equal(C_DestroyObject(h, priv), CKR_OK);
@@ -212,7 +149,7 @@ static void test_generated_key_frees_its_slot_without_a_release(void **state)
  * trips; a bad one is corruption, not silently "none". */
 static void test_store_released_field_round_trip_and_validation(void **state)
 {
-    struct fixture *f = *state;
+    struct p11_emu_fixture *f = *state;
     struct tok_store *st = NULL;
     char err[512], path[700], dir[600];
     char *text, *edited;
@@ -267,7 +204,7 @@ static void test_store_released_field_round_trip_and_validation(void **state)
     free(text);
 }
 
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, p11_emu_fixture_setup, p11_emu_fixture_teardown)
 
 int main(void)
 {
