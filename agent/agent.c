@@ -520,6 +520,7 @@ int agent_init(struct agent *a, const char *config_path)
     char err[1024];
 
     memset(a, 0, sizeof(*a));
+    a->starting = true;
     a->offline_mid = -1;
     a->started_ms = agent_monotonic_ms();
     a->config_path = strdup(config_path);
@@ -553,6 +554,7 @@ int agent_start(struct agent *a)
     a->state = AGENT_STATE_WAITING;
     a->next_attempt_ms = now;
     attempt_connect(a, now);
+    a->starting = false;
     if (a->exit_requested)
         return a->exit_status;
     notify_status(a);

@@ -30,7 +30,7 @@
 
 struct agent_identity;
 struct agent_mqtt;
-struct agent_control;
+struct agent_control_thread;
 
 enum agent_state {
     AGENT_STATE_IDENTITY_WAIT,   /* token not usable yet; retry every 30 s */
@@ -68,13 +68,14 @@ struct agent {
     struct agent_cert_info cert;
     struct agent_tls *tls;
     struct agent_mqtt *mqtt;
-    struct agent_control *control;
+    struct agent_control_thread *control;
     struct agent_tls_counters tls_counters;
     struct agent_counters counters;
     struct agent_backoff backoff;
     struct agent_queue queue;
 
     enum agent_state state;
+    bool starting;               /* until agent_start returned (status "starting") */
     uint64_t started_ms;
     uint64_t connecting_since_ms;
     uint64_t connected_since_ms;

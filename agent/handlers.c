@@ -5,6 +5,7 @@
 #include "handlers.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include <json-c/json.h>
 
@@ -49,6 +50,7 @@ static int handle_rotate(void *ctx, char *err, size_t err_len)
 
 void agent_handlers_bind(struct agent_control_handlers *handlers, struct agent *a)
 {
+    memset(handlers, 0, sizeof(*handlers));
     handlers->status = handle_status;
     handlers->publish = handle_publish;
     handlers->reconnect = handle_reconnect;

@@ -2,20 +2,27 @@
  * The event loop of trustlinkd: the one place that says what wakes the
  * process and why.
  *
- * Threading model: ONE thread does everything. It polls
+ * Threading model: ONE thread (this loop) owns all agent state and does
+ * all MQTT, TLS and PKCS#11 work. It polls
  *   - a signalfd (SIGTERM/SIGINT: graceful stop; SIGHUP: reload),
  *   - the MQTT socket (POLLIN always; POLLOUT when libmosquitto has
- *     output pending), driven with mosquitto_loop_read/write/misc,
- *   - the control socket's fds (agent/control.c),
+ *     output pending), driven with mosquitto_loop_read/write/misc, and
+ *     the rotation's probe connection while one exists,
+ *   - the control thread's mailbox eventfd (agent/control_thread.c),
  * and wakes for timers (reconnect, heartbeat, keepalive, watchdog,
- * control idle clients, shutdown grace) computed before each poll.
+ * rotation, shutdown grace) computed before each poll. Before each poll it
+ * also publishes the status snapshot the control thread answers `status`
+ * from: the control socket lives on a second thread, so status is
+ * answered while this thread is inside a chip operation; publish,
+ * reconnect and rotate come back here through the mailbox.
  * libmosquitto's own thread is never started; its callbacks run inside
  * mosquitto_loop_* on this thread and only record events. libp11 and the
  * PKCS#11 module are called on this thread only (TLS handshakes sign
- * inside mosquitto_loop_*). A chip operation therefore blocks the loop
+ * inside mosquitto_loop_*). A chip operation therefore blocks this loop
  * for its duration (a few tens of ms per signature; none at all on a
- * resumed handshake); a hung token (libp11 0.4.12 can hang) stops the
- * WATCHDOG=1 pings and systemd restarts the service.
+ * resumed handshake; a key generation during rotation); a hung token
+ * (libp11 0.4.12 can hang) stops the WATCHDOG=1 pings and systemd
+ * restarts the service.
  * Must never: sleep, busy-loop, or call blocking I/O other than the
  * above (host name resolution in mosquitto_connect_async is the known
  * exception: configure an IP address to avoid it).
@@ -32,6 +39,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "control.h"
+#include "control_thread.h"
 #include "handlers.h"
 #include "log.h"
 #include "mqtt.h"
@@ -75,11 +83,12 @@ static void handle_signals(struct agent *a, int fd)
     }
 }
 
-static struct agent_control *open_control(struct agent *a, struct agent_control_handlers *h)
+static struct agent_control_thread *open_control(struct agent *a,
+                                                 struct agent_control_handlers *h)
 {
     struct agent_control_config cc;
     char err[512];
-    struct agent_control *control;
+    struct agent_control_thread *control;
 
     memset(&cc, 0, sizeof(cc));
     cc.path = a->config.control.path;
@@ -88,7 +97,7 @@ static struct agent_control *open_control(struct agent *a, struct agent_control_
     cc.n_allowed_uids = a->config.control.n_allowed_uids;
     cc.allowed_gids = a->config.control.allowed_gids;
     cc.n_allowed_gids = a->config.control.n_allowed_gids;
-    control = agent_control_open(&cc, h, err, sizeof(err));
+    control = agent_control_thread_start(&cc, h, err, sizeof(err));
     if (!control)
         agent_err("control socket %s: %s", cc.path, err);
     return control;
@@ -122,6 +131,8 @@ int agent_loop_run(struct agent *a)
     a->control = open_control(a, &handlers);
     if (!a->control)
         goto cleanup;
+    /* "starting" until agent_start returns; status answers meanwhile. */
+    agent_control_thread_refresh(a->control);
     if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
         watchdog_interval_ms = watchdog_usec / 2000u;
         if (watchdog_interval_ms == 0)
@@ -139,7 +150,7 @@ int agent_loop_run(struct agent *a)
     while (!a->exit_requested) {
         uint64_t now = agent_monotonic_ms();
         struct agent_mqtt *polled_mqtt, *polled_probe;
-        size_t n = 0, mqtt_index = SIZE_MAX, probe_index = SIZE_MAX, control_first;
+        size_t n = 0, mqtt_index = SIZE_MAX, probe_index = SIZE_MAX, control_index;
         int timeout, mqtt_fd, probe_fd;
 
         timeout = agent_run_timers(a, now);
@@ -152,7 +163,7 @@ int agent_loop_run(struct agent *a)
             }
             timeout = min_timeout(timeout, (int)(next_watchdog_ms - now));
         }
-        timeout = min_timeout(timeout, agent_control_next_timeout_ms(a->control));
+        agent_control_thread_refresh(a->control);
 
         fds[n].fd = sig_fd;
         fds[n].events = POLLIN;
@@ -173,8 +184,10 @@ int agent_loop_run(struct agent *a)
             fds[n].events = POLLIN | (agent_mqtt_want_write(polled_probe) ? POLLOUT : 0);
             fds[n++].revents = 0;
         }
-        control_first = n;
-        n += agent_control_pollfds(a->control, fds + n, MAX_POLLFDS - n);
+        control_index = n;
+        fds[n].fd = agent_control_thread_fd(a->control);
+        fds[n].events = POLLIN;
+        fds[n++].revents = 0;
 
         if (poll(fds, n, timeout) < 0) {
             if (errno == EINTR)
@@ -205,13 +218,14 @@ int agent_loop_run(struct agent *a)
                 agent_mqtt_fd(polled_probe) >= 0)
                 agent_rotation_probe_io_done(a, agent_mqtt_write(polled_probe));
         }
-        agent_control_dispatch(a->control, fds + control_first, n - control_first);
+        if (fds[control_index].revents & POLLIN)
+            agent_control_thread_run_pending(a->control);
     }
     status = a->exit_status;
 cleanup:
     sd_notify(0, "STOPPING=1");
     if (a->control) {
-        agent_control_close(a->control);
+        agent_control_thread_stop(a->control);
         a->control = NULL;
     }
     if (sig_fd >= 0)

@@ -113,7 +113,7 @@ void agent_report_status(const struct agent *a, struct json_object *out)
     struct json_object *identity = json_object_new_object();
 
     snprintf(broker, sizeof(broker), "%s:%u", a->config.broker.host, a->config.broker.port);
-    add_string(out, "state", agent_state_name(a->state));
+    add_string(out, "state", a->starting ? "starting" : agent_state_name(a->state));
     add_string(out, "device_id", a->config.device_id);
     add_string(out, "broker", broker);
     add_string(out, "client_id", a->config.broker.client_id);
