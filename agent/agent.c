@@ -46,7 +46,7 @@ const char *agent_state_name(enum agent_state state)
     return "unknown";
 }
 
-static uint32_t random_u32(void)
+uint32_t agent_random_u32(void)
 {
     uint32_t r = 0;
 
@@ -202,7 +202,7 @@ static int load_identity(struct agent *a, uint64_t now)
 
 static void schedule_retry(struct agent *a, enum agent_failure_class cls, uint64_t now)
 {
-    unsigned delay = agent_backoff_next(&a->backoff, agent_failure_penalty(cls), random_u32());
+    unsigned delay = agent_backoff_next(&a->backoff, agent_failure_penalty(cls), agent_random_u32());
 
     a->state = AGENT_STATE_WAITING;
     a->next_attempt_ms = now + delay;

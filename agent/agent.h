@@ -113,6 +113,9 @@ struct agent {
 };
 
 uint64_t agent_monotonic_ms(void);
+/* A random 32-bit value (OpenSSL's RNG; a clock-derived one if it fails):
+ * backoff and renewal jitter, never key material. */
+uint32_t agent_random_u32(void);
 
 /* Loads config_path into a fresh agent (log level applied). 0, or the
  * exit status (AGENT_EXIT_CONFIG for config errors) with the reason logged. */

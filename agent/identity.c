@@ -25,6 +25,7 @@
 #include <p11-kit/uri.h>
 
 #include "config.h"
+#include "hex.h"
 #include "log.h"
 #include "pin.h"
 #include "uri.h"
@@ -104,15 +105,6 @@ CK_RV agent_identity_drain_ckr(void)
     return rv;
 }
 
-void agent_identity_hex(const unsigned char *bytes, size_t len, char *out, size_t out_len)
-{
-    size_t used = 0;
-
-    out[0] = '\0';
-    for (size_t i = 0; i < len && used + 3 <= out_len; i++)
-        used += (size_t)snprintf(out + used, out_len - used, "%02x", bytes[i]);
-}
-
 /* PKCS#11 fixed-width, space-padded text -> C string. */
 static void padded_to_string(const unsigned char *in, size_t len, char *out, size_t out_len)
 {
@@ -129,7 +121,7 @@ void agent_identity_describe(const unsigned char *id, size_t id_len, const char 
 {
     char idhex[2 * ID_HEX_MAX + 1];
 
-    agent_identity_hex(id, id_len, idhex, sizeof(idhex));
+    agent_hex_encode(id, id_len, idhex, sizeof(idhex));
     snprintf(out, out_len, "object=%s;id=%s", label && label[0] ? label : "(no label)",
              idhex[0] ? idhex : "(none)");
 }

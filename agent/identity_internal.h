@@ -41,8 +41,6 @@ struct agent_identity {
 
 /* The CKR value libp11 queued last, or CKR_OK; consumes the error queue. */
 CK_RV agent_identity_drain_ckr(void);
-/* Lower-case hex of bytes, truncated to fit out (always terminated). */
-void agent_identity_hex(const unsigned char *bytes, size_t len, char *out, size_t out_len);
 /* "object=<label>;id=<hex>", the key_name format, for messages. */
 void agent_identity_describe(const unsigned char *id, size_t id_len, const char *label,
                              char *out, size_t out_len);

@@ -34,6 +34,7 @@
 #include <openssl/err.h>
 #include <p11-kit/pkcs11.h>
 
+#include "hex.h"
 #include "identity_internal.h"
 
 #define MAX_OBJECTS_PER_SEARCH 64
@@ -65,7 +66,7 @@ static enum agent_identity_status status_of(CK_RV rv)
 
 static void id_hex(const unsigned char *key_id, size_t id_len, char *out, size_t out_len)
 {
-    agent_identity_hex(key_id, id_len, out, out_len);
+    agent_hex_encode(key_id, id_len, out, out_len);
     if (!out[0])
         snprintf(out, out_len, "(none)");
 }

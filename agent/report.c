@@ -106,6 +106,55 @@ static struct json_object *certificate_json(const struct agent_cert_info *cert, 
     return c;
 }
 
+static void epoch_iso(time_t t, char *out, size_t out_len)
+{
+    struct tm tm;
+
+    out[0] = '\0';
+    if (t > 0 && gmtime_r(&t, &tm))
+        strftime(out, out_len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void add_time(struct json_object *o, const char *key, time_t t)
+{
+    char text[32];
+
+    epoch_iso(t, text, sizeof(text));
+    add_string(o, key, text);
+}
+
+/* The "rotation" object: everything for status (full), the outcome for the
+ * heartbeat. */
+static struct json_object *rotation_json(const struct agent *a, bool full)
+{
+    const struct agent_rotation *r = &a->rotation;
+    struct json_object *o = json_object_new_object();
+
+    if (!o)
+        return NULL;
+    json_object_object_add(o, "enabled", json_object_new_boolean(a->config.rotation.enabled));
+    add_string(o, "state", r->phase == ROTATION_PHASE_IDLE ? "idle" : agent_rotation_phase_name(r->phase));
+    add_string(o, "last_result", r->last_result);
+    add_time(o, "last_rotation", r->last_finished);
+    add_string(o, "current_sha256", a->cert.sha256);
+    add_string(o, "previous_sha256", r->previous_sha256);
+    if (!full)
+        return o;
+    if (r->phase != ROTATION_PHASE_IDLE) {
+        add_string(o, "step", rotation_step_name(r->rec.step));
+        add_string(o, "trigger", r->trigger);
+        add_string(o, "new_key_id", r->rec.new_key_id);
+        json_object_object_add(o, "attempt", json_object_new_int64(r->rec.attempt));
+    }
+    add_string(o, "last_error", r->last_error);
+    add_time(o, "last_attempt", r->last_attempt);
+    add_u64(o, "rotations", r->rotations);
+    add_u64(o, "failures", r->failures);
+    add_time(o, "renewal_due", (time_t)r->due);
+    add_time(o, "next_check", (time_t)r->next_check);
+    return o;
+}
+
 void agent_report_status(const struct agent *a, struct json_object *out)
 {
     uint64_t now = agent_monotonic_ms();
@@ -143,7 +192,7 @@ void agent_report_status(const struct agent *a, struct json_object *out)
     if (a->identity_ever_loaded)
         json_object_object_add(out, "certificate", certificate_json(&a->cert, true));
     json_object_object_add(out, "counters", counters_json(a));
-    json_object_object_add(out, "rotation", agent_rotation_report(a, true));
+    json_object_object_add(out, "rotation", rotation_json(a, true));
     if (a->last_error[0]) {
         struct json_object *e = json_object_new_object();
 
@@ -170,7 +219,7 @@ void agent_heartbeat_build(const struct agent *a, char **json_out)
     json_object_object_add(hb, "certificate", certificate_json(&a->cert, false));
     json_object_object_add(hb, "counters", counters_json(a));
     if (a->config.rotation.enabled)
-        json_object_object_add(hb, "rotation", agent_rotation_report(a, false));
+        json_object_object_add(hb, "rotation", rotation_json(a, false));
     text = json_object_to_json_string_ext(hb, JSON_C_TO_STRING_PLAIN);
     *json_out = text ? strdup(text) : NULL;
     json_object_put(hb);

@@ -1,5 +1,7 @@
 /*
- * The rotation state machine (see rotation.h for the steps and the rules).
+ * The rotation state machine: the live steps from start to commit (see
+ * rotation.h for the steps and the rules; recovery and the shared token
+ * steps are in rotation_recover.c, renewal timing in rotation_renewal.c).
  *
  * Token work goes through agent/identity_token.h (objects found and
  * changed by CKA_ID, so every recovery step is idempotent); the CSR
@@ -15,6 +17,7 @@
  * before the new one got the configured label).
  */
 #include "rotation.h"
+#include "rotation_internal.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -23,72 +26,24 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <json-c/json.h>
 #include <mosquitto.h>
 #include <openssl/rand.h>
-#include <p11-kit/pkcs11.h>
-#include <p11-kit/uri.h>
 
 #include "agent.h"
 #include "cert_check.h"
 #include "csr.h"
+#include "hex.h"
 #include "identity_token.h"
 #include "log.h"
 #include "mqtt.h"
 #include "rotation_wire.h"
 #include "tls.h"
-#include "uri.h"
 
-#define TEMP_LABEL_SUFFIX ".next"
-#define PREVIOUS_LABEL_SUFFIX ".previous"
 #define NEW_ID_BYTES 8
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static void to_hex(const unsigned char *in, size_t len, char *out, size_t out_len)
-{
-    size_t used = 0;
-
-    out[0] = '\0';
-    for (size_t i = 0; i < len && used + 3 <= out_len; i++)
-        used += (size_t)snprintf(out + used, out_len - used, "%02x", in[i]);
-}
-
-static int from_hex(const char *hex, unsigned char *out, size_t max, size_t *len)
-{
-    size_t n = strlen(hex);
-
-    if (n == 0 || n % 2 != 0 || n / 2 > max)
-        return -1;
-    for (size_t i = 0; i < n / 2; i++) {
-        unsigned v;
-        if (sscanf(hex + 2 * i, "%2x", &v) != 1)
-            return -1;
-        out[i] = (unsigned char)v;
-    }
-    *len = n / 2;
-    return 0;
-}
-
-static void iso_time(time_t t, char *out, size_t out_len)
-{
-    struct tm tm;
-
-    out[0] = '\0';
-    if (t > 0 && gmtime_r(&t, &tm))
-        strftime(out, out_len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static uint32_t random_u32(void)
-{
-    uint32_t r = 0;
-
-    if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
-        r = (uint32_t)time(NULL) * 2654435761u;
-    return r;
-}
-
-static const char *phase_name(enum rotation_phase phase)
+const char *agent_rotation_phase_name(enum rotation_phase phase)
 {
     switch (phase) {
     case ROTATION_PHASE_IDLE: return "idle";
@@ -147,7 +102,7 @@ void agent_rotation_init(struct agent_rotation *r)
 {
     memset(r, 0, sizeof(*r));
     r->sub_mid[0] = r->sub_mid[1] = -1;
-    r->jitter_random = random_u32();
+    r->jitter_random = agent_random_u32();
 }
 
 void agent_rotation_free(struct agent_rotation *r)
@@ -156,235 +111,7 @@ void agent_rotation_free(struct agent_rotation *r)
     r->phase = ROTATION_PHASE_IDLE;
 }
 
-/* ---- configuration ------------------------------------------------------ */
-
-static int uri_label(const char *what, const char *text, char *label, size_t label_len,
-                     bool *has_id, char *err, size_t err_len)
-{
-    P11KitUri *uri = agent_uri_parse(what, text, err, err_len);
-    CK_ATTRIBUTE *attr;
-    int rc = -1;
-
-    if (!uri)
-        return -1;
-    attr = p11_kit_uri_get_attribute(uri, CKA_LABEL);
-    *has_id = p11_kit_uri_get_attribute(uri, CKA_ID) != NULL;
-    if (!attr || attr->ulValueLen == 0 || attr->ulValueLen >= label_len ||
-        attr->ulValueLen > ROTATION_LABEL_MAX - strlen(PREVIOUS_LABEL_SUFFIX)) {
-        snprintf(err, err_len, "%s must name its object by label (object=..., at most %zu bytes) "
-                               "for key rotation",
-                 what, (size_t)(ROTATION_LABEL_MAX - strlen(PREVIOUS_LABEL_SUFFIX)));
-        goto cleanup;
-    }
-    memcpy(label, attr->pValue, attr->ulValueLen);
-    label[attr->ulValueLen] = '\0';
-    rc = 0;
-cleanup:
-    p11_kit_uri_free(uri);
-    return rc;
-}
-
-int agent_rotation_check_config(const struct agent_config *cfg, char *label, size_t label_len,
-                                char *err, size_t err_len)
-{
-    char cert_label[ROTATION_LABEL_MAX + 1];
-    bool has_id = false;
-
-    if (uri_label("identity.key", cfg->identity.key_uri, label, label_len, &has_id, err,
-                  err_len) != 0)
-        return -1;
-    if (has_id) {
-        snprintf(err, err_len, "identity.key must not contain id= when rotation is enabled: a "
-                               "rotated key gets a new CKA_ID; name it by object= only");
-        return -1;
-    }
-    if (strncmp(cfg->identity.certificate, "pkcs11:", 7) != 0) {
-        snprintf(err, err_len, "identity.certificate must be a pkcs11: URI (the certificate on "
-                               "the token) when rotation is enabled");
-        return -1;
-    }
-    if (uri_label("identity.certificate", cfg->identity.certificate, cert_label,
-                  sizeof(cert_label), &has_id, err, err_len) != 0)
-        return -1;
-    if (has_id || strcmp(cert_label, label) != 0) {
-        snprintf(err, err_len, "identity.certificate must name the same object= as identity.key "
-                               "(\"%s\") and no id= when rotation is enabled",
-                 label);
-        return -1;
-    }
-    return 0;
-}
-
-/* ---- token steps shared by the live path and recovery -------------------- */
-
-/* Retires the old pair per policy. Idempotent. */
-static enum agent_identity_status retire_old(const struct agent_config *cfg,
-                                             struct agent_identity *id,
-                                             const struct rotation_record *rec,
-                                             const unsigned char *old_id, size_t old_len,
-                                             const unsigned char *new_id, size_t new_len,
-                                             char *err, size_t err_len)
-{
-    char previous[ROTATION_LABEL_MAX + 16];
-    unsigned count = 0;
-
-    if (cfg->rotation.retire == AGENT_RETIRE_DESTROY)
-        return agent_token_destroy_id(id, old_id, old_len, &count, err, err_len);
-
-    snprintf(previous, sizeof(previous), "%s%s", rec->label, PREVIOUS_LABEL_SUFFIX);
-    {
-        struct agent_token_object found[12];
-        int n = agent_token_find_label(id, previous, found, 12, err, err_len);
-
-        if (n < 0)
-            return AGENT_IDENTITY_TOKEN_FAULT;
-        for (int i = 0; i < n && i < 12; i++) {
-            bool is_old = found[i].id_len == old_len && memcmp(found[i].id, old_id, old_len) == 0;
-            bool is_new = found[i].id_len == new_len && memcmp(found[i].id, new_id, new_len) == 0;
-            enum agent_identity_status st;
-
-            if (is_old || is_new)
-                continue;
-            st = agent_token_destroy_id(id, found[i].id, found[i].id_len, &count, err, err_len);
-            if (st != AGENT_IDENTITY_OK)
-                return st;
-        }
-    }
-    return agent_token_relabel(id, old_id, old_len, previous, &count, err, err_len);
-}
-
-static enum agent_identity_status promote_new(struct agent_identity *id,
-                                              const struct rotation_record *rec,
-                                              const unsigned char *new_id, size_t new_len,
-                                              char *err, size_t err_len)
-{
-    unsigned count = 0;
-
-    return agent_token_relabel(id, new_id, new_len, rec->label, &count, err, err_len);
-}
-
-/* ---- recovery ------------------------------------------------------------ */
-
-static bool has_private_key(struct agent_identity *id, const unsigned char *key_id, size_t len,
-                            char *err, size_t err_len, bool *fault)
-{
-    struct agent_token_object found[8];
-    int n = agent_token_find_id(id, key_id, len, found, 8, err, err_len);
-
-    *fault = n < 0;
-    for (int i = 0; i < n && i < 8; i++) {
-        if (found[i].klass == CKO_PRIVATE_KEY)
-            return true;
-    }
-    return false;
-}
-
-enum agent_identity_status agent_rotation_recover(struct agent *a, struct agent_identity *id,
-                                                  char *err, size_t err_len)
-{
-    struct agent_rotation *r = &a->rotation;
-    const char *dir = a->config.rotation.state_dir;
-    struct rotation_record rec;
-    unsigned char old_id[64], new_id[64];
-    size_t old_len = 0, new_len = 0;
-    enum rotation_load load;
-    enum rotation_action action;
-    enum agent_identity_status st = AGENT_IDENTITY_OK;
-    const char *why = "";
-    char jerr[512];
-    bool fault = false;
-    unsigned count = 0;
-
-    load = rotation_journal_load(dir, &rec, jerr, sizeof(jerr));
-    if (load == ROTATION_LOAD_ABSENT)
-        return AGENT_IDENTITY_OK;
-    if (load != ROTATION_LOAD_OK) {
-        /* Never guess: the token is left alone and the file kept. */
-        agent_err("rotation journal: %s; leaving the token as it is (remove the file once the "
-                  "token was checked by hand)",
-                  jerr);
-        snprintf(r->last_result, sizeof(r->last_result), "journal-unreadable");
-        snprintf(r->last_error, sizeof(r->last_error), "%s", jerr);
-        return AGENT_IDENTITY_OK;
-    }
-    action = rotation_recovery_action(&rec, &why);
-    if (action == ROTATION_ACTION_NONE) {
-        rotation_journal_clear(dir, jerr, sizeof(jerr));
-        return AGENT_IDENTITY_OK;
-    }
-    if (action == ROTATION_ACTION_REFUSE ||
-        from_hex(rec.new_key_id, new_id, sizeof(new_id), &new_len) != 0 ||
-        from_hex(rec.old_key_id, old_id, sizeof(old_id), &old_len) != 0) {
-        agent_err("rotation journal %s/%s: refusing to act (%s); leaving the token as it is", dir,
-                  ROTATION_JOURNAL_FILE, why);
-        snprintf(r->last_result, sizeof(r->last_result), "journal-refused");
-        snprintf(r->last_error, sizeof(r->last_error), "%s", why);
-        return AGENT_IDENTITY_OK;
-    }
-    if (action == ROTATION_ACTION_COMPLETE &&
-        !has_private_key(id, new_id, new_len, err, err_len, &fault)) {
-        if (fault)
-            return AGENT_IDENTITY_TOKEN_FAULT;
-        /* Completing would retire the only key: refuse, loudly. */
-        agent_err("rotation journal says step %s but the new key (id %s) is not on the token; "
-                  "not retiring the old key",
-                  rotation_step_name(rec.step), rec.new_key_id);
-        snprintf(r->last_result, sizeof(r->last_result), "journal-refused");
-        snprintf(r->last_error, sizeof(r->last_error), "new key %s missing at step %s",
-                 rec.new_key_id, rotation_step_name(rec.step));
-        return AGENT_IDENTITY_OK;
-    }
-    agent_notice("rotation journal: interrupted at step %s (%s): %s", rotation_step_name(rec.step),
-                 why, action == ROTATION_ACTION_COMPLETE ? "completing it" : "rolling it back");
-    if (action == ROTATION_ACTION_ROLL_BACK) {
-        st = agent_token_destroy_id(id, new_id, new_len, &count, err, err_len);
-    } else {
-        st = retire_old(&a->config, id, &rec, old_id, old_len, new_id, new_len, err, err_len);
-        if (st == AGENT_IDENTITY_OK)
-            st = promote_new(id, &rec, new_id, new_len, err, err_len);
-    }
-    if (st != AGENT_IDENTITY_OK) {
-        agent_err("rotation recovery: %s; the journal stays for the next attempt", err);
-        return st == AGENT_IDENTITY_TOKEN_FAULT ? st : AGENT_IDENTITY_TOKEN_FAULT;
-    }
-    if (rotation_journal_clear(dir, jerr, sizeof(jerr)) != 0)
-        agent_warn("rotation journal: %s", jerr);
-    if (action == ROTATION_ACTION_COMPLETE) {
-        r->rotations++;
-        snprintf(r->last_result, sizeof(r->last_result), "completed-after-restart");
-        r->last_error[0] = '\0';
-    } else {
-        r->failures++;
-        snprintf(r->last_result, sizeof(r->last_result), "rolled-back-after-restart");
-        snprintf(r->last_error, sizeof(r->last_error), "interrupted at step %s%s%s",
-                 rotation_step_name(rec.step), rec.error[0] ? ": " : "", rec.error);
-    }
-    r->last_finished = time(NULL);
-    return AGENT_IDENTITY_OK;
-}
-
 /* ---- failure and success ----------------------------------------------- */
-
-static void schedule_next_check(struct agent *a)
-{
-    const struct agent_rotation_config *rc = &a->config.rotation;
-    struct agent_rotation *r = &a->rotation;
-    struct renewal_policy p;
-
-    if (!rc->enabled || !rc->auto_renew || r->due == 0 || a->cert.not_after_epoch == 0) {
-        r->next_check = 0;
-        return;
-    }
-    renewal_policy_default(&p);
-    p.floor = rc->renew_floor_s;
-    p.jitter_cap = rc->jitter_cap_s;
-    p.min_interval = rc->min_interval_s;
-    p.retry_base = rc->retry_base_s;
-    p.retry_max = rc->retry_max_s;
-    r->next_check = renewal_next_attempt((int64_t)time(NULL), r->due,
-                                         (int64_t)a->cert.not_after_epoch,
-                                         (int64_t)r->last_attempt, r->consecutive_failures, &p);
-}
 
 /* Before probe-ok: the old identity stays, the new objects go. */
 static void fail_rotation(struct agent *a, const char *msg)
@@ -416,7 +143,7 @@ static void fail_rotation(struct agent *a, const char *msg)
     r->last_finished = time(NULL);
     r->phase = ROTATION_PHASE_IDLE;
     a->publish_hold = false;
-    schedule_next_check(a);
+    rotation_schedule_next_check(a);
 }
 
 static void commit_rotation(struct agent *a)
@@ -427,11 +154,11 @@ static void commit_rotation(struct agent *a)
 
     if (journal_step(a, ROTATION_COMMITTED, err, sizeof(err)) != 0)
         agent_warn("rotation journal: %s", err);
-    st = retire_old(&a->config, a->identity, &r->rec, r->old_id, r->old_id_len, r->new_id,
+    st = rotation_retire_old(&a->config, a->identity, &r->rec, r->old_id, r->old_id_len, r->new_id,
                     r->new_id_len, err, sizeof(err));
     if (st == AGENT_IDENTITY_OK) {
         crash_point("committed");
-        st = promote_new(a->identity, &r->rec, r->new_id, r->new_id_len, err, sizeof(err));
+        st = rotation_promote_new(a->identity, &r->rec, r->new_id, r->new_id_len, err, sizeof(err));
     }
     r->phase = ROTATION_PHASE_IDLE;
     r->last_finished = time(NULL);
@@ -454,7 +181,7 @@ static void commit_rotation(struct agent *a)
                  r->rec.new_key_id, a->cert.sha256, a->cert.not_after,
                  a->config.rotation.retire == AGENT_RETIRE_DESTROY ? "destroyed"
                                                                     : "kept as previous");
-    r->jitter_random = random_u32();
+    r->jitter_random = agent_random_u32();
     agent_rotation_cert_changed(a);
 }
 
@@ -489,7 +216,7 @@ static void publish_request(struct agent *a, uint64_t now)
         fail_rotation(a, "no random bytes for the request id");
         return;
     }
-    to_hex(rid, sizeof(rid), r->rec.request_id, sizeof(r->rec.request_id));
+    agent_hex_encode(rid, sizeof(rid), r->rec.request_id, sizeof(r->rec.request_id));
     r->rec.attempt++;
     if (journal_step(a, ROTATION_CSR_PUBLISHED, err, sizeof(err)) != 0) {
         fail_rotation(a, err);
@@ -531,7 +258,7 @@ int agent_rotation_start(struct agent *a, const char *trigger, char *err, size_t
         return -1;
     }
     if (r->phase != ROTATION_PHASE_IDLE) {
-        snprintf(err, err_len, "a rotation is already in progress (%s)", phase_name(r->phase));
+        snprintf(err, err_len, "a rotation is already in progress (%s)", agent_rotation_phase_name(r->phase));
         return -1;
     }
     if (a->state != AGENT_STATE_CONNECTED || !a->identity || !a->mqtt) {
@@ -559,8 +286,8 @@ int agent_rotation_start(struct agent *a, const char *trigger, char *err, size_t
         return -1;
     /* check_config keeps labels short enough for both suffixes. */
     snprintf(r->rec.temp_label, sizeof(r->rec.temp_label), "%.*s%s",
-             (int)(ROTATION_LABEL_MAX - strlen(TEMP_LABEL_SUFFIX)), r->rec.label,
-             TEMP_LABEL_SUFFIX);
+             (int)(ROTATION_LABEL_MAX - strlen(ROTATION_TEMP_LABEL_SUFFIX)), r->rec.label,
+             ROTATION_TEMP_LABEL_SUFFIX);
     r->old_id_len = sizeof(r->old_id);
     if (agent_identity_key_id(a->identity, r->old_id, &r->old_id_len) != AGENT_IDENTITY_OK ||
         r->old_id_len == 0) {
@@ -572,8 +299,8 @@ int agent_rotation_start(struct agent *a, const char *trigger, char *err, size_t
         snprintf(err, err_len, "no random bytes for the new key id");
         return -1;
     }
-    to_hex(r->old_id, r->old_id_len, r->rec.old_key_id, sizeof(r->rec.old_key_id));
-    to_hex(r->new_id, r->new_id_len, r->rec.new_key_id, sizeof(r->rec.new_key_id));
+    agent_hex_encode(r->old_id, r->old_id_len, r->rec.old_key_id, sizeof(r->rec.old_key_id));
+    agent_hex_encode(r->new_id, r->new_id_len, r->rec.new_key_id, sizeof(r->rec.new_key_id));
     r->rec.started = r->rec.updated = (int64_t)time(NULL);
     snprintf(r->trigger, sizeof(r->trigger), "%s", trigger);
     snprintf(r->previous_sha256, sizeof(r->previous_sha256), "%s", a->cert.sha256);
@@ -848,36 +575,6 @@ static void drain_step(struct agent *a, uint64_t now)
     }
 }
 
-static int renewal_step(struct agent *a)
-{
-    struct agent_rotation *r = &a->rotation;
-    int64_t now_s = (int64_t)time(NULL);
-    int wait_ms = (int)a->config.rotation.check_interval_ms;
-    char err[600];
-
-    if (r->next_check == 0)
-        return wait_ms;
-    if (now_s >= r->next_check && a->state == AGENT_STATE_CONNECTED) {
-        agent_notice("rotation: the certificate is due for renewal (expires %s)",
-                     a->cert.not_after);
-        uint64_t failures_before = r->failures;
-
-        if (agent_rotation_start(a, "auto", err, sizeof(err)) != 0) {
-            agent_warn("rotation: automatic renewal not started: %s", err);
-            /* A refusal before any step counts as a failed attempt too, so
-             * the retry backs off instead of spinning. */
-            if (r->failures == failures_before)
-                r->consecutive_failures++;
-            r->last_attempt = time(NULL);
-            schedule_next_check(a);
-        }
-        return 0;
-    }
-    if (r->next_check > now_s && (r->next_check - now_s) * 1000 < wait_ms)
-        wait_ms = (int)((r->next_check - now_s) * 1000);
-    return wait_ms;
-}
-
 int agent_rotation_run(struct agent *a, uint64_t now)
 {
     struct agent_rotation *r = &a->rotation;
@@ -887,7 +584,7 @@ int agent_rotation_run(struct agent *a, uint64_t now)
         return -1;
     switch (r->phase) {
     case ROTATION_PHASE_IDLE:
-        return a->config.rotation.auto_renew ? renewal_step(a) : -1;
+        return a->config.rotation.auto_renew ? rotation_renewal_step(a) : -1;
     case ROTATION_PHASE_SUBSCRIBING:
         if (r->subscribed && a->state == AGENT_STATE_CONNECTED) {
             publish_request(a, now);
@@ -1029,29 +726,6 @@ void agent_rotation_abandon(struct agent *a, const char *why)
     snprintf(r->last_error, sizeof(r->last_error), "%s", why);
 }
 
-void agent_rotation_cert_changed(struct agent *a)
-{
-    struct agent_rotation *r = &a->rotation;
-    X509 *cert = a->identity ? agent_identity_certificate(a->identity) : NULL;
-    struct renewal_policy p;
-    struct tm nb, na;
-    int64_t due;
-
-    r->due = 0;
-    if (!cert || ASN1_TIME_to_tm(X509_get0_notBefore(cert), &nb) != 1 ||
-        ASN1_TIME_to_tm(X509_get0_notAfter(cert), &na) != 1) {
-        schedule_next_check(a);
-        return;
-    }
-    renewal_policy_default(&p);
-    p.floor = a->config.rotation.renew_floor_s;
-    p.jitter_cap = a->config.rotation.jitter_cap_s;
-    due = renewal_due((int64_t)timegm(&nb), (int64_t)timegm(&na), &p, r->jitter_random);
-    if (due != INT64_MIN)
-        r->due = due;
-    schedule_next_check(a);
-}
-
 struct agent_mqtt *agent_rotation_probe(const struct agent *a)
 {
     return a->rotation.probe;
@@ -1066,49 +740,4 @@ void agent_rotation_probe_io_done(struct agent *a, int rc)
         r->probe_closed = true;
         r->probe_close_rc = rc;
     }
-}
-
-/* ---- report --------------------------------------------------------------- */
-
-static void add_str(struct json_object *o, const char *key, const char *value)
-{
-    json_object_object_add(o, key, json_object_new_string(value ? value : ""));
-}
-
-static void add_time(struct json_object *o, const char *key, time_t t)
-{
-    char text[32];
-
-    iso_time(t, text, sizeof(text));
-    add_str(o, key, text);
-}
-
-struct json_object *agent_rotation_report(const struct agent *a, bool full)
-{
-    const struct agent_rotation *r = &a->rotation;
-    struct json_object *o = json_object_new_object();
-
-    if (!o)
-        return NULL;
-    json_object_object_add(o, "enabled", json_object_new_boolean(a->config.rotation.enabled));
-    add_str(o, "state", r->phase == ROTATION_PHASE_IDLE ? "idle" : phase_name(r->phase));
-    add_str(o, "last_result", r->last_result);
-    add_time(o, "last_rotation", r->last_finished);
-    add_str(o, "current_sha256", a->cert.sha256);
-    add_str(o, "previous_sha256", r->previous_sha256);
-    if (!full)
-        return o;
-    if (r->phase != ROTATION_PHASE_IDLE) {
-        add_str(o, "step", rotation_step_name(r->rec.step));
-        add_str(o, "trigger", r->trigger);
-        add_str(o, "new_key_id", r->rec.new_key_id);
-        json_object_object_add(o, "attempt", json_object_new_int64(r->rec.attempt));
-    }
-    add_str(o, "last_error", r->last_error);
-    add_time(o, "last_attempt", r->last_attempt);
-    json_object_object_add(o, "rotations", json_object_new_int64((int64_t)r->rotations));
-    json_object_object_add(o, "failures", json_object_new_int64((int64_t)r->failures));
-    add_time(o, "renewal_due", (time_t)r->due);
-    add_time(o, "next_check", (time_t)r->next_check);
-    return o;
 }

@@ -17,8 +17,10 @@
  *   (agent_rotation_recover) before the key URI is resolved.
  *
  * Owns: the in-flight rotation (new key, certificate, probe client and
- * its TLS context), the journal in rotation.state_dir, the renewal
- * schedule and the rotation part of status and heartbeat.
+ * its TLS context), the journal in rotation.state_dir and the renewal
+ * schedule (files: rotation.c the live steps, rotation_recover.c the
+ * config check, shared token steps and recovery, rotation_renewal.c the
+ * schedule; status fields are laid out by report.c).
  * Must never: export or copy key material (keys stay on the token; the
  * EVP_PKEYs are libp11 handles); leave the agent without a working
  * identity; block beyond token calls (keygen, one CSR signature).
@@ -41,7 +43,6 @@ struct agent;
 struct agent_config;
 struct agent_mqtt;
 struct agent_tls;
-struct json_object;
 
 #define ROTATION_PROBE_TIMEOUT_MS 30000u
 #define ROTATION_DRAIN_TIMEOUT_MS 5000u
@@ -140,7 +141,7 @@ int agent_rotation_run(struct agent *a, uint64_t now);
 struct agent_mqtt *agent_rotation_probe(const struct agent *a);
 void agent_rotation_probe_io_done(struct agent *a, int rc);
 
-/* "rotation" object for status (full) and heartbeat (brief). */
-struct json_object *agent_rotation_report(const struct agent *a, bool full);
+/* "idle", "waiting-for-certificate", ... for status. */
+const char *agent_rotation_phase_name(enum rotation_phase phase);
 
 #endif

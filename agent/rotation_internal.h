@@ -1,0 +1,40 @@
+/*
+ * What the rotation files (rotation.c, rotation_recover.c,
+ * rotation_renewal.c) share among themselves; nothing else includes it.
+ */
+#ifndef TRUSTLINK_AGENT_ROTATION_INTERNAL_H
+#define TRUSTLINK_AGENT_ROTATION_INTERNAL_H
+
+#include <stddef.h>
+
+#include "identity.h"
+#include "rotation_journal.h"
+
+struct agent;
+struct agent_config;
+
+#define ROTATION_TEMP_LABEL_SUFFIX ".next"
+#define ROTATION_PREVIOUS_LABEL_SUFFIX ".previous"
+
+/* Retires the old pair per rotation.retire (destroy, or relabel to
+ * <label>.previous after destroying an older previous pair). Idempotent. */
+enum agent_identity_status rotation_retire_old(const struct agent_config *cfg,
+                                               struct agent_identity *id,
+                                               const struct rotation_record *rec,
+                                               const unsigned char *old_id, size_t old_len,
+                                               const unsigned char *new_id, size_t new_len,
+                                               char *err, size_t err_len);
+/* Gives the new pair the configured label. Idempotent. */
+enum agent_identity_status rotation_promote_new(struct agent_identity *id,
+                                                const struct rotation_record *rec,
+                                                const unsigned char *new_id, size_t new_len,
+                                                char *err, size_t err_len);
+
+/* Next automatic attempt (r->next_check) from the current certificate,
+ * the last attempt and the failures so far. */
+void rotation_schedule_next_check(struct agent *a);
+/* Idle-state timer: starts an automatic rotation when due; returns ms
+ * until it wants to run again. */
+int rotation_renewal_step(struct agent *a);
+
+#endif
