@@ -31,8 +31,20 @@ static void t_vclock_sleep(void *ctx, uint64_t us)
 {
     struct t_vclock *vclock = ctx;
 
-    vclock->now_us += us;
+    vclock->now_us += us + vclock->oversleep_us;
     vclock->slept_us += us;
+    vclock->waits++;
+}
+
+static void t_vclock_wait_until(void *ctx, uint64_t deadline_us)
+{
+    struct t_vclock *vclock = ctx;
+
+    if (vclock->now_us < deadline_us)
+        vclock->now_us = deadline_us;
+    vclock->now_us += vclock->oversleep_us;
+    vclock->last_deadline_us = deadline_us;
+    vclock->waits++;
 }
 
 void t_open(struct t_chip *t, const struct t_open_args *args)
@@ -45,6 +57,8 @@ void t_open(struct t_chip *t, const struct t_open_args *args)
     t->clock.now_us = t_vclock_now;
     t->clock.sleep_us = t_vclock_sleep;
     t->clock.ctx = &t->vclock;
+    if (args->absolute_waits)
+        t->clock.wait_until_us = t_vclock_wait_until;
     memset(&options, 0, sizeof(options));
     options.profile = args->profile;
     options.state_path = args->state_path;
@@ -53,6 +67,7 @@ void t_open(struct t_chip *t, const struct t_open_args *args)
     options.typical_factor = args->typical_factor;
     options.revision = args->revision;
     options.seed = args->seed;
+    options.long_watchdog = args->long_watchdog;
     options.clock = &t->clock;
     t->chip = emu_chip_open(&options, err, sizeof(err));
     if (t->chip == NULL)
@@ -209,6 +224,14 @@ void t_read_config(struct t_chip *t, uint8_t config[128])
     for (uint16_t block = 0; block < 4; block++)
         t_output(t, ATECC_OP_READ, ATECC_ZONE_CONFIG | ATECC_ZONE_READWRITE_32, (uint16_t)(block << 3),
                  NULL, 0, config + 32 * block, 32);
+}
+
+uint8_t t_read_chip_mode(struct t_chip *t)
+{
+    uint8_t block0[32];
+
+    t_output(t, ATECC_OP_READ, ATECC_ZONE_CONFIG | ATECC_ZONE_READWRITE_32, 0, NULL, 0, block0, sizeof(block0));
+    return block0[ATECC_CFG_CHIP_MODE];
 }
 
 uint8_t t_write_config_word(struct t_chip *t, unsigned offset, const uint8_t word[4])

@@ -17,7 +17,10 @@
 
 struct t_vclock {
     uint64_t now_us;
-    uint64_t slept_us;
+    uint64_t slept_us;        /* time the chip asked to sleep (sleep_us) */
+    uint64_t waits;           /* calls of either sleep */
+    uint64_t last_deadline_us; /* the last wait_until_us deadline */
+    uint64_t oversleep_us;    /* every sleep returns this much late */
 };
 
 struct t_chip {
@@ -36,6 +39,9 @@ struct t_open_args {
     uint8_t revision;
     uint64_t seed;
     const char *state_path;
+    bool long_watchdog;
+    /* Give the chip the clock's wait_until_us (else it has only sleep_us). */
+    bool absolute_waits;
 };
 
 /* Opens a chip on a virtual clock; asserts on failure. */
@@ -78,6 +84,8 @@ void t_nonce_passthrough(struct t_chip *t, uint8_t mode, const uint8_t *msg, siz
 void t_genkey(struct t_chip *t, uint16_t slot, uint8_t pub[64]);
 void t_pubkey(struct t_chip *t, uint16_t slot, uint8_t pub[64]);
 void t_read_config(struct t_chip *t, uint8_t config[128]);
+/* ChipMode (config byte 19), from a 32-byte Read of config block 0. */
+uint8_t t_read_chip_mode(struct t_chip *t);
 /* Write 4 config bytes at offset (a multiple of 4). */
 uint8_t t_write_config_word(struct t_chip *t, unsigned offset, const uint8_t word[4]);
 

@@ -278,6 +278,70 @@ static void test_long_watchdog_with_chipmode_bit2_lasts_13_seconds(void **state)
     t_close(&t);
 }
 
+static void open_trustandgo_watchdog(struct t_chip *t, bool long_watchdog)
+{
+    /* Scale 0.01: the short watchdog lasts 13 ms, the long one 130 ms. */
+    struct t_open_args args = { .profile = EMU_PROFILE_TRUSTANDGO, .time_scale = 0.01,
+                                .long_watchdog = long_watchdog };
+
+    t_open(t, &args);
+    assert_true(t_wake(t));
+}
+
+static void check_chip_mode(bool long_watchdog, uint8_t chip_mode, uint32_t watchdog_ms)
+{
+    struct t_chip t;
+
+    open_trustandgo_watchdog(&t, long_watchdog);
+    assert_int_equal(t_read_chip_mode(&t), chip_mode);
+    assert_int_equal(emu_chip_watchdog_ms(t.chip), watchdog_ms);
+    t_close(&t);
+}
+
+static void test_long_watchdog_option_sets_chipmode_0x05_in_config_block_0(void **state)
+{
+    (void)state;
+    check_chip_mode(true, 0x05, 13000);
+}
+
+static void test_without_long_watchdog_option_chipmode_stays_0x01(void **state)
+{
+    (void)state;
+    check_chip_mode(false, 0x01, 1300);
+}
+
+static void test_long_watchdog_option_command_succeeds_after_the_short_watchdog_would_expire(void **state)
+{
+    struct t_chip t;
+    struct emu_stats stats;
+    uint8_t out[4];
+
+    (void)state;
+    open_trustandgo_watchdog(&t, true);
+    t_advance(&t, 20000); /* past 13 ms, before 130 ms; no new wake */
+    t_output(&t, ATECC_OP_INFO, 0, 0, NULL, 0, out, sizeof(out));
+    emu_stats_get(t.chip, &stats);
+    assert_int_equal(stats.wakes, 1);
+    assert_int_equal(stats.watchdog_expiries, 0);
+    t_advance(&t, 130000); /* the long watchdog still runs out */
+    assert_int_equal(t_send(&t, ATECC_OP_INFO, 0, 0, NULL, 0), EMU_BUS_NAK_ADDR);
+    t_close(&t);
+}
+
+static void test_without_long_watchdog_option_command_after_the_short_watchdog_finds_the_chip_asleep(void **state)
+{
+    struct t_chip t;
+    struct emu_stats stats;
+
+    (void)state;
+    open_trustandgo_watchdog(&t, false);
+    t_advance(&t, 20000);
+    assert_int_equal(t_send(&t, ATECC_OP_INFO, 0, 0, NULL, 0), EMU_BUS_NAK_ADDR);
+    emu_stats_get(t.chip, &stats);
+    assert_int_equal(stats.watchdog_expiries, 1);
+    t_close(&t);
+}
+
 static void test_watchdog_never_fires_at_time_scale_zero(void **state)
 {
     struct t_chip t;
@@ -380,6 +444,85 @@ static void test_bus_transfer_time_is_spent_through_the_clock(void **state)
     t_close(&t);
 }
 
+static void test_transaction_waits_for_its_start_plus_bus_time_as_a_deadline(void **state)
+{
+    struct t_chip t;
+    struct t_open_args args = { .profile = EMU_PROFILE_TRUSTANDGO, .time_scale = 1.0, .absolute_waits = true };
+    uint8_t buf[9];
+    uint64_t start;
+
+    (void)state;
+    t_open(&t, &args);
+    assert_true(t_wake(&t));
+    start = t.vclock.now_us;
+    t.vclock.waits = 0;
+    assert_int_equal(emu_bus_read(t.chip, t.addr, buf, 9), EMU_BUS_ACK);
+    /* (9 + 1) bytes x 9 bits at 100 kHz = 900 us, one absolute wait. */
+    assert_int_equal(t.vclock.waits, 1);
+    assert_int_equal(t.vclock.last_deadline_us, start + 900);
+    assert_int_equal(t.vclock.slept_us, 0);
+    t_close(&t);
+}
+
+/*
+ * Every wait returns 500 us late; the chip must still count a command's
+ * execution time from the end of its last byte on the bus, not from when
+ * the late wait returned.
+ */
+static void check_ready_time_ignores_late_waits(bool absolute_waits)
+{
+    struct t_chip t;
+    struct t_open_args args = { .profile = EMU_PROFILE_TRUSTANDGO, .time_scale = 1.0,
+                                .absolute_waits = absolute_waits };
+    /* Word address + Nonce with 32 bytes: 1 + 7 + 32 bytes on the bus. */
+    const uint64_t nonce_bus_us = (1 + 7 + 32 + 1) * 9 * 10;
+    const uint64_t nonce_exec_us = 20000 * 6 / 10; /* 0.6 x 20 ms */
+    const uint64_t probe_bus_us = 1 * 9 * 10;      /* address byte only */
+    uint64_t ready;
+
+    t_open(&t, &args);
+    assert_true(t_wake(&t));
+    t.vclock.oversleep_us = 500;
+    ready = t.vclock.now_us + nonce_bus_us + nonce_exec_us;
+    assert_int_equal(t_send(&t, ATECC_OP_NONCE, ATECC_NONCE_PASSTHROUGH, 0, msg32, 32), EMU_BUS_ACK);
+    /* A probe that ends 1 us before the chip is ready is NAKed, although
+     * its own wait returns after the chip became ready ... */
+    t.vclock.now_us = ready - probe_bus_us - 1;
+    assert_int_equal(emu_bus_write(t.chip, t.addr, NULL, 0, 0), EMU_BUS_NAK_ADDR);
+    /* ... and one that ends, on time, just as it is ready is ACKed: the
+     * command's late wait did not delay the chip. */
+    t.vclock.oversleep_us = 0;
+    t.vclock.now_us = ready - probe_bus_us;
+    assert_int_equal(emu_bus_write(t.chip, t.addr, NULL, 0, 0), EMU_BUS_ACK);
+    t_close(&t);
+}
+
+static void test_command_is_ready_its_execution_time_after_its_last_byte_despite_late_waits(void **state)
+{
+    (void)state;
+    check_ready_time_ignores_late_waits(true);
+}
+
+static void test_command_ready_time_ignores_late_waits_with_a_relative_only_clock(void **state)
+{
+    (void)state;
+    check_ready_time_ignores_late_waits(false);
+}
+
+static void test_time_scale_zero_never_waits(void **state)
+{
+    struct t_chip t;
+    struct t_open_args args = { .profile = EMU_PROFILE_TRUSTANDGO, .time_scale = 0, .absolute_waits = true };
+    uint8_t out[4];
+
+    (void)state;
+    t_open(&t, &args);
+    assert_true(t_wake(&t));
+    t_output(&t, ATECC_OP_INFO, 0, 0, NULL, 0, out, sizeof(out));
+    assert_int_equal(t.vclock.waits, 0);
+    t_close(&t);
+}
+
 static void test_partial_command_makes_reads_nak(void **state)
 {
     struct t_chip t;
@@ -453,12 +596,15 @@ static void test_stats_count_wakes_idles_sleeps_commands_and_bytes(void **state)
     t_close(&t);
 }
 
-static void expect_open_fails(const struct emu_options *options)
+/* needle: text the message must contain, or NULL for any message. */
+static void expect_open_fails(const struct emu_options *options, const char *needle)
 {
     char err[256] = "";
 
     assert_null(emu_chip_open(options, err, sizeof(err)));
     assert_true(strlen(err) > 0);
+    if (needle != NULL && strstr(err, needle) == NULL)
+        fail_msg("error '%s' does not mention '%s'", err, needle);
 }
 
 static void test_open_rejects_out_of_range_options_with_a_message(void **state)
@@ -468,16 +614,24 @@ static void test_open_rejects_out_of_range_options_with_a_message(void **state)
     (void)state;
     memset(&options, 0, sizeof(options));
     options.typical_factor = 1.5;
-    expect_open_fails(&options);
+    expect_open_fails(&options, NULL);
     options.typical_factor = 0;
     options.time_scale = -1;
-    expect_open_fails(&options);
+    expect_open_fails(&options, NULL);
     options.time_scale = 0;
     options.bus_hz = 2000000;
-    expect_open_fails(&options);
+    expect_open_fails(&options, NULL);
     options.bus_hz = 0;
     options.profile = (enum emu_profile)7;
-    expect_open_fails(&options);
+    expect_open_fails(&options, NULL);
+}
+
+static void test_long_watchdog_option_is_refused_for_the_blank_profile(void **state)
+{
+    struct emu_options options = { .profile = EMU_PROFILE_BLANK, .long_watchdog = true };
+
+    (void)state;
+    expect_open_fails(&options, "trustandgo profile only");
 }
 
 int main(void)
@@ -499,17 +653,26 @@ int main(void)
         cmocka_unit_test(test_watchdog_expiry_puts_chip_to_sleep_and_loses_tempkey),
         cmocka_unit_test(test_watchdog_scales_with_time_scale),
         cmocka_unit_test(test_long_watchdog_with_chipmode_bit2_lasts_13_seconds),
+        cmocka_unit_test(test_long_watchdog_option_sets_chipmode_0x05_in_config_block_0),
+        cmocka_unit_test(test_without_long_watchdog_option_chipmode_stays_0x01),
+        cmocka_unit_test(test_long_watchdog_option_command_succeeds_after_the_short_watchdog_would_expire),
+        cmocka_unit_test(test_without_long_watchdog_option_command_after_the_short_watchdog_finds_the_chip_asleep),
         cmocka_unit_test(test_watchdog_never_fires_at_time_scale_zero),
         cmocka_unit_test(test_idle_stops_the_watchdog),
         cmocka_unit_test(test_command_too_close_to_watchdog_gets_ee_without_executing),
         cmocka_unit_test(test_busy_chip_naks_until_execution_time_passes),
         cmocka_unit_test(test_typical_factor_one_makes_commands_take_the_maximum),
         cmocka_unit_test(test_bus_transfer_time_is_spent_through_the_clock),
+        cmocka_unit_test(test_transaction_waits_for_its_start_plus_bus_time_as_a_deadline),
+        cmocka_unit_test(test_command_is_ready_its_execution_time_after_its_last_byte_despite_late_waits),
+        cmocka_unit_test(test_command_ready_time_ignores_late_waits_with_a_relative_only_clock),
+        cmocka_unit_test(test_time_scale_zero_never_waits),
         cmocka_unit_test(test_partial_command_makes_reads_nak),
         cmocka_unit_test(test_command_with_bad_crc_gets_status_ff),
         cmocka_unit_test(test_command_longer_than_its_count_is_nacked_and_answered_ff),
         cmocka_unit_test(test_stats_count_wakes_idles_sleeps_commands_and_bytes),
         cmocka_unit_test(test_open_rejects_out_of_range_options_with_a_message),
+        cmocka_unit_test(test_long_watchdog_option_is_refused_for_the_blank_profile),
     };
 
     return cmocka_run_group_tests_name("emu_bus", tests, NULL, NULL);

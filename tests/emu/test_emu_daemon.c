@@ -2,7 +2,9 @@
  * atecc608-emu daemon: started as a process on a temporary socket and
  * spoken to with the emu_wire framing, as the driver's transport would.
  * Timeouts below only keep a broken daemon from hanging the test run;
- * no test asserts how long anything takes.
+ * no test asserts how long anything takes. The watchdog tests sleep at a
+ * time scale where the margins are 2.3x (the short watchdog surely
+ * expired) and 1 s (the long one surely not), never a tight bound.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -260,15 +262,72 @@ static uint32_t get32(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+/* The chip NAKs while it is busy (or, after a wake, before tWHI): retry
+ * with 1 ms pauses, bounded so a broken daemon fails the test. */
+static uint8_t wire_write_when_ready(int fd, const uint8_t *data, size_t len)
+{
+    uint8_t result = EMU_WIRE_NAK_ADDR;
+
+    for (unsigned tries = 0; tries < GUARD_MS && result == EMU_WIRE_NAK_ADDR; tries++) {
+        if (tries > 0)
+            sleep_ms(1);
+        result = wire_write(fd, ATECC_ADDR_TRUSTANDGO, 0, data, len);
+    }
+    return result;
+}
+
 static void wire_wake(int fd)
 {
     static const uint8_t expected[4] = ATECC_WAKE_RESPONSE;
     uint8_t zero = 0;
+    uint8_t reset = ATECC_WORD_RESET;
     uint8_t rsp[4];
 
     assert_int_equal(wire_write(fd, 0x00, 0, &zero, 1), EMU_WIRE_NAK_ADDR);
+    assert_int_equal(wire_write_when_ready(fd, &reset, 1), EMU_WIRE_ACK);
     assert_int_equal(wire_read(fd, ATECC_ADDR_TRUSTANDGO, rsp, 4), EMU_WIRE_ACK);
     assert_memory_equal(rsp, expected, 4);
+}
+
+/* Command write, then the response as a host reads it: word address
+ * 0x00 until ACKed, count, the rest. Returns the count; checks the CRC. */
+static size_t wire_command(int fd, uint8_t opcode, uint8_t param1, uint16_t param2, uint8_t *rsp, size_t cap)
+{
+    uint8_t pkt[16];
+    uint8_t reset = ATECC_WORD_RESET;
+    size_t len = t_frame(pkt, sizeof(pkt), opcode, param1, param2, NULL, 0);
+
+    assert_int_equal(wire_write(fd, ATECC_ADDR_TRUSTANDGO, 0, pkt, len), EMU_WIRE_ACK);
+    assert_int_equal(wire_write_when_ready(fd, &reset, 1), EMU_WIRE_ACK);
+    assert_int_equal(wire_read(fd, ATECC_ADDR_TRUSTANDGO, rsp, 1), EMU_WIRE_ACK);
+    assert_true(rsp[0] >= ATECC_RSP_MIN && rsp[0] <= cap);
+    assert_int_equal(wire_read(fd, ATECC_ADDR_TRUSTANDGO, rsp + 1, rsp[0] - 1u), EMU_WIRE_ACK);
+    assert_true(atecc_crc16_check(rsp, rsp[0]));
+    return rsp[0];
+}
+
+/* ChipMode (config byte 19), from a 32-byte Read of config block 0. */
+static uint8_t wire_read_chip_mode(int fd)
+{
+    uint8_t rsp[ATECC_RSP_MAX];
+
+    assert_int_equal(wire_command(fd, ATECC_OP_READ, ATECC_ZONE_CONFIG | ATECC_ZONE_READWRITE_32, 0, rsp,
+                                  sizeof(rsp)),
+                     1 + 32 + 2);
+    return rsp[1 + ATECC_CFG_CHIP_MODE];
+}
+
+static void spawn_and_wait(struct daemon *d, const char *const *extra)
+{
+    daemon_spawn(d, extra);
+    if (!daemon_wait_log(d, "listening on"))
+        fail_msg("daemon did not start: %s", d->log);
+}
+
+static void stop_daemon(struct daemon *d)
+{
+    assert_int_equal(kill(d->pid, SIGTERM), 0);
+    assert_int_equal(daemon_reap(d), 0);
 }
 
 static void test_daemon_hello_reports_version_bus_speed_and_time_scale(void **state)
@@ -291,28 +350,19 @@ static void test_daemon_prints_listening_line_with_address(void **state)
     struct daemon *d = *state;
 
     assert_non_null(strstr(d->log, "atecc608-emu: listening on "));
-    assert_non_null(strstr(d->log, "profile trustandgo, address 0x35, bus 100000 Hz, time scale 0)"));
+    assert_non_null(strstr(d->log, "profile trustandgo, address 0x35, bus 100000 Hz, time scale 0, watchdog 1.3 s)"));
 }
 
 static void test_daemon_wake_and_info_exchange(void **state)
 {
     struct daemon *d = *state;
     int fd = wire_connect(d);
-    uint8_t pkt[16];
     uint8_t rsp[8];
-    uint8_t reset = ATECC_WORD_RESET;
-    size_t len;
 
     wire_wake(fd);
-    len = t_frame(pkt, sizeof(pkt), ATECC_OP_INFO, 0, 0, NULL, 0);
-    assert_int_equal(wire_write(fd, ATECC_ADDR_TRUSTANDGO, 0, pkt, len), EMU_WIRE_ACK);
-    assert_int_equal(wire_write(fd, ATECC_ADDR_TRUSTANDGO, 0, &reset, 1), EMU_WIRE_ACK);
-    assert_int_equal(wire_read(fd, ATECC_ADDR_TRUSTANDGO, rsp, 1), EMU_WIRE_ACK);
-    assert_int_equal(rsp[0], 7);
-    assert_int_equal(wire_read(fd, ATECC_ADDR_TRUSTANDGO, rsp + 1, 6), EMU_WIRE_ACK);
+    assert_int_equal(wire_command(fd, ATECC_OP_INFO, 0, 0, rsp, sizeof(rsp)), 7);
     assert_int_equal(rsp[3], 0x60);
     assert_int_equal(rsp[4], 0x03);
-    assert_true(atecc_crc16_check(rsp, 7));
     close(fd);
 }
 
@@ -500,6 +550,127 @@ static void test_daemon_help_documents_options_and_fault_grammar(void **state)
     assert_non_null(strstr(d->log, "KIND@N"));
     assert_non_null(strstr(d->log, "KIND:p=P"));
     assert_non_null(strstr(d->log, "nowake"));
+    assert_non_null(strstr(d->log, "--long-watchdog"));
+    assert_non_null(strstr(d->log, "Real Trust&GO parts ship"));
+}
+
+static void test_daemon_without_long_watchdog_chipmode_stays_0x01(void **state)
+{
+    struct daemon *d = *state;
+    int fd = wire_connect(d);
+
+    wire_wake(fd);
+    assert_int_equal(wire_read_chip_mode(fd), 0x01);
+    close(fd);
+}
+
+static void test_daemon_long_watchdog_sets_chipmode_0x05_read_over_the_socket(void **state)
+{
+    struct daemon *d = *state;
+    const char *const extra[] = { "--long-watchdog", NULL };
+    int fd;
+
+    spawn_and_wait(d, extra);
+    assert_non_null(strstr(d->log, "time scale 0, watchdog 13 s)"));
+    fd = wire_connect(d);
+    wire_wake(fd);
+    assert_int_equal(wire_read_chip_mode(fd), 0x05);
+    close(fd);
+}
+
+/*
+ * At time scale 0.1 the short watchdog lasts 130 ms and the long one 1.3 s.
+ * After a wake the test sleeps 300 ms, then sends Info: answered only if
+ * the watchdog is the long one.
+ */
+static uint8_t info_after_300ms_awake(struct daemon *d, bool long_watchdog)
+{
+    const char *const extra[] = { "--time-scale", "0.1", long_watchdog ? "--long-watchdog" : NULL, NULL };
+    uint8_t pkt[16];
+    uint8_t rsp[8];
+    size_t len = t_frame(pkt, sizeof(pkt), ATECC_OP_INFO, 0, 0, NULL, 0);
+    uint8_t result;
+    int fd;
+
+    spawn_and_wait(d, extra);
+    fd = wire_connect(d);
+    wire_wake(fd);
+    sleep_ms(300);
+    result = wire_write(fd, ATECC_ADDR_TRUSTANDGO, 0, pkt, len);
+    if (result == EMU_WIRE_ACK) {
+        uint8_t reset = ATECC_WORD_RESET;
+
+        assert_int_equal(wire_write_when_ready(fd, &reset, 1), EMU_WIRE_ACK);
+        assert_int_equal(wire_read(fd, ATECC_ADDR_TRUSTANDGO, rsp, 7), EMU_WIRE_ACK);
+        assert_int_equal(rsp[0], 7);
+        assert_true(atecc_crc16_check(rsp, 7));
+    }
+    close(fd);
+    return result;
+}
+
+static void test_daemon_long_watchdog_command_succeeds_after_the_short_watchdog_would_expire(void **state)
+{
+    assert_int_equal(info_after_300ms_awake(*state, true), EMU_WIRE_ACK);
+}
+
+static void test_daemon_without_long_watchdog_the_same_command_finds_the_chip_asleep(void **state)
+{
+    assert_int_equal(info_after_300ms_awake(*state, false), EMU_WIRE_NAK_ADDR);
+}
+
+static void test_daemon_long_watchdog_refuses_a_short_watchdog_state_file_and_leaves_it(void **state)
+{
+    struct daemon *d = *state;
+    const char *const create[] = { "--state", d->state, NULL };
+    const char *const refuse[] = { "--state", d->state, "--long-watchdog", NULL };
+    uint8_t before[4096];
+    uint8_t after[4096];
+    size_t before_len;
+    size_t after_len;
+    FILE *file;
+
+    spawn_and_wait(d, create);
+    stop_daemon(d);
+    file = fopen(d->state, "rb");
+    assert_non_null(file);
+    before_len = fread(before, 1, sizeof(before), file);
+    fclose(file);
+    daemon_spawn(d, refuse);
+    assert_int_equal(daemon_reap(d), 1);
+    assert_non_null(strstr(d->log, "ChipMode 0x01"));
+    assert_non_null(strstr(d->log, "--long-watchdog"));
+    file = fopen(d->state, "rb");
+    assert_non_null(file);
+    after_len = fread(after, 1, sizeof(after), file);
+    fclose(file);
+    assert_true(before_len > 0 && before_len < sizeof(before));
+    assert_int_equal(after_len, before_len);
+    assert_memory_equal(after, before, before_len);
+}
+
+static void test_daemon_long_watchdog_state_file_keeps_it_without_the_option(void **state)
+{
+    struct daemon *d = *state;
+    const char *const create[] = { "--state", d->state, "--long-watchdog", NULL };
+    const char *const plain[] = { "--state", d->state, NULL };
+
+    spawn_and_wait(d, create);
+    stop_daemon(d);
+    spawn_and_wait(d, plain);
+    assert_non_null(strstr(d->log, "watchdog 13 s)"));
+    stop_daemon(d);
+    spawn_and_wait(d, create); /* the option agrees with the saved chip */
+}
+
+static void test_daemon_long_watchdog_with_blank_profile_is_a_usage_error(void **state)
+{
+    struct daemon *d = *state;
+    const char *const extra[] = { "--profile", "blank", "--long-watchdog", NULL };
+
+    daemon_spawn(d, extra);
+    assert_int_equal(daemon_reap(d), 2);
+    assert_non_null(strstr(d->log, "--long-watchdog applies to --profile trustandgo only"));
 }
 
 static void test_daemon_rejects_bad_options_with_usage_status(void **state)
@@ -537,6 +708,13 @@ int main(void)
         STOPPED(test_daemon_with_state_and_blank_profile_answers_on_0x60),
         STOPPED(test_daemon_help_documents_options_and_fault_grammar),
         STOPPED(test_daemon_rejects_bad_options_with_usage_status),
+        RUNNING(test_daemon_without_long_watchdog_chipmode_stays_0x01),
+        STOPPED(test_daemon_long_watchdog_sets_chipmode_0x05_read_over_the_socket),
+        STOPPED(test_daemon_long_watchdog_command_succeeds_after_the_short_watchdog_would_expire),
+        STOPPED(test_daemon_without_long_watchdog_the_same_command_finds_the_chip_asleep),
+        STOPPED(test_daemon_long_watchdog_refuses_a_short_watchdog_state_file_and_leaves_it),
+        STOPPED(test_daemon_long_watchdog_state_file_keeps_it_without_the_option),
+        STOPPED(test_daemon_long_watchdog_with_blank_profile_is_a_usage_error),
     };
 
     signal(SIGPIPE, SIG_IGN);

@@ -2,6 +2,8 @@
  * Emulator persistence: the state file is created from the profile, keeps
  * keys, zones and locks across close/open, is replaced atomically, and a
  * corrupt, truncated or other-version file is refused, never replaced.
+ * The long watchdog option shapes only a new chip: a saved chip that
+ * disagrees is refused and left as it was.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +13,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -70,7 +73,7 @@ static void flip_byte(const char *path, long offset)
     assert_int_equal(fclose(file), 0);
 }
 
-static void expect_open_refused(const char *path, const char *needle)
+static void expect_open_refused_with(const char *path, bool long_watchdog, const char *needle)
 {
     struct emu_options options;
     char err[512] = "";
@@ -78,9 +81,15 @@ static void expect_open_refused(const char *path, const char *needle)
     memset(&options, 0, sizeof(options));
     options.profile = EMU_PROFILE_TRUSTANDGO;
     options.state_path = path;
+    options.long_watchdog = long_watchdog;
     assert_null(emu_chip_open(&options, err, sizeof(err)));
     if (strstr(err, needle) == NULL)
         fail_msg("error '%s' does not mention '%s'", err, needle);
+}
+
+static void expect_open_refused(const char *path, const char *needle)
+{
+    expect_open_refused_with(path, false, needle);
 }
 
 static void test_state_file_is_created_from_profile_with_mode_0600(void **state)
@@ -226,6 +235,73 @@ static void test_unwritable_state_directory_fails_open_with_a_message(void **sta
     assert_non_null(strstr(err, "/nonexistent-dir-for-emu-test"));
 }
 
+static void open_trustandgo_state(struct t_chip *t, const char *path, bool long_watchdog)
+{
+    struct t_open_args args = { .profile = EMU_PROFILE_TRUSTANDGO, .state_path = path,
+                                .long_watchdog = long_watchdog };
+
+    t_open(t, &args);
+    assert_true(t_wake(t));
+}
+
+/* The whole file, malloc'd; *len its size. */
+static uint8_t *file_bytes(const char *path, size_t *len)
+{
+    FILE *file = fopen(path, "rb");
+    uint8_t *buf;
+
+    assert_non_null(file);
+    *len = file_size(path);
+    buf = malloc(*len);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, *len, file), *len);
+    fclose(file);
+    return buf;
+}
+
+static void test_long_watchdog_option_refuses_a_short_watchdog_state_file_and_leaves_it_unchanged(void **state)
+{
+    struct fixture *f = *state;
+    struct t_chip t;
+    uint8_t *before;
+    uint8_t *after;
+    size_t before_len;
+    size_t after_len;
+
+    open_trustandgo_state(&t, f->path, false);
+    t_close(&t);
+    before = file_bytes(f->path, &before_len);
+    expect_open_refused_with(f->path, true, "ChipMode 0x01 (short watchdog)");
+    after = file_bytes(f->path, &after_len);
+    assert_int_equal(after_len, before_len);
+    assert_memory_equal(after, before, before_len);
+    free(after);
+    free(before);
+}
+
+/* Creates the state with the long watchdog, then opens it again. */
+static void check_long_watchdog_state_reopens_with_it(const char *path, bool option_again)
+{
+    struct t_chip t;
+
+    open_trustandgo_state(&t, path, true);
+    t_close(&t);
+    open_trustandgo_state(&t, path, option_again);
+    assert_int_equal(t_read_chip_mode(&t), 0x05);
+    assert_int_equal(emu_chip_watchdog_ms(t.chip), 13000);
+    t_close(&t);
+}
+
+static void test_long_watchdog_option_accepts_a_state_file_created_with_it(void **state)
+{
+    check_long_watchdog_state_reopens_with_it(((struct fixture *)*state)->path, true);
+}
+
+static void test_long_watchdog_state_file_keeps_it_when_opened_without_the_option(void **state)
+{
+    check_long_watchdog_state_reopens_with_it(((struct fixture *)*state)->path, false);
+}
+
 static void test_failed_save_answers_execution_error_and_reports_why(void **state)
 {
     struct fixture *f = *state;
@@ -256,6 +332,9 @@ int main(void)
         F(test_foreign_file_is_refused),
         cmocka_unit_test(test_unwritable_state_directory_fails_open_with_a_message),
         F(test_failed_save_answers_execution_error_and_reports_why),
+        F(test_long_watchdog_option_refuses_a_short_watchdog_state_file_and_leaves_it_unchanged),
+        F(test_long_watchdog_option_accepts_a_state_file_created_with_it),
+        F(test_long_watchdog_state_file_keeps_it_when_opened_without_the_option),
     };
 
     return cmocka_run_group_tests_name("emu_state", tests, NULL, NULL);

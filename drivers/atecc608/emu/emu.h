@@ -19,15 +19,21 @@
 #include <stdint.h>
 
 /*
- * The emulator's time source. now_us returns a monotonic microsecond count;
- * sleep_us spends bus transfer time. NULL in emu_options means
- * CLOCK_MONOTONIC and nanosleep. Tests pass a virtual clock shared with
- * the driver, so timing and the watchdog run deterministically and instantly.
+ * The emulator's time source. now_us returns a monotonic microsecond count.
+ * Every wait is an absolute deadline on that count (a transaction ends at
+ * its start + its bus time), reached with wait_until_us, or, when that is
+ * NULL, with sleep_us(deadline - now_us()). Either may return late; the
+ * chip still acts at the deadline, so a late return never delays it.
+ * NULL in emu_options means CLOCK_MONOTONIC with waits that sleep to just
+ * before the deadline and spin the rest (emu_clock.c). Tests pass a
+ * virtual clock shared with the driver, so timing and the watchdog run
+ * deterministically and instantly.
  */
 struct emu_clock {
     uint64_t (*now_us)(void *ctx);
     void (*sleep_us)(void *ctx, uint64_t us);
     void *ctx;
+    void (*wait_until_us)(void *ctx, uint64_t deadline_us); /* optional */
 };
 
 enum emu_profile {
@@ -51,6 +57,14 @@ struct emu_options {
     uint8_t revision;       /* Info revision byte: 0x02 (608A) or 0x03 (608B); 0 = 0x03 */
     uint64_t seed;          /* seeds probabilistic faults; 0 = from the RNG */
     const struct emu_clock *clock; /* NULL = real time */
+    /*
+     * Trust&GO profile only: a chip created from the profile gets ChipMode
+     * 0x05 (bit 2: the ~13 s watchdog) instead of the shipped 0x01, i.e. a
+     * custom-provisioned part with the Trust&GO slot layout. A chip loaded
+     * from state_path is never changed: open fails if its ChipMode lacks
+     * bit 2. Without the option a loaded chip keeps whatever it has.
+     */
+    bool long_watchdog;
 };
 
 struct emu_chip;
@@ -101,6 +115,8 @@ void emu_stats_get(const struct emu_chip *chip, struct emu_stats *out);
 uint8_t emu_chip_address(const struct emu_chip *chip);
 uint32_t emu_chip_bus_hz(const struct emu_chip *chip);
 double emu_chip_time_scale(const struct emu_chip *chip);
+/* The watchdog period ChipMode selects, in chip milliseconds (unscaled). */
+uint32_t emu_chip_watchdog_ms(const struct emu_chip *chip);
 
 /*
  * Added by the emulator: NULL while every change of persistent state has

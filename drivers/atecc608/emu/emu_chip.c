@@ -25,6 +25,10 @@
  * - Watchdog: armed at wake for 1.3 s (13 s) scaled; expiry = sleep. It is
  *   checked lazily at each transaction; at time scale 0 it is never armed.
  *   A command that would finish after it gets 0xEE and is not executed.
+ * - Time: the chip acts on a transaction at its modelled end, its start +
+ *   (bytes + 1) x 9 bits / bus speed (scaled), not when the host's wait
+ *   for that moment returns; a command is ready that much execution time
+ *   after its last byte.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +130,23 @@ done:
     return (flags & EMU_BUS_IGNORE_NAK) != 0 ? EMU_BUS_ACK : EMU_BUS_NAK_ADDR;
 }
 
+/*
+ * Spends a transaction's bus time and returns its end on the chip's clock:
+ * its start + its bus time. Everything the chip does with the transaction
+ * (ready times, the watchdog) counts from this deadline, never from when
+ * the wait returned, so a host that wakes late cannot delay the chip.
+ */
+static uint64_t emu_transfer(struct emu_chip *chip, size_t len)
+{
+    uint64_t bus_us = emu_bus_us(chip, len);
+    uint64_t end = emu_now_us(chip) + bus_us;
+
+    chip->stats.bus_bytes += len + 1;
+    if (bus_us > 0)
+        emu_wait_until(chip, end);
+    return end;
+}
+
 /* Can the chip take a transaction on its address now? */
 static bool emu_listening(const struct emu_chip *chip, uint64_t now)
 {
@@ -208,9 +229,7 @@ enum emu_bus_result emu_bus_write(struct emu_chip *chip, uint8_t addr7, const ui
 
     if (chip == NULL || (data == NULL && len > 0))
         return EMU_BUS_NAK_ADDR;
-    chip->stats.bus_bytes += len + 1;
-    emu_spend_us(chip, emu_bus_us(chip, len));
-    now = emu_now_us(chip);
+    now = emu_transfer(chip, len);
     emu_check_watchdog(chip, now);
 
     if (addr7 == 0x00)
@@ -258,9 +277,7 @@ enum emu_bus_result emu_bus_read(struct emu_chip *chip, uint8_t addr7, uint8_t *
 
     if (chip == NULL || (buf == NULL && len > 0))
         return EMU_BUS_NAK_ADDR;
-    chip->stats.bus_bytes += len + 1;
-    emu_spend_us(chip, emu_bus_us(chip, len));
-    now = emu_now_us(chip);
+    now = emu_transfer(chip, len);
     emu_check_watchdog(chip, now);
     if (addr7 != chip->addr7 || chip->partial || !emu_listening(chip, now))
         return EMU_BUS_NAK_ADDR;
@@ -295,7 +312,32 @@ static int emu_options_check(const struct emu_options *options, char *err, size_
         snprintf(err, err_len, "emulator clock needs both now_us and sleep_us");
         return -1;
     }
+    if (options->long_watchdog && options->profile != EMU_PROFILE_TRUSTANDGO) {
+        snprintf(err, err_len, "the long watchdog option applies to the trustandgo profile only "
+                               "(a blank part gets its ChipMode from provisioning)");
+        return -1;
+    }
     return 0;
+}
+
+/*
+ * The long watchdog option shapes a new chip only. A saved chip is the
+ * chip: rewriting its locked config zone behind the user's back would make
+ * measurements against it lie, so an option that disagrees is an error.
+ */
+static int emu_long_watchdog_check(const struct emu_chip *chip, const struct emu_options *options,
+                                   char *err, size_t err_len)
+{
+    uint8_t chip_mode = chip->zones.config[ATECC_CFG_CHIP_MODE];
+
+    if (!options->long_watchdog || (chip_mode & ATECC_CHIPMODE_LONG_WATCHDOG) != 0)
+        return 0;
+    snprintf(err, err_len,
+             "the long watchdog (--long-watchdog) was asked for, but state file %s holds a chip "
+             "with ChipMode 0x%02X (short watchdog), which is never changed: remove the file to "
+             "create a new chip, or run without --long-watchdog",
+             chip->state_path, chip_mode);
+    return -1;
 }
 
 /* Power-up: state file if present, else the profile (saved at once). */
@@ -305,12 +347,14 @@ static int emu_zones_power_up(struct emu_chip *chip, const struct emu_options *o
     if (chip->state_path != NULL) {
         int rc = emu_state_load(&chip->zones, chip->state_path, err, err_len);
         if (rc == 0)
-            return 0;
+            return emu_long_watchdog_check(chip, options, err, err_len);
         if (rc != 1)
             return -1; /* corrupt or unreadable: never silently replaced */
     }
     if (emu_profile_build(&chip->zones, options->profile, chip->revision, err, err_len) != 0)
         return -1;
+    if (options->long_watchdog)
+        chip->zones.config[ATECC_CFG_CHIP_MODE] |= ATECC_CHIPMODE_LONG_WATCHDOG;
     if (chip->state_path != NULL && emu_state_save(&chip->zones, chip->state_path, err, err_len) != 0)
         return -1;
     return 0;

@@ -46,6 +46,7 @@ struct emu_daemon_args {
     double typical_factor;
     uint8_t revision;
     uint64_t seed;
+    bool long_watchdog;
     const char *faults[EMU_DAEMON_FAULTS_MAX];
     size_t fault_count;
 };
@@ -89,11 +90,27 @@ static void emu_usage(FILE *out)
 "                       (SDA low >= 60 us) and how long transfers take.\n"
 "  --time-scale S       multiply every chip and bus duration by S: 1 = real\n"
 "                       time (default), 0 = instant (the watchdog then never\n"
-"                       fires by itself)\n"
+"                       fires by itself). Waits end at absolute deadlines: a\n"
+"                       transfer ends at its start + its bus time, a command\n"
+"                       is ready its execution time after its last byte;\n"
+"                       the emulator sleeps to 200 us before a deadline and\n"
+"                       spins the rest, so host oversleep is not added.\n"
 "  --typical-factor F   execution time as a fraction of the datasheet\n"
 "                       maximum, 0 < F <= 1 (default 0.6)\n"
 "  --revision REV       608a or 608b: Info revision byte 0x02 or 0x03\n"
 "                       (default 608b)\n"
+"  --long-watchdog      a new chip from the trustandgo profile gets ChipMode\n"
+"                       0x05 instead of 0x01: bit 2 selects the ~13 s\n"
+"                       watchdog instead of 1.3 s. Real Trust&GO parts ship\n"
+"                       with the short watchdog; this models a part\n"
+"                       custom-provisioned with the Trust&GO slot layout and\n"
+"                       the long one, to measure how much work fits in one\n"
+"                       wake. With --state FILE it acts only when FILE is\n"
+"                       created: if FILE exists and its ChipMode lacks bit\n"
+"                       2, atecc608-emu refuses to start (exit status 1) and\n"
+"                       leaves FILE unchanged; a FILE created with the\n"
+"                       option keeps the long watchdog when started without\n"
+"                       it. Not valid with --profile blank (exit status 2).\n"
 "  --fault SPEC         inject faults (repeatable); see FAULTS\n"
 "  --seed N             seed for probabilistic faults (default: random)\n"
 "  --help               show this help and exit\n"
@@ -119,9 +136,14 @@ static void emu_usage(FILE *out)
 "      an instant chip whose keys survive restarts, for tests\n"
 "  atecc608-emu --profile blank --bus-hz 400000 --fault nowake@1\n"
 "      an unprovisioned part on a fast bus that misses its first wake\n"
+"  atecc608-emu --state /tmp/long.state --long-watchdog\n"
+"      the Trust&GO slot layout with the 13 s watchdog, to measure many\n"
+"      signatures in one wake\n"
 "\n"
 "Once ready it prints one line to stderr:\n"
-"  atecc608-emu: listening on PATH (profile P, address 0xNN, bus N Hz, time scale S)\n"
+"  atecc608-emu: listening on PATH (profile P, address 0xNN, bus N Hz, time scale S,\n"
+"  watchdog W s)\n"
+"where W is the unscaled period the chip's ChipMode selects (1.3 or 13).\n"
 "SIGTERM or SIGINT stops it cleanly (exit 0) and removes the socket.\n"
 "\n"
 "Exit status: 0 stopped by a signal, 1 runtime error (state file, socket),\n"
@@ -157,7 +179,7 @@ static int emu_parse_double(const char *text, double *out)
 static int emu_parse_args(int argc, char **argv, struct emu_daemon_args *args)
 {
     enum { OPT_SOCKET = 256, OPT_STATE, OPT_PROFILE, OPT_BUS_HZ, OPT_TIME_SCALE, OPT_TYPICAL,
-           OPT_REVISION, OPT_FAULT, OPT_SEED, OPT_HELP, OPT_VERSION };
+           OPT_REVISION, OPT_LONG_WATCHDOG, OPT_FAULT, OPT_SEED, OPT_HELP, OPT_VERSION };
     static const struct option options[] = {
         { "socket", required_argument, NULL, OPT_SOCKET },
         { "state", required_argument, NULL, OPT_STATE },
@@ -166,6 +188,7 @@ static int emu_parse_args(int argc, char **argv, struct emu_daemon_args *args)
         { "time-scale", required_argument, NULL, OPT_TIME_SCALE },
         { "typical-factor", required_argument, NULL, OPT_TYPICAL },
         { "revision", required_argument, NULL, OPT_REVISION },
+        { "long-watchdog", no_argument, NULL, OPT_LONG_WATCHDOG },
         { "fault", required_argument, NULL, OPT_FAULT },
         { "seed", required_argument, NULL, OPT_SEED },
         { "help", no_argument, NULL, OPT_HELP },
@@ -225,6 +248,9 @@ static int emu_parse_args(int argc, char **argv, struct emu_daemon_args *args)
                 return -1;
             }
             break;
+        case OPT_LONG_WATCHDOG:
+            args->long_watchdog = true;
+            break;
         case OPT_FAULT:
             if (args->fault_count == EMU_DAEMON_FAULTS_MAX) {
                 fprintf(stderr, "atecc608-emu: at most %d --fault options\n", EMU_DAEMON_FAULTS_MAX);
@@ -251,6 +277,11 @@ static int emu_parse_args(int argc, char **argv, struct emu_daemon_args *args)
     }
     if (optind < argc) {
         fprintf(stderr, "atecc608-emu: unexpected argument '%s'; try --help\n", argv[optind]);
+        return -1;
+    }
+    if (args->long_watchdog && args->profile != EMU_PROFILE_TRUSTANDGO) {
+        fprintf(stderr, "atecc608-emu: --long-watchdog applies to --profile trustandgo only; "
+                        "a blank part gets its ChipMode from provisioning\n");
         return -1;
     }
     return 0;
@@ -376,6 +407,7 @@ int main(int argc, char **argv)
     options.typical_factor = args.typical_factor;
     options.revision = args.revision;
     options.seed = args.seed;
+    options.long_watchdog = args.long_watchdog;
     chip = emu_chip_open(&options, err, sizeof(err));
     if (chip == NULL) {
         fprintf(stderr, "atecc608-emu: %s\n", err);
@@ -391,9 +423,10 @@ int main(int argc, char **argv)
     listen_fd = emu_listen(args.socket_path);
     if (listen_fd < 0)
         goto cleanup;
-    fprintf(stderr, "atecc608-emu: listening on %s (profile %s, address 0x%02X, bus %u Hz, time scale %g)\n",
-            args.socket_path, args.profile_name,
-            emu_chip_address(chip), emu_chip_bus_hz(chip), emu_chip_time_scale(chip));
+    fprintf(stderr,
+            "atecc608-emu: listening on %s (profile %s, address 0x%02X, bus %u Hz, time scale %g, watchdog %g s)\n",
+            args.socket_path, args.profile_name, emu_chip_address(chip), emu_chip_bus_hz(chip),
+            emu_chip_time_scale(chip), emu_chip_watchdog_ms(chip) / 1000.0);
     fflush(stderr);
     if (emu_server_run(chip, listen_fd, &emu_stop_requested, &wait_mask) == 0)
         rc = 0;

@@ -8,7 +8,8 @@
  *   emu_commands.c  command handlers and their status bytes
  *   emu_zones.c     zone layout, addressing, lock bits, slot/key policy
  *   emu_crypto.c    P-256, SHA-256 and RNG through OpenSSL 3
- *   emu_timing.c    clock, execution and bus durations
+ *   emu_timing.c    execution and bus durations, waits on the chip's clock
+ *   emu_clock.c     the real clock (CLOCK_MONOTONIC, precise waits)
  *   emu_fault.c     fault-injection rules
  *   emu_state.c     the persistent state file
  *   emu_profile.c   factory profiles
@@ -22,6 +23,7 @@
 
 #include "atecc608/protocol.h"
 #include "emu.h"
+#include "emu_clock.h"
 
 /* Data zone: slots 0-7 of 36 B, slot 8 of 416 B, slots 9-15 of 72 B. */
 enum {
@@ -166,12 +168,12 @@ void emu_cleanse(void *ptr, size_t len);
 
 /* emu_timing.c */
 uint64_t emu_now_us(struct emu_chip *chip);
-void emu_spend_us(struct emu_chip *chip, uint64_t us);
+/* Returns once the chip's clock has reached deadline_us (maybe later). */
+void emu_wait_until(struct emu_chip *chip, uint64_t deadline_us);
 uint64_t emu_exec_us(const struct emu_chip *chip, uint8_t opcode);
 uint64_t emu_bus_us(const struct emu_chip *chip, size_t bytes);
 uint64_t emu_scaled_us(const struct emu_chip *chip, uint64_t real_us);
 uint64_t emu_watchdog_us(const struct emu_chip *chip);
-const struct emu_clock *emu_real_clock(void);
 
 /* emu_fault.c */
 void emu_faults_init(struct emu_faults *faults, uint64_t seed);

@@ -1,6 +1,7 @@
 /*
- * Emulator timing: the clock, command execution times, bus transfer times
- * and the watchdog period, all multiplied by the time scale.
+ * Emulator timing: command execution times, bus transfer times, the
+ * watchdog period, all multiplied by the time scale, and waiting for a
+ * deadline on the chip's clock (the real clock is in emu_clock.c).
  *
  * CHOICE (typical times are not published, shared/atecc608.md): a command
  * takes its datasheet maximum (atecc_max_exec_ms in protocol.h, at the
@@ -11,52 +12,26 @@
  *
  * Owns no chip state; never sleeps except through the chip's clock.
  */
-#include <errno.h>
 #include <math.h>
-#include <time.h>
 
 #include "emu_internal.h"
-
-static uint64_t emu_real_now_us(void *ctx)
-{
-    struct timespec ts;
-
-    (void)ctx;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static void emu_real_sleep_us(void *ctx, uint64_t us)
-{
-    struct timespec ts = {
-        .tv_sec = (time_t)(us / 1000000u),
-        .tv_nsec = (long)(us % 1000000u) * 1000L,
-    };
-
-    (void)ctx;
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-const struct emu_clock *emu_real_clock(void)
-{
-    static const struct emu_clock real = {
-        .now_us = emu_real_now_us,
-        .sleep_us = emu_real_sleep_us,
-        .ctx = NULL,
-    };
-    return &real;
-}
 
 uint64_t emu_now_us(struct emu_chip *chip)
 {
     return chip->clock.now_us(chip->clock.ctx);
 }
 
-void emu_spend_us(struct emu_chip *chip, uint64_t us)
+void emu_wait_until(struct emu_chip *chip, uint64_t deadline_us)
 {
-    if (us > 0 && chip->clock.sleep_us != NULL)
-        chip->clock.sleep_us(chip->clock.ctx, us);
+    uint64_t now;
+
+    if (chip->clock.wait_until_us != NULL) {
+        chip->clock.wait_until_us(chip->clock.ctx, deadline_us);
+        return;
+    }
+    now = emu_now_us(chip);
+    if (deadline_us > now)
+        chip->clock.sleep_us(chip->clock.ctx, deadline_us - now);
 }
 
 uint64_t emu_scaled_us(const struct emu_chip *chip, uint64_t real_us)
@@ -86,9 +61,14 @@ uint64_t emu_bus_us(const struct emu_chip *chip, size_t bytes)
 }
 
 /* CHOICE (shared/atecc608.md): 1.3 s, or 13 s with ChipMode bit 2. */
-uint64_t emu_watchdog_us(const struct emu_chip *chip)
+uint32_t emu_chip_watchdog_ms(const struct emu_chip *chip)
 {
     bool long_wd = (chip->zones.config[ATECC_CFG_CHIP_MODE] & ATECC_CHIPMODE_LONG_WATCHDOG) != 0;
 
-    return emu_scaled_us(chip, (uint64_t)(long_wd ? ATECC_WATCHDOG_LONG_MS : ATECC_WATCHDOG_TYP_MS) * 1000u);
+    return long_wd ? ATECC_WATCHDOG_LONG_MS : ATECC_WATCHDOG_TYP_MS;
+}
+
+uint64_t emu_watchdog_us(const struct emu_chip *chip)
+{
+    return emu_scaled_us(chip, (uint64_t)emu_chip_watchdog_ms(chip) * 1000u);
 }
