@@ -36,6 +36,19 @@ void atecc_sleep_for(struct atecc_device *dev, uint64_t us)
         dev->clock.sleep_us(dev->clock.ctx, us);
 }
 
+void atecc_wait_until(struct atecc_device *dev, uint64_t deadline_us)
+{
+    uint64_t now;
+
+    if (dev->clock.wait_until_us != NULL) {
+        dev->clock.wait_until_us(dev->clock.ctx, deadline_us);
+        return;
+    }
+    now = atecc_now(dev);
+    if (deadline_us > now)
+        atecc_sleep_for(dev, deadline_us - now);
+}
+
 uint64_t atecc_chip_us(const struct atecc_device *dev, uint64_t ms)
 {
     return (uint64_t)((double)ms * 1000.0 * dev->tp.time_scale);

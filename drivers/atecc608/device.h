@@ -13,6 +13,7 @@
 #include "atecc608/atecc608.h"
 #include "buslock.h"
 #include "interface.h"
+#include "ready.h"
 #include "transport.h"
 
 struct atecc_sign_engine;
@@ -39,10 +40,9 @@ struct atecc_device {
      * linger is still its own. Guarded by mutex. */
     uint64_t window_gen;
 
-    /* Learned time from the end of a command's write to the first poll
-     * that found its response, per opcode (0 = not seen yet): the next
-     * execution starts polling just before it. Guarded by mutex. */
-    uint32_t ready_us[256];
+    /* When each opcode's response was found in earlier executions
+     * (ready.h): the next execution polls first there. Guarded by mutex. */
+    struct atecc_ready ready[256];
 
     enum atecc_sign_policy sign_policy; /* never DEFAULT after open */
     unsigned linger_us;                 /* 0 = none */
@@ -58,6 +58,9 @@ atecc_err atecc_fail(struct atecc_device *dev, atecc_err err, const char *fmt, .
 
 uint64_t atecc_now(struct atecc_device *dev);
 void atecc_sleep_for(struct atecc_device *dev, uint64_t us);
+/* Returns once the device clock reaches deadline_us, as closely as the
+ * clock can (atecc_clock.wait_until_us); for waits whose end is known. */
+void atecc_wait_until(struct atecc_device *dev, uint64_t deadline_us);
 /* A chip duration in ms, scaled by the bus's time scale, in us. */
 uint64_t atecc_chip_us(const struct atecc_device *dev, uint64_t ms);
 

@@ -15,14 +15,19 @@ enum {
      * picked up within ~1 ms of being ready (scaled like chip time). */
     ATECC_POLL_US = 1000,
     ATECC_POLL_FLOOR_US = 50,
-    /* Poll interval around a response time learned from earlier runs of
-     * the same opcode: finer, so a signature is picked up within ~0.25 ms
-     * (a 2-byte poll costs 0.18 ms of bus time at 100 kHz, so finer would
-     * only fill the bus). */
+    /* Poll interval when a response was not there at the time learned
+     * from earlier runs of the same opcode: finer, so it is picked up
+     * within ~0.25 ms (a 2-byte poll costs 0.18 ms of bus time at 100 kHz,
+     * so finer would only fill the bus). */
     ATECC_POLL_FINE_US = 250,
     /* Fine polling lasts this long past the learned time, then 1 ms polls
      * take over (a slower mode of the same opcode, a slower part). */
     ATECC_POLL_FINE_SPAN_US = 3000,
+    /* Learning (ready.h) stops probing once it has bracketed the ready
+     * time this tightly: the first poll then lands at most this long
+     * after the response is ready. Host jitter (scheduling, the bus
+     * adapter) is of the same order, so finer would only add probes. */
+    ATECC_READY_RESOLUTION_US = 50,
     /* Host-side slack on the response deadline (scheduler, USB adapters, a
      * loaded host). Generous on purpose: polling stops as soon as the
      * response is there, so the margin only delays the verdict on a chip
@@ -94,38 +99,31 @@ static uint64_t poll_us(const struct atecc_device *dev)
 }
 
 /*
- * When the first poll comes. Unlearned: a fraction of the maximum below
- * any plausible typical time (typical_percent). Learned: one fine poll
- * period before the fastest response seen for this opcode, which is never
- * later than the real ready time by more than one poll transaction.
- * Polling early is always safe (a busy chip NAKs); learning only saves
- * polls and detection latency, it can never make a command fail.
+ * Offset from the end of the command write to the first poll. Naive: the
+ * maximum. Unlearned: a fraction of the maximum below any plausible
+ * typical time (typical_percent). Learned: ready.h's schedule, never
+ * later than the fastest response seen for this opcode. Polling early is
+ * always safe (a busy chip NAKs); learning only saves polls and detection
+ * latency, it can never make a command fail.
  */
-static uint64_t first_wait_us(const struct atecc_device *dev, uint8_t opcode, unsigned flags)
+static uint64_t first_poll_us(const struct atecc_device *dev, uint8_t opcode, unsigned flags)
 {
-    uint64_t fine = scaled_poll(dev, ATECC_POLL_FINE_US);
-    uint64_t learned = dev->ready_us[opcode];
+    uint64_t learned;
 
     if (flags & ATECC_EXEC_NAIVE)
         return atecc_exec_max_us(dev, opcode);
-    if (learned == 0)
-        return atecc_exec_first_poll_us(dev, opcode);
-    return learned > fine ? learned - fine : 0;
+    learned = atecc_ready_first_poll(&dev->ready[opcode], ATECC_READY_RESOLUTION_US);
+    return learned != 0 ? learned : atecc_exec_first_poll_us(dev, opcode);
 }
 
-static void learn_ready(struct atecc_device *dev, uint8_t opcode, uint64_t elapsed,
-                        unsigned flags)
+static void learn_ready(struct atecc_device *dev, uint8_t opcode,
+                        const struct atecc_ready_run *run, uint64_t elapsed, unsigned flags)
 {
-    uint32_t e = elapsed > UINT32_MAX ? UINT32_MAX : (uint32_t)elapsed;
-
     dev->stats.chip_busy_us += elapsed;
     /* A naive wait of the maximum says nothing about the ready time. */
     if (flags & ATECC_EXEC_NAIVE)
         return;
-    if (e == 0)
-        e = 1;  /* 0 means "not learned" */
-    if (dev->ready_us[opcode] == 0 || e < dev->ready_us[opcode])
-        dev->ready_us[opcode] = e;
+    atecc_ready_learn(&dev->ready[opcode], run, elapsed);
 }
 
 /* Microseconds from wake to the watchdog minimum; UINT64_MAX when the
@@ -322,25 +320,47 @@ bool atecc_err_transient(atecc_err err)
     }
 }
 
+/* Waits for the next poll after one that found the chip busy. */
+static void wait_next_poll(struct atecc_device *dev, uint64_t sent, uint64_t poll_start,
+                           uint64_t expected, uint64_t fine_until,
+                           const struct atecc_ready_run *run)
+{
+    if (expected != 0 && poll_start < sent + expected) {
+        /* A probe below the learned time found the chip busy: the next
+         * poll goes where the response was found before. */
+        atecc_wait_until(dev, sent + expected);
+        return;
+    }
+    /* Busy at the learned time itself: host jitter (when the write's end
+     * was seen, when the chip saw the poll) is well under a poll
+     * transaction, so the response is most likely there by the time a
+     * poll sent at once reaches the chip. One such poll per command; then
+     * the interval, so polls never fill the bus. */
+    if (expected != 0 && run->misses == 1)
+        return;
+    atecc_sleep_for(dev, atecc_now(dev) < fine_until ? scaled_poll(dev, ATECC_POLL_FINE_US)
+                                                     : poll_us(dev));
+}
+
 /* One send + poll + receive. raw gets the whole response. */
 static atecc_err attempt(struct atecc_device *dev, const uint8_t *pkt, size_t pkt_len,
                          uint8_t *raw, size_t *raw_len, unsigned flags)
 {
     uint8_t opcode = pkt[ATECC_PKT_OPCODE];
+    bool naive = (flags & ATECC_EXEC_NAIVE) != 0;
     uint64_t max_us = atecc_exec_max_us(dev, opcode);
+    uint64_t expected = naive ? 0 : atecc_ready_expected(&dev->ready[opcode]);
+    struct atecc_ready_run run;
     uint64_t sent;
     uint64_t deadline;
     uint64_t fine_until = 0;
-    uint64_t learned_at = 0;
     uint64_t max_polls;
-    uint64_t poll = poll_us(dev);
-    uint64_t fine = scaled_poll(dev, ATECC_POLL_FINE_US);
     enum atecc_tp_result r;
     atecc_err rc;
 
     *raw_len = 0;
-    if ((flags & ATECC_EXEC_SAME_WINDOW) && !(flags & ATECC_EXEC_NAIVE) &&
-        !window_fits(dev, max_us))
+    memset(&run, 0, sizeof(run));
+    if ((flags & ATECC_EXEC_SAME_WINDOW) && !naive && !window_fits(dev, max_us))
         return atecc_fail(dev, ATECC_E_WATCHDOG,
                           "command 0x%02x no longer fits the wake window of the command that "
                           "prepared it at %s (the host was delayed)", opcode, dev->interface);
@@ -361,20 +381,21 @@ static atecc_err attempt(struct atecc_device *dev, const uint8_t *pkt, size_t pk
     sent = atecc_now(dev);
     deadline = sent + max_us + max_us / 10 + ATECC_DEADLINE_MARGIN_US;
     /* Fine polls are bounded too: at most the fine span's worth. */
-    max_polls = (max_us + max_us / 10 + ATECC_DEADLINE_MARGIN_US) / poll + 64 +
+    max_polls = (max_us + max_us / 10 + ATECC_DEADLINE_MARGIN_US) / poll_us(dev) + 64 +
                 ATECC_POLL_FINE_SPAN_US * 4 / ATECC_POLL_FINE_US;
-    if (!(flags & ATECC_EXEC_NAIVE) && dev->ready_us[opcode] != 0) {
-        learned_at = sent + dev->ready_us[opcode];
-        fine_until = learned_at + scaled_poll(dev, ATECC_POLL_FINE_SPAN_US);
-    }
-    atecc_sleep_for(dev, first_wait_us(dev, opcode, flags));
+    if (expected != 0)
+        fine_until = sent + expected + scaled_poll(dev, ATECC_POLL_FINE_SPAN_US);
+    if (naive)
+        atecc_sleep_for(dev, first_poll_us(dev, opcode, flags));  /* the baseline: plain sleep */
+    else
+        atecc_wait_until(dev, sent + first_poll_us(dev, opcode, flags));
     for (uint64_t n = 0;; n++) {
         uint64_t poll_start = atecc_now(dev);
 
         r = atecc_tp_receive(&dev->tp, raw, ATECC_RSP_MAX, raw_len);
         sync_bus_bytes(dev);
         if (r == ATECC_TP_OK) {
-            learn_ready(dev, opcode, poll_start - sent, flags);
+            learn_ready(dev, opcode, &run, poll_start - sent, flags);
             return ATECC_OK;
         }
         if (r == ATECC_TP_BAD_COUNT)
@@ -392,16 +413,8 @@ static atecc_err attempt(struct atecc_device *dev, const uint8_t *pkt, size_t pk
                               (unsigned long long)max_us);
         }
         dev->stats.polls++;
-        {
-            uint64_t t = atecc_now(dev);
-            uint64_t wait = t < fine_until ? fine : poll;
-
-            /* The first poll was a probe just before the learned time; the
-             * next one goes at that time, which answered before. */
-            if (n == 0 && learned_at > t && learned_at - t < wait)
-                wait = learned_at - t;
-            atecc_sleep_for(dev, wait);
-        }
+        atecc_ready_busy(&dev->ready[opcode], &run, poll_start - sent);
+        wait_next_poll(dev, sent, poll_start, expected, fine_until, &run);
     }
 }
 

@@ -1,7 +1,9 @@
 #!/bin/sh
 # Sign benchmark from one command: builds what it needs, then runs
 # trustlink-bench (tuned and naive policies, 1 and 4 callers, 100 kHz and
-# 400 kHz buses) against atecc608-emu at time scale 1, ATECC608B timing.
+# 400 kHz buses) against atecc608-emu at time scale 1, ATECC608B timing,
+# then the tuned policy once more against an emulator started with
+# --long-watchdog (a custom-provisioned part; --long-watchdog off skips it).
 # Usage: tests/bench/run.sh [BUILD_DIR] [trustlink-bench options...]
 #   BUILD_DIR defaults to build-bench next to this repository's sources.
 #   Results: printed table, and JSON in $BUILD_DIR/bench-results.json

@@ -28,7 +28,32 @@ static void vsleep(void *ctx, uint64_t us)
 {
     struct harness *h = ctx;
 
+    pthread_mutex_lock(&h->user_mutex);
+    if (h->clock_users == 0) {
+        h->clock_user = pthread_self();
+        h->clock_users = 1;
+    } else if (!pthread_equal(h->clock_user, pthread_self())) {
+        h->clock_users = 2;
+    }
+    pthread_mutex_unlock(&h->user_mutex);
     atomic_fetch_add(&h->now_us, us);
+}
+
+void harness_forget_clock_user(struct harness *h)
+{
+    pthread_mutex_lock(&h->user_mutex);
+    h->clock_users = 0;
+    pthread_mutex_unlock(&h->user_mutex);
+}
+
+bool harness_clock_used_only_by_this_thread(struct harness *h)
+{
+    bool only;
+
+    pthread_mutex_lock(&h->user_mutex);
+    only = h->clock_users == 1 && pthread_equal(h->clock_user, pthread_self());
+    pthread_mutex_unlock(&h->user_mutex);
+    return only;
 }
 
 static enum atecc_bus_result h_write(void *ctx, uint8_t addr7, const uint8_t *data, size_t len,
@@ -90,6 +115,7 @@ struct harness *harness_new_scaled(enum emu_profile profile, uint8_t revision, d
     h->emu_clock.sleep_us = vsleep;
     h->emu_clock.ctx = h;
     pthread_mutex_init(&h->bus_mutex, NULL);
+    pthread_mutex_init(&h->user_mutex, NULL);
     memset(&eo, 0, sizeof(eo));
     eo.profile = profile;
     eo.bus_hz = 100000;
@@ -113,6 +139,7 @@ void harness_free(struct harness *h)
         return;
     emu_chip_close(h->chip);
     pthread_mutex_destroy(&h->bus_mutex);
+    pthread_mutex_destroy(&h->user_mutex);
     /* Remove the lock files and the directory. */
     snprintf(path, sizeof(path), "rm -rf '%s'", h->lock_dir);
     if (system(path) != 0)

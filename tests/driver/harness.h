@@ -22,6 +22,10 @@ struct harness {
     struct atecc_clock clock;
     struct emu_clock emu_clock;
     pthread_mutex_t bus_mutex;   /* an emu_chip is not thread-safe */
+    /* Which threads advanced the clock since harness_forget_clock_user. */
+    pthread_mutex_t user_mutex;
+    pthread_t clock_user;
+    unsigned clock_users;        /* 0, 1, or 2 = more than one thread */
     struct emu_chip *chip;
     char lock_dir[64];
 };
@@ -41,6 +45,11 @@ struct atecc_options harness_options(struct harness *h);
 struct atecc_device *harness_open(struct harness *h, uint8_t addr7);
 void harness_fault(struct harness *h, const char *spec);
 struct emu_stats harness_emu_stats(struct harness *h);
+
+/* Starts recording which threads advance the virtual clock. */
+void harness_forget_clock_user(struct harness *h);
+/* True if the calling thread, and no other, advanced it since. */
+bool harness_clock_used_only_by_this_thread(struct harness *h);
 
 /* OpenSSL check of a raw R||S signature over digest with raw X||Y key. */
 bool harness_p256_verify(const uint8_t pub[64], const uint8_t digest[32], const uint8_t sig[64]);

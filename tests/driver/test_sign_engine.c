@@ -2,11 +2,12 @@
  * The sign engine (TUNED policy) and the NAIVE baseline against the
  * in-process emulator. Time scale 1 runs the datasheet timing and the
  * watchdog on the virtual clock shared by driver and emulator; time scale
- * 0 makes the chip instant (no watchdog). Only the worker thread advances
- * the virtual clock (callers block on a condition variable), so counts are
- * deterministic; the linger is host time, so tests that count wakes set it
- * long enough that no scheduler delay can expire it mid-test. Nothing
- * here asserts on wall-clock time.
+ * 0 makes the chip instant (no watchdog). One signer at a time advances
+ * the virtual clock (the worker, or a caller signing in its own thread
+ * while nothing else is queued; the others block on a condition
+ * variable), so counts are deterministic; the linger is host time, so
+ * tests that count wakes set it long enough that no scheduler delay can
+ * expire it mid-test. Nothing here asserts on wall-clock time.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -152,6 +153,19 @@ static void submit_blocked_batch(struct atecc_device *dev, struct caller *c, uns
         pthread_join(t[i], NULL);
 }
 
+/* n callers with one signature each, queued as one blocked batch; every
+ * signature must verify. */
+static void sign_one_each_in_one_batch(struct atecc_device *dev, const uint8_t *pub,
+                                       struct caller *c, pthread_t *t, unsigned n)
+{
+    memset(c, 0, n * sizeof(*c));
+    for (unsigned i = 0; i < n; i++)
+        c[i] = (struct caller){ .dev = dev, .pub = pub, .id = i, .count = 1 };
+    submit_blocked_batch(dev, c, n, t);
+    for (unsigned i = 0; i < n; i++)
+        assert_int_equal(c[i].good, 1);
+}
+
 static void test_concurrent_callers_are_signed_in_one_batch(void **state)
 {
     struct harness *h = harness_new(EMU_PROFILE_TRUSTANDGO, 0);
@@ -166,12 +180,7 @@ static void test_concurrent_callers_are_signed_in_one_batch(void **state)
     (void)state;
     assert_int_equal(atecc_pubkey(dev, 0, pub), ATECC_OK);
     before = harness_emu_stats(h);
-    memset(c, 0, sizeof(c));
-    for (unsigned i = 0; i < 6; i++)
-        c[i] = (struct caller){ .dev = dev, .pub = pub, .id = i, .count = 1 };
-    submit_blocked_batch(dev, c, 6, t);
-    for (unsigned i = 0; i < 6; i++)
-        assert_int_equal(c[i].good, 1);
+    sign_one_each_in_one_batch(dev, pub, c, t, 6);
     atecc_stats_get(dev, &st);
     assert_int_equal(st.signatures, 6);
     assert_int_equal(st.batches, 1);
@@ -192,6 +201,7 @@ static void test_steady_load_batches_and_never_crosses_the_watchdog(void **state
     struct harness *h = harness_new(EMU_PROFILE_TRUSTANDGO, 0);
     struct atecc_device *dev = open_with(h, ATECC_SIGN_POLICY_TUNED, LONG_LINGER_US);
     struct caller c[THREADS];
+    pthread_t t[THREADS];
     struct atecc_stats before;
     struct atecc_stats st;
     struct emu_stats es;
@@ -205,7 +215,10 @@ static void test_steady_load_batches_and_never_crosses_the_watchdog(void **state
     memset(c, 0, sizeof(c));
     for (unsigned i = 0; i < THREADS; i++)
         c[i] = (struct caller){ .dev = dev, .pub = pub, .id = i, .count = PER_THREAD };
-    run_callers(c, THREADS);
+    /* Starts as one batch (all four queue behind the first); on the
+     * virtual clock a signature takes microseconds of host time, so later
+     * ones overlap only by chance. */
+    submit_blocked_batch(dev, c, THREADS, t);
     for (unsigned i = 0; i < THREADS; i++) {
         assert_int_equal(c[i].failed, 0);
         assert_int_equal(c[i].bad_sig, 0);
@@ -377,6 +390,96 @@ static void test_naive_policy_signs_with_a_wake_per_command_and_full_waits(void 
     harness_free(h);
 }
 
+/*
+ * One caller signing back to back at datasheet timing: once both response
+ * times are learned, each command is polled exactly once, no earlier than
+ * ready and within the learning resolution of it (exec.c
+ * ATECC_READY_RESOLUTION_US), and the linger carries every signature to
+ * the next, so the only wakes are the watchdog's.
+ */
+static void test_single_caller_polls_once_per_command_just_after_ready(void **state)
+{
+    enum {
+        WARMUP = 8,
+        MEASURED = 6,
+        RESOLUTION_US = 50,
+        /* The chip answers a poll at the end of its write: (1 word
+         * address byte + the I2C address) x 9 bits at 100 kHz. */
+        POLL_SEEN_AFTER_US = 180,
+    };
+    struct harness *h = harness_new(EMU_PROFILE_TRUSTANDGO, 0);
+    struct atecc_device *dev = open_with(h, ATECC_SIGN_POLICY_TUNED, LONG_LINGER_US);
+    struct caller c;
+    struct atecc_stats before;
+    struct atecc_stats st;
+    struct emu_stats es0;
+    struct emu_stats es;
+    uint8_t pub[64];
+    uint64_t driver_busy;
+    uint64_t chip_busy;
+    uint64_t commands;
+
+    (void)state;
+    assert_int_equal(atecc_pubkey(dev, 0, pub), ATECC_OK);
+    c = (struct caller){ .dev = dev, .pub = pub, .id = 3, .count = WARMUP };
+    sign_loop(&c);
+    assert_int_equal(c.good, WARMUP);
+    atecc_stats_get(dev, &before);
+    es0 = harness_emu_stats(h);
+    c = (struct caller){ .dev = dev, .pub = pub, .id = 4, .count = MEASURED };
+    sign_loop(&c);
+    assert_int_equal(c.good, MEASURED);
+    atecc_stats_get(dev, &st);
+    es = harness_emu_stats(h);
+    commands = st.commands - before.commands;
+    assert_int_equal(commands, 2 * MEASURED);
+    /* No probe and no miss: the one poll of each command found it. */
+    assert_int_equal(st.polls - before.polls, 0);
+    driver_busy = st.chip_busy_us - before.chip_busy_us + commands * POLL_SEEN_AFTER_US;
+    chip_busy = es.busy_us - es0.busy_us;
+    assert_true(driver_busy >= chip_busy);
+    assert_true(driver_busy - chip_busy < commands * RESOLUTION_US);
+    assert_int_equal(st.wake_pulses - before.wake_pulses,
+                     st.watchdog_avoided - before.watchdog_avoided);
+    assert_int_equal(st.linger_hits - before.linger_hits, MEASURED);
+    assert_int_equal(es.watchdog_expiries, 0);
+    atecc_close(dev);
+    harness_free(h);
+}
+
+/* Nothing queued and nobody signing: the caller signs in its own thread
+ * (no handoff to the worker and back); requests that arrive while it
+ * signs queue for the worker, which goes on with them. */
+static void test_uncontended_caller_signs_in_its_own_thread(void **state)
+{
+    struct harness *h = harness_new(EMU_PROFILE_TRUSTANDGO, 0);
+    struct atecc_device *dev = open_with(h, ATECC_SIGN_POLICY_TUNED, LONG_LINGER_US);
+    struct caller c[3];
+    pthread_t t[3];
+    struct atecc_stats st;
+    uint8_t pub[64];
+    uint8_t d[32] = { 7 };
+    uint8_t sig[64];
+
+    (void)state;
+    assert_int_equal(atecc_pubkey(dev, 0, pub), ATECC_OK);
+    for (unsigned n = 0; n < 3; n++) {
+        harness_forget_clock_user(h);
+        assert_int_equal(atecc_sign(dev, 0, d, sig), ATECC_OK);
+        assert_true(harness_clock_used_only_by_this_thread(h));
+        assert_true(harness_p256_verify(pub, d, sig));
+    }
+    assert_int_equal(atecc_engine_taken(dev), 3);
+    /* Contended: one signer took the first, the worker the queued two. */
+    sign_one_each_in_one_batch(dev, pub, c, t, 3);
+    atecc_stats_get(dev, &st);
+    assert_int_equal(st.signatures, 6);
+    assert_int_equal(st.batch_max, 3);
+    assert_int_equal(atecc_engine_taken(dev), 6);
+    atecc_close(dev);
+    harness_free(h);
+}
+
 static void test_policy_comes_from_options_then_environment(void **state)
 {
     struct harness *h = harness_new_scaled(EMU_PROFILE_TRUSTANDGO, 0, 0.0, 42);
@@ -521,6 +624,8 @@ int main(void)
         cmocka_unit_test(test_fault_in_middle_of_batch_fails_only_that_request),
         cmocka_unit_test(test_random_crc_faults_in_batches_are_retried_and_all_verify),
         cmocka_unit_test(test_naive_policy_signs_with_a_wake_per_command_and_full_waits),
+        cmocka_unit_test(test_single_caller_polls_once_per_command_just_after_ready),
+        cmocka_unit_test(test_uncontended_caller_signs_in_its_own_thread),
         cmocka_unit_test(test_policy_comes_from_options_then_environment),
         cmocka_unit_test(test_linger_keeps_chip_awake_then_idles_it),
         cmocka_unit_test(test_other_calls_interleave_and_take_over_the_linger_window),

@@ -64,6 +64,11 @@ struct atecc_clock {
     uint64_t (*now_us)(void *ctx);           /* monotonic microseconds */
     void (*sleep_us)(void *ctx, uint64_t us);
     void *ctx;
+    /* Optional: return once now_us() >= deadline_us, as soon after it as
+     * the platform allows (the default clock sleeps to just before it and
+     * spins the rest). Used where the driver knows when the chip will be
+     * ready. NULL: sleep_us(deadline_us - now_us()). */
+    void (*wait_until_us)(void *ctx, uint64_t deadline_us);
 };
 
 enum atecc_chip_model {
@@ -84,8 +89,11 @@ enum atecc_wake_state {
  *     request and block; one worker per device drains the queue back to
  *     back inside one wake window and one bus-lock hold (a fresh Nonce
  *     before every Sign, idle + re-wake only when the watchdog demands it),
- *     polls from the typical execution time on, and keeps the chip awake
- *     for a short linger after the queue runs dry.
+ *     and keeps the chip awake for a short linger after the queue runs
+ *     dry. A caller that finds nothing queued and nobody signing signs in
+ *     its own thread, in the same window. Responses are polled first where
+ *     they were found in earlier runs of the same command (learned per
+ *     opcode), reached with a precise wait.
  *   NAIVE: the baseline a straightforward driver is: wake before and idle
  *     after every command, wait the full maximum execution time, no queue,
  *     no polling. Kept for measurement only.
@@ -107,7 +115,7 @@ enum atecc_sign_policy {
 #define ATECC_SIGN_LINGER_MAX_US 100000u
 
 struct atecc_options {
-    const struct atecc_clock *clock;  /* NULL = CLOCK_MONOTONIC + nanosleep */
+    const struct atecc_clock *clock;  /* NULL = CLOCK_MONOTONIC, nanosleep, precise waits */
     /* Directory of the inter-process bus lock files. NULL: $TRUSTLINK_LOCK_DIR,
      * else /run/lock if writable, else /tmp. */
     const char *lock_dir;
