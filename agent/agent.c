@@ -18,12 +18,12 @@
 
 #include <mosquitto.h>
 #include <openssl/rand.h>
-#include <systemd/sd-daemon.h>
 
 #include "control.h"
 #include "identity.h"
 #include "log.h"
 #include "mqtt.h"
+#include "notify.h"
 #include "report.h"
 
 uint64_t agent_monotonic_ms(void)
@@ -93,7 +93,7 @@ static void notify_status(struct agent *a)
 
         snprintf(a->status_text, sizeof(a->status_text), "%s", text);
         snprintf(msg, sizeof(msg), "STATUS=%s", text);
-        sd_notify(0, msg);
+        agent_notify(msg);
     }
 }
 

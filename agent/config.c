@@ -227,6 +227,13 @@ static int get_number(struct reader *r, struct json_object *obj, const char *pat
     return 0;
 }
 
+/* Rounds a range-checked, non-negative number to the nearest integer.
+ * By hand rather than lround(): it keeps libm out of the daemon. */
+static int64_t round_non_negative(double v)
+{
+    return (int64_t)(v + 0.5);
+}
+
 /* A duration in seconds (integer or fraction) stored as milliseconds. */
 static int get_seconds(struct reader *r, struct json_object *obj, const char *path,
                        const char *key, double min_s, double max_s, double fallback_s,
@@ -236,7 +243,7 @@ static int get_seconds(struct reader *r, struct json_object *obj, const char *pa
 
     if (get_number(r, obj, path, key, "seconds", min_s, max_s, fallback_s, &v) != 0)
         return -1;
-    *out_ms = (unsigned)lround(v * 1000.0);
+    *out_ms = (unsigned)round_non_negative(v * 1000.0);
     return 0;
 }
 
@@ -249,7 +256,7 @@ static int get_whole_seconds(struct reader *r, struct json_object *obj, const ch
 
     if (get_number(r, obj, path, key, "seconds", min_s, max_s, fallback_s, &v) != 0)
         return -1;
-    *out_s = (int64_t)llround(v);
+    *out_s = round_non_negative(v);
     return 0;
 }
 
@@ -791,7 +798,7 @@ static int parse_rotation(struct reader *r, struct json_object *root, struct age
     rot->profile = (enum agent_rotation_profile)profile;
     rot->retire = (enum agent_rotation_retire)retire;
     rot->max_attempts = (unsigned)attempts;
-    rot->renew_floor_s = (int64_t)llround(floor_days * 86400.0);
+    rot->renew_floor_s = round_non_negative(floor_days * 86400.0);
     return 0;
 }
 
