@@ -12,6 +12,7 @@
 #include "agent.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,14 @@ const char *agent_state_name(enum agent_state state)
     case AGENT_STATE_STOPPING: return "stopping";
     }
     return "unknown";
+}
+
+void agent_trim_heap(void)
+{
+    /* Startup, a full handshake and a rotation leave freed memory spread
+     * through the heap, and glibc only gives back its top. Once such work
+     * is over, a long-lived daemon hands back every whole free page. */
+    malloc_trim(0);
 }
 
 uint32_t agent_random_u32(void)
@@ -393,6 +402,7 @@ void agent_process_events(struct agent *a)
             flush_queue(a);
             if (a->config.telemetry.heartbeat_interval_s)
                 publish_heartbeat(a, now);
+            agent_trim_heap();
             agent_rotation_connected(a);
         }
     }

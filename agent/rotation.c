@@ -183,6 +183,7 @@ static void commit_rotation(struct agent *a)
                                                                     : "kept as previous");
     r->jitter_random = agent_random_u32();
     agent_rotation_cert_changed(a);
+    agent_trim_heap();
 }
 
 /* ---- the live steps --------------------------------------------------------- */
