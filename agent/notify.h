@@ -6,7 +6,7 @@
  *
  * trustlinkd speaks it itself instead of linking libsystemd: libsystemd
  * and the six libraries it pulls in (gcrypt, gpg-error, zstd, lzma, lz4,
- * cap) cost the daemon ~430 kB of its PSS for these two calls.
+ * cap) cost the daemon ~400 kB of its PSS for these two calls.
  */
 #ifndef TRUSTLINK_AGENT_NOTIFY_H
 #define TRUSTLINK_AGENT_NOTIFY_H
