@@ -187,6 +187,7 @@ static int load_identity(struct agent *a, uint64_t now)
         a->identity = NULL;
     }
     if (st == AGENT_IDENTITY_OK) {
+        agent_rotation_use_saved_chain(a);
         agent_cert_info_fill(&a->cert, agent_identity_certificate(a->identity));
         agent_rotation_cert_changed(a);
         agent_notice("identity: key %s on token \"%s\" (%s), certificate %s, expires %s",
