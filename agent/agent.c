@@ -12,18 +12,19 @@
 #include "agent.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <mosquitto.h>
 #include <openssl/rand.h>
-#include <systemd/sd-daemon.h>
 
 #include "control.h"
 #include "identity.h"
 #include "log.h"
 #include "mqtt.h"
+#include "notify.h"
 #include "report.h"
 
 uint64_t agent_monotonic_ms(void)
@@ -44,6 +45,14 @@ const char *agent_state_name(enum agent_state state)
     case AGENT_STATE_STOPPING: return "stopping";
     }
     return "unknown";
+}
+
+void agent_trim_heap(void)
+{
+    /* Startup, a full handshake and a rotation leave freed memory spread
+     * through the heap, and glibc only gives back its top. Once such work
+     * is over, a long-lived daemon hands back every whole free page. */
+    malloc_trim(0);
 }
 
 uint32_t agent_random_u32(void)
@@ -93,7 +102,7 @@ static void notify_status(struct agent *a)
 
         snprintf(a->status_text, sizeof(a->status_text), "%s", text);
         snprintf(msg, sizeof(msg), "STATUS=%s", text);
-        sd_notify(0, msg);
+        agent_notify(msg);
     }
 }
 
@@ -178,6 +187,7 @@ static int load_identity(struct agent *a, uint64_t now)
         a->identity = NULL;
     }
     if (st == AGENT_IDENTITY_OK) {
+        agent_rotation_use_saved_chain(a);
         agent_cert_info_fill(&a->cert, agent_identity_certificate(a->identity));
         agent_rotation_cert_changed(a);
         agent_notice("identity: key %s on token \"%s\" (%s), certificate %s, expires %s",
@@ -393,6 +403,7 @@ void agent_process_events(struct agent *a)
             flush_queue(a);
             if (a->config.telemetry.heartbeat_interval_s)
                 publish_heartbeat(a, now);
+            agent_trim_heap();
             agent_rotation_connected(a);
         }
     }

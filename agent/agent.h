@@ -117,6 +117,9 @@ uint64_t agent_monotonic_ms(void);
  * backoff and renewal jitter, never key material. */
 uint32_t agent_random_u32(void);
 
+/* Returns the heap's free pages to the system (after transient work). */
+void agent_trim_heap(void);
+
 /* Loads config_path into a fresh agent (log level applied). 0, or the
  * exit status (AGENT_EXIT_CONFIG for config errors) with the reason logged. */
 int agent_init(struct agent *a, const char *config_path);

@@ -13,9 +13,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
-#include <math.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,288 +22,10 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
+#include "config_reader.h"
 #include "csr.h"
 
-#define PATH_MAX_LEN 128
 #define MAX_ID_LIST 64
-
-struct reader {
-    char *err;
-    size_t err_len;
-};
-
-__attribute__((format(printf, 3, 4)))
-static int fail(struct reader *r, const char *path, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    n = snprintf(r->err, r->err_len, "%s: ", path);
-    if (n < 0 || (size_t)n >= r->err_len)
-        return -1;
-    va_start(ap, fmt);
-    vsnprintf(r->err + n, r->err_len - (size_t)n, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-/* A short rendering of what the file had, for "got ..." in messages. */
-static const char *got(struct json_object *val, char *buf, size_t len)
-{
-    const char *text = val ? json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) : "null";
-
-    if (strlen(text) < len) {
-        snprintf(buf, len, "%s", text);
-    } else {
-        snprintf(buf, len, "%.*s...", (int)(len - 4), text);
-    }
-    return buf;
-}
-
-static void join(char *out, const char *parent, const char *key)
-{
-    if (parent[0] == '\0')
-        snprintf(out, PATH_MAX_LEN, "%s", key);
-    else
-        snprintf(out, PATH_MAX_LEN, "%s.%s", parent, key);
-}
-
-/* Every key of obj must be one of allowed (NULL-terminated). */
-static int check_keys(struct reader *r, struct json_object *obj, const char *path,
-                      const char *const *allowed)
-{
-    json_object_object_foreach(obj, key, val) {
-        bool known = false;
-        char where[PATH_MAX_LEN];
-
-        (void)val;
-        for (size_t i = 0; allowed[i] != NULL; i++) {
-            if (strcmp(key, allowed[i]) == 0) {
-                known = true;
-                break;
-            }
-        }
-        if (!known) {
-            char list[384] = "";
-            size_t used = 0;
-
-            for (size_t i = 0; allowed[i] != NULL && used < sizeof(list); i++) {
-                int n = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
-                                 allowed[i]);
-                if (n < 0)
-                    break;
-                used += (size_t)n;
-            }
-            join(where, path, key);
-            return fail(r, where, "unknown key (expected one of: %s)", list);
-        }
-    }
-    return 0;
-}
-
-/* The value of key, or NULL if absent. An explicit JSON null counts as
- * present (and then fails the type check). */
-static struct json_object *member(struct json_object *obj, const char *key, bool *present)
-{
-    struct json_object *val = NULL;
-
-    *present = json_object_object_get_ex(obj, key, &val);
-    return val;
-}
-
-static int get_section(struct reader *r, struct json_object *root, const char *key,
-                       bool required, struct json_object **out)
-{
-    bool present;
-    struct json_object *val = member(root, key, &present);
-    char buf[64];
-
-    *out = NULL;
-    if (!present) {
-        if (required)
-            return fail(r, key, "required section is missing (expected an object)");
-        return 0;
-    }
-    if (!json_object_is_type(val, json_type_object))
-        return fail(r, key, "expected an object, got %s", got(val, buf, sizeof(buf)));
-    *out = val;
-    return 0;
-}
-
-typedef bool (*string_check_fn)(const char *value);
-
-static int get_string(struct reader *r, struct json_object *obj, const char *path,
-                      const char *key, bool required, const char *what, size_t max_len,
-                      string_check_fn check, const char *fallback, char **out)
-{
-    char where[PATH_MAX_LEN];
-    char buf[64];
-    bool present;
-    struct json_object *val;
-    const char *text;
-    size_t len;
-
-    join(where, path, key);
-    val = obj ? member(obj, key, &present) : (present = false, NULL);
-    if (!present) {
-        if (required)
-            return fail(r, where, "required key is missing (expected %s)", what);
-        if (fallback == NULL) {
-            *out = NULL;
-            return 0;
-        }
-        text = fallback;
-    } else {
-        if (!json_object_is_type(val, json_type_string))
-            return fail(r, where, "expected %s, got %s", what, got(val, buf, sizeof(buf)));
-        text = json_object_get_string(val);
-        len = strlen(text);
-        if (len == 0 || len > max_len || len != (size_t)json_object_get_string_len(val) ||
-            (check != NULL && !check(text)))
-            return fail(r, where, "expected %s, got %s", what, got(val, buf, sizeof(buf)));
-    }
-    *out = strdup(text);
-    if (*out == NULL)
-        return fail(r, where, "out of memory");
-    return 0;
-}
-
-static int get_uint(struct reader *r, struct json_object *obj, const char *path,
-                    const char *key, unsigned long min, unsigned long max,
-                    unsigned long fallback, unsigned long *out)
-{
-    char where[PATH_MAX_LEN];
-    char buf[64];
-    bool present;
-    struct json_object *val;
-    int64_t v;
-
-    join(where, path, key);
-    val = obj ? member(obj, key, &present) : (present = false, NULL);
-    if (!present) {
-        *out = fallback;
-        return 0;
-    }
-    if (!json_object_is_type(val, json_type_int))
-        return fail(r, where, "expected an integer %lu-%lu, got %s", min, max,
-                    got(val, buf, sizeof(buf)));
-    errno = 0;
-    v = json_object_get_int64(val);
-    if (errno != 0 || v < 0 || (uint64_t)v < min || (uint64_t)v > max)
-        return fail(r, where, "expected an integer %lu-%lu, got %s", min, max,
-                    got(val, buf, sizeof(buf)));
-    *out = (unsigned long)v;
-    return 0;
-}
-
-/* A number (integer or fraction) of unit in [min, max]; fallback when
- * absent. */
-static int get_number(struct reader *r, struct json_object *obj, const char *path,
-                      const char *key, const char *unit, double min, double max,
-                      double fallback, double *out)
-{
-    char where[PATH_MAX_LEN];
-    char buf[64];
-    bool present;
-    struct json_object *val;
-    double v;
-
-    join(where, path, key);
-    val = obj ? member(obj, key, &present) : (present = false, NULL);
-    if (!present) {
-        *out = fallback;
-        return 0;
-    }
-    if (!json_object_is_type(val, json_type_int) && !json_object_is_type(val, json_type_double))
-        return fail(r, where, "expected a number of %s %g-%g, got %s", unit, min, max,
-                    got(val, buf, sizeof(buf)));
-    v = json_object_get_double(val);
-    if (!isfinite(v) || v < min || v > max)
-        return fail(r, where, "expected a number of %s %g-%g, got %s", unit, min, max,
-                    got(val, buf, sizeof(buf)));
-    *out = v;
-    return 0;
-}
-
-/* A duration in seconds (integer or fraction) stored as milliseconds. */
-static int get_seconds(struct reader *r, struct json_object *obj, const char *path,
-                       const char *key, double min_s, double max_s, double fallback_s,
-                       unsigned *out_ms)
-{
-    double v;
-
-    if (get_number(r, obj, path, key, "seconds", min_s, max_s, fallback_s, &v) != 0)
-        return -1;
-    *out_ms = (unsigned)lround(v * 1000.0);
-    return 0;
-}
-
-/* A duration in seconds (integer or fraction) rounded to whole seconds. */
-static int get_whole_seconds(struct reader *r, struct json_object *obj, const char *path,
-                             const char *key, double min_s, double max_s, double fallback_s,
-                             int64_t *out_s)
-{
-    double v;
-
-    if (get_number(r, obj, path, key, "seconds", min_s, max_s, fallback_s, &v) != 0)
-        return -1;
-    *out_s = (int64_t)llround(v);
-    return 0;
-}
-
-static int get_bool(struct reader *r, struct json_object *obj, const char *path,
-                    const char *key, bool fallback, bool *out)
-{
-    char where[PATH_MAX_LEN];
-    char buf[64];
-    bool present;
-    struct json_object *val;
-
-    join(where, path, key);
-    val = obj ? member(obj, key, &present) : (present = false, NULL);
-    if (!present) {
-        *out = fallback;
-        return 0;
-    }
-    if (!json_object_is_type(val, json_type_boolean))
-        return fail(r, where, "expected true or false, got %s", got(val, buf, sizeof(buf)));
-    *out = json_object_get_boolean(val);
-    return 0;
-}
-
-/* One of names[] (NULL-terminated); *out is its index. */
-static int get_choice(struct reader *r, struct json_object *obj, const char *path,
-                      const char *key, const char *const *names, int fallback, int *out)
-{
-    char where[PATH_MAX_LEN];
-    char buf[64];
-    char list[128] = "";
-    size_t used = 0;
-    bool present;
-    struct json_object *val;
-
-    join(where, path, key);
-    val = obj ? member(obj, key, &present) : (present = false, NULL);
-    if (!present) {
-        *out = fallback;
-        return 0;
-    }
-    if (json_object_is_type(val, json_type_string)) {
-        for (int i = 0; names[i] != NULL; i++) {
-            if (strcmp(json_object_get_string(val), names[i]) == 0) {
-                *out = i;
-                return 0;
-            }
-        }
-    }
-    for (size_t i = 0; names[i] != NULL && used < sizeof(list); i++) {
-        int n = snprintf(list + used, sizeof(list) - used, "%s\"%s\"", i ? " or " : "", names[i]);
-        if (n < 0)
-            break;
-        used += (size_t)n;
-    }
-    return fail(r, where, "expected %s, got %s", list, got(val, buf, sizeof(buf)));
-}
 
 static bool is_device_id(const char *s)
 {
@@ -366,40 +86,40 @@ static bool is_octal_mode(const char *s)
     return errno == 0 && *end == '\0' && v <= 0777;
 }
 
-static int parse_identity(struct reader *r, struct json_object *root, struct agent_config *cfg)
+static int parse_identity(struct cfg_reader *r, struct json_object *root, struct agent_config *cfg)
 {
     static const char *const keys[] = {"module", "key", "certificate", "chain_file",
                                        "pin_file", "pin_credential", NULL};
     struct json_object *sec = NULL;
     struct agent_identity_config *id = &cfg->identity;
 
-    if (get_section(r, root, "identity", true, &sec) != 0 ||
-        check_keys(r, sec, "identity", keys) != 0)
+    if (cfg_get_section(r, root, "identity", true, &sec) != 0 ||
+        cfg_check_keys(r, sec, "identity", keys) != 0)
         return -1;
-    if (get_string(r, sec, "identity", "module", false, "an absolute path of a PKCS#11 module",
-                   PATH_MAX, is_absolute_path, AGENT_DEFAULT_PKCS11_MODULE, &id->module) != 0 ||
-        get_string(r, sec, "identity", "key", true,
-                   "a pkcs11: URI naming the private key (RFC 7512)", 4096, is_pkcs11_uri, NULL,
-                   &id->key_uri) != 0 ||
-        get_string(r, sec, "identity", "certificate", true,
-                   "a pkcs11: URI or an absolute path of a PEM file", 4096, is_cert_source, NULL,
-                   &id->certificate) != 0 ||
-        get_string(r, sec, "identity", "chain_file", false,
-                   "an absolute path of a PEM file of intermediate certificates", PATH_MAX,
-                   is_absolute_path, NULL, &id->chain_file) != 0 ||
-        get_string(r, sec, "identity", "pin_file", false, "an absolute path of a PIN file",
-                   PATH_MAX, is_absolute_path, NULL, &id->pin_file) != 0 ||
-        get_string(r, sec, "identity", "pin_credential", false,
-                   "a systemd credential name (no '/')", 255, is_credential_name, NULL,
-                   &id->pin_credential) != 0)
+    if (cfg_get_string(r, sec, "identity", "module", false, "an absolute path of a PKCS#11 module",
+                       PATH_MAX, is_absolute_path, AGENT_DEFAULT_PKCS11_MODULE, &id->module) != 0 ||
+        cfg_get_string(r, sec, "identity", "key", true,
+                       "a pkcs11: URI naming the private key (RFC 7512)", 4096, is_pkcs11_uri, NULL,
+                       &id->key_uri) != 0 ||
+        cfg_get_string(r, sec, "identity", "certificate", true,
+                       "a pkcs11: URI or an absolute path of a PEM file", 4096, is_cert_source, NULL,
+                       &id->certificate) != 0 ||
+        cfg_get_string(r, sec, "identity", "chain_file", false,
+                       "an absolute path of a PEM file of intermediate certificates", PATH_MAX,
+                       is_absolute_path, NULL, &id->chain_file) != 0 ||
+        cfg_get_string(r, sec, "identity", "pin_file", false, "an absolute path of a PIN file",
+                       PATH_MAX, is_absolute_path, NULL, &id->pin_file) != 0 ||
+        cfg_get_string(r, sec, "identity", "pin_credential", false,
+                       "a systemd credential name (no '/')", 255, is_credential_name, NULL,
+                       &id->pin_credential) != 0)
         return -1;
     if (id->pin_file && id->pin_credential)
-        return fail(r, "identity", "expected at most one of \"pin_file\" and \"pin_credential\", "
+        return cfg_fail(r, "identity", "expected at most one of \"pin_file\" and \"pin_credential\", "
                                    "got both");
     return 0;
 }
 
-static int parse_broker(struct reader *r, struct json_object *root, struct agent_config *cfg)
+static int parse_broker(struct cfg_reader *r, struct json_object *root, struct agent_config *cfg)
 {
     static const char *const keys[] = {"host", "port", "ca_file", "ca_dir", "tls_min_version",
                                        "mqtt_version", "keepalive", "client_id", NULL};
@@ -410,26 +130,26 @@ static int parse_broker(struct reader *r, struct json_object *root, struct agent
     unsigned long port, keepalive;
     int tls, mqtt;
 
-    if (get_section(r, root, "broker", true, &sec) != 0 ||
-        check_keys(r, sec, "broker", keys) != 0)
+    if (cfg_get_section(r, root, "broker", true, &sec) != 0 ||
+        cfg_check_keys(r, sec, "broker", keys) != 0)
         return -1;
-    if (get_string(r, sec, "broker", "host", true, "a host name or IP address", 253, is_host,
-                   NULL, &b->host) != 0 ||
-        get_uint(r, sec, "broker", "port", 1, 65535, 8883, &port) != 0 ||
-        get_string(r, sec, "broker", "ca_file", false, "an absolute path of a PEM CA file",
-                   PATH_MAX, is_absolute_path, NULL, &b->ca_file) != 0 ||
-        get_string(r, sec, "broker", "ca_dir", false,
-                   "an absolute path of a hashed CA directory", PATH_MAX, is_absolute_path, NULL,
-                   &b->ca_dir) != 0 ||
-        get_choice(r, sec, "broker", "tls_min_version", tls_names, 0, &tls) != 0 ||
-        get_choice(r, sec, "broker", "mqtt_version", mqtt_names, 0, &mqtt) != 0 ||
-        get_uint(r, sec, "broker", "keepalive", 5, 65535, 60, &keepalive) != 0 ||
-        get_string(r, sec, "broker", "client_id", false,
-                   "an MQTT client id of 1-64 characters [A-Za-z0-9._-]", 64, is_device_id,
-                   cfg->device_id, &b->client_id) != 0)
+    if (cfg_get_string(r, sec, "broker", "host", true, "a host name or IP address", 253, is_host,
+                       NULL, &b->host) != 0 ||
+        cfg_get_uint(r, sec, "broker", "port", 1, 65535, 8883, &port) != 0 ||
+        cfg_get_string(r, sec, "broker", "ca_file", false, "an absolute path of a PEM CA file",
+                       PATH_MAX, is_absolute_path, NULL, &b->ca_file) != 0 ||
+        cfg_get_string(r, sec, "broker", "ca_dir", false,
+                       "an absolute path of a hashed CA directory", PATH_MAX, is_absolute_path, NULL,
+                       &b->ca_dir) != 0 ||
+        cfg_get_choice(r, sec, "broker", "tls_min_version", tls_names, 0, &tls) != 0 ||
+        cfg_get_choice(r, sec, "broker", "mqtt_version", mqtt_names, 0, &mqtt) != 0 ||
+        cfg_get_uint(r, sec, "broker", "keepalive", 5, 65535, 60, &keepalive) != 0 ||
+        cfg_get_string(r, sec, "broker", "client_id", false,
+                       "an MQTT client id of 1-64 characters [A-Za-z0-9._-]", 64, is_device_id,
+                       cfg->device_id, &b->client_id) != 0)
         return -1;
     if (!b->ca_file && !b->ca_dir)
-        return fail(r, "broker", "expected \"ca_file\" or \"ca_dir\" (the broker is always "
+        return cfg_fail(r, "broker", "expected \"ca_file\" or \"ca_dir\" (the broker is always "
                                  "verified), got neither");
     b->port = (unsigned)port;
     b->keepalive_s = (unsigned)keepalive;
@@ -438,7 +158,7 @@ static int parse_broker(struct reader *r, struct json_object *root, struct agent
     return 0;
 }
 
-static int parse_reconnect(struct reader *r, struct json_object *root, struct agent_config *cfg)
+static int parse_reconnect(struct cfg_reader *r, struct json_object *root, struct agent_config *cfg)
 {
     static const char *const keys[] = {"initial", "maximum", "jitter", "stable_reset", NULL};
     static const char *const jitter_names[] = {"none", "full", NULL};
@@ -446,26 +166,26 @@ static int parse_reconnect(struct reader *r, struct json_object *root, struct ag
     struct agent_reconnect_config *rc = &cfg->reconnect;
     int jitter;
 
-    if (get_section(r, root, "reconnect", false, &sec) != 0 ||
-        (sec && check_keys(r, sec, "reconnect", keys) != 0))
+    if (cfg_get_section(r, root, "reconnect", false, &sec) != 0 ||
+        (sec && cfg_check_keys(r, sec, "reconnect", keys) != 0))
         return -1;
-    if (get_seconds(r, sec, "reconnect", "initial", 0.01, 3600, 1, &rc->initial_ms) != 0 ||
-        get_seconds(r, sec, "reconnect", "maximum", 0.01, 86400, 120, &rc->maximum_ms) != 0 ||
-        get_choice(r, sec, "reconnect", "jitter", jitter_names, 1, &jitter) != 0 ||
-        get_seconds(r, sec, "reconnect", "stable_reset", 0, 86400, 30, &rc->stable_reset_ms) != 0)
+    if (cfg_get_seconds(r, sec, "reconnect", "initial", 0.01, 3600, 1, &rc->initial_ms) != 0 ||
+        cfg_get_seconds(r, sec, "reconnect", "maximum", 0.01, 86400, 120, &rc->maximum_ms) != 0 ||
+        cfg_get_choice(r, sec, "reconnect", "jitter", jitter_names, 1, &jitter) != 0 ||
+        cfg_get_seconds(r, sec, "reconnect", "stable_reset", 0, 86400, 30, &rc->stable_reset_ms) != 0)
         return -1;
     if (rc->maximum_ms < rc->initial_ms)
-        return fail(r, "reconnect.maximum", "expected at least reconnect.initial (%g s), got %g",
-                    rc->initial_ms / 1000.0, rc->maximum_ms / 1000.0);
+        return cfg_fail(r, "reconnect.maximum", "expected at least reconnect.initial (%g s), got %g",
+                        rc->initial_ms / 1000.0, rc->maximum_ms / 1000.0);
     rc->jitter = jitter == 1;
     return 0;
 }
 
 /* allowed_uids / allowed_gids: integers or user/group names. */
-static int get_id_list(struct reader *r, struct json_object *sec, const char *key, bool groups,
+static int get_id_list(struct cfg_reader *r, struct json_object *sec, const char *key, bool groups,
                        unsigned **out, size_t *n_out)
 {
-    char where[PATH_MAX_LEN];
+    char where[CFG_PATH_MAX];
     char buf[64];
     bool present;
     struct json_object *val;
@@ -473,25 +193,25 @@ static int get_id_list(struct reader *r, struct json_object *sec, const char *ke
     unsigned *ids = NULL;
     size_t n;
 
-    join(where, "control", key);
+    cfg_join(where, "control", key);
     *out = NULL;
     *n_out = 0;
-    val = sec ? member(sec, key, &present) : (present = false, NULL);
+    val = sec ? cfg_member(sec, key, &present) : (present = false, NULL);
     if (!present)
         return 0;
     if (!json_object_is_type(val, json_type_array))
-        return fail(r, where, "expected %s, got %s", what, got(val, buf, sizeof(buf)));
+        return cfg_fail(r, where, "expected %s, got %s", what, cfg_got(val, buf, sizeof(buf)));
     n = json_object_array_length(val);
     if (n > MAX_ID_LIST)
-        return fail(r, where, "expected at most %d entries, got %zu", MAX_ID_LIST, n);
+        return cfg_fail(r, where, "expected at most %d entries, got %zu", MAX_ID_LIST, n);
     if (n == 0)
         return 0;
     ids = calloc(n, sizeof(*ids));
     if (!ids)
-        return fail(r, where, "out of memory");
+        return cfg_fail(r, where, "out of memory");
     for (size_t i = 0; i < n; i++) {
         struct json_object *item = json_object_array_get_idx(val, i);
-        char item_path[PATH_MAX_LEN + 32];
+        char item_path[CFG_PATH_MAX + 32];
 
         snprintf(item_path, sizeof(item_path), "%s[%zu]", where, i);
         if (json_object_is_type(item, json_type_int)) {
@@ -499,8 +219,8 @@ static int get_id_list(struct reader *r, struct json_object *sec, const char *ke
 
             if (v < 0 || v >= (int64_t)UINT32_MAX) {
                 free(ids);
-                return fail(r, item_path, "expected an id 0-%u, got %s", UINT32_MAX - 1,
-                            got(item, buf, sizeof(buf)));
+                return cfg_fail(r, item_path, "expected an id 0-%u, got %s", UINT32_MAX - 1,
+                                cfg_got(item, buf, sizeof(buf)));
             }
             ids[i] = (unsigned)v;
         } else if (json_object_is_type(item, json_type_string)) {
@@ -510,21 +230,21 @@ static int get_id_list(struct reader *r, struct json_object *sec, const char *ke
                 struct group *gr = getgrnam(name);
                 if (!gr) {
                     free(ids);
-                    return fail(r, item_path, "expected an existing group, got \"%s\"", name);
+                    return cfg_fail(r, item_path, "expected an existing group, got \"%s\"", name);
                 }
                 ids[i] = gr->gr_gid;
             } else {
                 struct passwd *pw = getpwnam(name);
                 if (!pw) {
                     free(ids);
-                    return fail(r, item_path, "expected an existing user, got \"%s\"", name);
+                    return cfg_fail(r, item_path, "expected an existing user, got \"%s\"", name);
                 }
                 ids[i] = pw->pw_uid;
             }
         } else {
             free(ids);
-            return fail(r, item_path, "expected a %s name or number, got %s",
-                        groups ? "group" : "user", got(item, buf, sizeof(buf)));
+            return cfg_fail(r, item_path, "expected a %s name or number, got %s",
+                            groups ? "group" : "user", cfg_got(item, buf, sizeof(buf)));
         }
     }
     *out = ids;
@@ -532,7 +252,7 @@ static int get_id_list(struct reader *r, struct json_object *sec, const char *ke
     return 0;
 }
 
-static int parse_control(struct reader *r, struct json_object *root, struct agent_config *cfg)
+static int parse_control(struct cfg_reader *r, struct json_object *root, struct agent_config *cfg)
 {
     static const char *const keys[] = {"path", "mode", "allowed_uids", "allowed_gids", NULL};
     struct json_object *sec = NULL;
@@ -541,13 +261,13 @@ static int parse_control(struct reader *r, struct json_object *root, struct agen
     unsigned *uids = NULL, *gids = NULL;
     int rc = -1;
 
-    if (get_section(r, root, "control", false, &sec) != 0 ||
-        (sec && check_keys(r, sec, "control", keys) != 0))
+    if (cfg_get_section(r, root, "control", false, &sec) != 0 ||
+        (sec && cfg_check_keys(r, sec, "control", keys) != 0))
         return -1;
-    if (get_string(r, sec, "control", "path", false, "an absolute path of the control socket",
-                   107, is_absolute_path, "/run/trustlink/control.sock", &c->path) != 0 ||
-        get_string(r, sec, "control", "mode", false, "an octal file mode such as \"0660\"", 4,
-                   is_octal_mode, "0660", &mode) != 0 ||
+    if (cfg_get_string(r, sec, "control", "path", false, "an absolute path of the control socket",
+                       107, is_absolute_path, "/run/trustlink/control.sock", &c->path) != 0 ||
+        cfg_get_string(r, sec, "control", "mode", false, "an octal file mode such as \"0660\"", 4,
+                       is_octal_mode, "0660", &mode) != 0 ||
         get_id_list(r, sec, "allowed_uids", false, &uids, &c->n_allowed_uids) != 0 ||
         get_id_list(r, sec, "allowed_gids", true, &gids, &c->n_allowed_gids) != 0)
         goto cleanup;
@@ -599,25 +319,25 @@ static char *expand_template(const char *tmpl, const struct agent_config *cfg)
 
 /* A topic (no wildcards, no leading/trailing '/') with its templates
  * expanded; fallback (a template too) when absent. */
-static int get_topic(struct reader *r, struct json_object *obj, const char *path,
+static int get_topic(struct cfg_reader *r, struct json_object *obj, const char *path,
                      const char *key, const char *what, size_t max_len, const char *fallback,
                      const struct agent_config *cfg, char **out)
 {
-    char where[PATH_MAX_LEN];
+    char where[CFG_PATH_MAX];
     char *tmpl = NULL;
 
-    if (get_string(r, obj, path, key, false, what, max_len, is_topic_text, fallback, &tmpl) != 0)
+    if (cfg_get_string(r, obj, path, key, false, what, max_len, is_topic_text, fallback, &tmpl) != 0)
         return -1;
     *out = expand_template(tmpl, cfg);
     free(tmpl);
     if (*out == NULL) {
-        join(where, path, key);
-        return fail(r, where, "expected at most 511 bytes once expanded");
+        cfg_join(where, path, key);
+        return cfg_fail(r, where, "expected at most 511 bytes once expanded");
     }
     return 0;
 }
 
-static int parse_telemetry(struct reader *r, struct json_object *root, struct agent_config *cfg)
+static int parse_telemetry(struct cfg_reader *r, struct json_object *root, struct agent_config *cfg)
 {
     static const char *const keys[] = {"heartbeat_interval", "topic_prefix", "status_topic",
                                        "heartbeat_topic", "queue_max_messages", "queue_max_bytes",
@@ -629,10 +349,10 @@ static int parse_telemetry(struct reader *r, struct json_object *root, struct ag
     size_t len;
     int rc = -1;
 
-    if (get_section(r, root, "telemetry", false, &sec) != 0 ||
-        (sec && check_keys(r, sec, "telemetry", keys) != 0))
+    if (cfg_get_section(r, root, "telemetry", false, &sec) != 0 ||
+        (sec && cfg_check_keys(r, sec, "telemetry", keys) != 0))
         return -1;
-    if (get_uint(r, sec, "telemetry", "heartbeat_interval", 0, 86400, 60, &interval) != 0 ||
+    if (cfg_get_uint(r, sec, "telemetry", "heartbeat_interval", 0, 86400, 60, &interval) != 0 ||
         get_topic(r, sec, "telemetry", "topic_prefix",
                   "a topic without wildcards or leading/trailing '/', may use {device_id} "
                   "and {client_id}", 200, "trustlink/{device_id}", cfg, &t->topic_prefix) != 0 ||
@@ -642,15 +362,15 @@ static int parse_telemetry(struct reader *r, struct json_object *root, struct ag
         get_topic(r, sec, "telemetry", "heartbeat_topic",
                   "a topic below topic_prefix without wildcards", 100, "heartbeat", cfg,
                   &heartbeat) != 0 ||
-        get_uint(r, sec, "telemetry", "queue_max_messages", 1, 100000, 100, &max_messages) != 0 ||
-        get_uint(r, sec, "telemetry", "queue_max_bytes", 1024, 64UL * 1024 * 1024, 256 * 1024,
-                 &max_bytes) != 0)
+        cfg_get_uint(r, sec, "telemetry", "queue_max_messages", 1, 100000, 100, &max_messages) != 0 ||
+        cfg_get_uint(r, sec, "telemetry", "queue_max_bytes", 1024, 64UL * 1024 * 1024, 256 * 1024,
+                     &max_bytes) != 0)
         goto cleanup;
     len = strlen(t->topic_prefix) + 2;
     t->status_topic = malloc(len + strlen(status));
     t->heartbeat_topic = malloc(len + strlen(heartbeat));
     if (!t->status_topic || !t->heartbeat_topic) {
-        fail(r, "telemetry", "out of memory");
+        cfg_fail(r, "telemetry", "out of memory");
         goto cleanup;
     }
     sprintf(t->status_topic, "%s/%s", t->topic_prefix, status);
@@ -685,7 +405,7 @@ static void default_state_dir(char *out, size_t len)
 }
 
 /* rotation.subject must be a subject agent_csr_parse_subject accepts. */
-static int check_subject(struct reader *r, struct json_object *sec, const char *what,
+static int check_subject(struct cfg_reader *r, struct json_object *sec, const char *what,
                          const char *subject)
 {
     char detail[256];
@@ -698,12 +418,12 @@ static int check_subject(struct reader *r, struct json_object *sec, const char *
     ERR_pop_to_mark();
     X509_NAME_free(name);
     if (rc != 0)
-        return fail(r, "rotation.subject", "expected %s, got %s (%s)", what,
-                    got(json_object_object_get(sec, "subject"), buf, sizeof(buf)), detail);
+        return cfg_fail(r, "rotation.subject", "expected %s, got %s (%s)", what,
+                        cfg_got(json_object_object_get(sec, "subject"), buf, sizeof(buf)), detail);
     return 0;
 }
 
-static int parse_rotation(struct reader *r, struct json_object *root, struct agent_config *cfg)
+static int parse_rotation(struct cfg_reader *r, struct json_object *root, struct agent_config *cfg)
 {
     static const char *const keys[] = {
         "enabled", "profile", "request_topic", "accepted_topic", "rejected_topic",
@@ -723,12 +443,12 @@ static int parse_rotation(struct reader *r, struct json_object *root, struct age
     double floor_days;
     int profile, retire;
 
-    if (get_section(r, root, "rotation", false, &sec) != 0 ||
-        (sec && check_keys(r, sec, "rotation", keys) != 0))
+    if (cfg_get_section(r, root, "rotation", false, &sec) != 0 ||
+        (sec && cfg_check_keys(r, sec, "rotation", keys) != 0))
         return -1;
-    if (get_bool(r, sec, "rotation", "enabled", sec != NULL, &rot->enabled) != 0 ||
-        get_choice(r, sec, "rotation", "profile", profile_names, AGENT_ROTATION_TRUSTLINK,
-                   &profile) != 0 ||
+    if (cfg_get_bool(r, sec, "rotation", "enabled", sec != NULL, &rot->enabled) != 0 ||
+        cfg_get_choice(r, sec, "rotation", "profile", profile_names, AGENT_ROTATION_TRUSTLINK,
+                       &profile) != 0 ||
         get_topic(r, sec, "rotation", "request_topic", ROTATION_TOPIC_WHAT, 200,
                   default_request[profile], cfg, &rot->request_topic) != 0)
         return -1;
@@ -742,56 +462,56 @@ static int parse_rotation(struct reader *r, struct json_object *root, struct age
                   &rot->accepted_topic) != 0 ||
         get_topic(r, sec, "rotation", "rejected_topic", ROTATION_TOPIC_WHAT, 200, rejected, cfg,
                   &rot->rejected_topic) != 0 ||
-        get_string(r, sec, "rotation", "issuing_ca_file", rot->enabled,
-                   "a path of a PEM file of the issuing CA certificates", PATH_MAX, NULL, NULL,
-                   &rot->issuing_ca_file) != 0 ||
-        get_string(r, sec, "rotation", "subject", false, subject_what, 1024, NULL, NULL,
-                   &rot->subject) != 0 ||
+        cfg_get_string(r, sec, "rotation", "issuing_ca_file", rot->enabled,
+                       "a path of a PEM file of the issuing CA certificates", PATH_MAX, NULL, NULL,
+                       &rot->issuing_ca_file) != 0 ||
+        cfg_get_string(r, sec, "rotation", "subject", false, subject_what, 1024, NULL, NULL,
+                       &rot->subject) != 0 ||
         (rot->subject && check_subject(r, sec, subject_what, rot->subject) != 0) ||
-        get_string(r, sec, "rotation", "state_dir", false,
-                   "an absolute path of the rotation journal directory", PATH_MAX,
-                   is_absolute_path, state_dir, &rot->state_dir) != 0 ||
-        get_seconds(r, sec, "rotation", "answer_timeout", 0.001, 3600, 60,
-                    &rot->answer_timeout_ms) != 0 ||
-        get_uint(r, sec, "rotation", "max_attempts", 1, 20, 3, &attempts) != 0 ||
-        get_choice(r, sec, "rotation", "retire", retire_names, AGENT_RETIRE_DESTROY,
-                   &retire) != 0 ||
-        get_bool(r, sec, "rotation", "auto_renew", true, &rot->auto_renew) != 0 ||
-        get_number(r, sec, "rotation", "renew_floor_days", "days", 0, 3650, 30,
-                   &floor_days) != 0 ||
-        get_seconds(r, sec, "rotation", "check_interval", 0.001, 86400, 3600,
-                    &rot->check_interval_ms) != 0 ||
-        get_whole_seconds(r, sec, "rotation", "jitter_cap", 0, 604800, 86400,
-                          &rot->jitter_cap_s) != 0 ||
-        get_whole_seconds(r, sec, "rotation", "min_interval", 0, 86400, 60,
-                          &rot->min_interval_s) != 0 ||
-        get_whole_seconds(r, sec, "rotation", "retry_base", 1, 86400, 60,
-                          &rot->retry_base_s) != 0 ||
-        get_whole_seconds(r, sec, "rotation", "retry_max", 1, 604800, 21600,
-                          &rot->retry_max_s) != 0 ||
-        get_string(r, sec, "rotation", "probe_client_id", false,
-                   "an MQTT client id of 1-128 bytes", 128, NULL, probe,
-                   &rot->probe_client_id) != 0)
+        cfg_get_string(r, sec, "rotation", "state_dir", false,
+                       "an absolute path of the rotation journal directory", PATH_MAX,
+                       is_absolute_path, state_dir, &rot->state_dir) != 0 ||
+        cfg_get_seconds(r, sec, "rotation", "answer_timeout", 0.001, 3600, 60,
+                        &rot->answer_timeout_ms) != 0 ||
+        cfg_get_uint(r, sec, "rotation", "max_attempts", 1, 20, 3, &attempts) != 0 ||
+        cfg_get_choice(r, sec, "rotation", "retire", retire_names, AGENT_RETIRE_DESTROY,
+                       &retire) != 0 ||
+        cfg_get_bool(r, sec, "rotation", "auto_renew", true, &rot->auto_renew) != 0 ||
+        cfg_get_number(r, sec, "rotation", "renew_floor_days", "days", 0, 3650, 30,
+                       &floor_days) != 0 ||
+        cfg_get_seconds(r, sec, "rotation", "check_interval", 0.001, 86400, 3600,
+                        &rot->check_interval_ms) != 0 ||
+        cfg_get_whole_seconds(r, sec, "rotation", "jitter_cap", 0, 604800, 86400,
+                              &rot->jitter_cap_s) != 0 ||
+        cfg_get_whole_seconds(r, sec, "rotation", "min_interval", 0, 86400, 60,
+                              &rot->min_interval_s) != 0 ||
+        cfg_get_whole_seconds(r, sec, "rotation", "retry_base", 1, 86400, 60,
+                              &rot->retry_base_s) != 0 ||
+        cfg_get_whole_seconds(r, sec, "rotation", "retry_max", 1, 604800, 21600,
+                              &rot->retry_max_s) != 0 ||
+        cfg_get_string(r, sec, "rotation", "probe_client_id", false,
+                       "an MQTT client id of 1-128 bytes", 128, NULL, probe,
+                       &rot->probe_client_id) != 0)
         return -1;
     if (rot->retry_max_s < rot->retry_base_s)
-        return fail(r, "rotation.retry_max",
-                    "expected at least rotation.retry_base (%lld s), got %lld",
-                    (long long)rot->retry_base_s, (long long)rot->retry_max_s);
+        return cfg_fail(r, "rotation.retry_max",
+                        "expected at least rotation.retry_base (%lld s), got %lld",
+                        (long long)rot->retry_base_s, (long long)rot->retry_max_s);
     if (strcmp(rot->probe_client_id, cfg->broker.client_id) == 0)
-        return fail(r, "rotation.probe_client_id",
-                    "expected a client id other than broker.client_id, got %s",
-                    got(json_object_object_get(sec, "probe_client_id"), buf, sizeof(buf)));
+        return cfg_fail(r, "rotation.probe_client_id",
+                        "expected a client id other than broker.client_id, got %s",
+                        cfg_got(json_object_object_get(sec, "probe_client_id"), buf, sizeof(buf)));
     if (strcmp(rot->accepted_topic, rot->request_topic) == 0 ||
         strcmp(rot->rejected_topic, rot->request_topic) == 0 ||
         strcmp(rot->accepted_topic, rot->rejected_topic) == 0)
-        return fail(r, "rotation",
-                    "expected distinct request_topic, accepted_topic and rejected_topic, "
-                    "got \"%s\", \"%s\", \"%s\"", rot->request_topic, rot->accepted_topic,
-                    rot->rejected_topic);
+        return cfg_fail(r, "rotation",
+                        "expected distinct request_topic, accepted_topic and rejected_topic, "
+                        "got \"%s\", \"%s\", \"%s\"", rot->request_topic, rot->accepted_topic,
+                        rot->rejected_topic);
     rot->profile = (enum agent_rotation_profile)profile;
     rot->retire = (enum agent_rotation_retire)retire;
     rot->max_attempts = (unsigned)attempts;
-    rot->renew_floor_s = (int64_t)llround(floor_days * 86400.0);
+    rot->renew_floor_s = cfg_round_non_negative(floor_days * 86400.0);
     return 0;
 }
 
@@ -802,7 +522,7 @@ int agent_config_parse(const char *text, size_t len, struct agent_config *out,
                                        "reconnect", "control", "telemetry", "rotation",
                                        NULL};
     static const char *const level_names[] = {"error", "warning", "notice", "info", "debug", NULL};
-    struct reader r = {err, err_len};
+    struct cfg_reader r = {err, err_len};
     struct json_tokener *tok = NULL;
     struct json_object *root = NULL;
     struct agent_config cfg;
@@ -811,12 +531,12 @@ int agent_config_parse(const char *text, size_t len, struct agent_config *out,
 
     memset(&cfg, 0, sizeof(cfg));
     if (len > 1024 * 1024) {
-        fail(&r, "(file)", "expected at most 1 MiB of JSON, got %zu bytes", len);
+        cfg_fail(&r, "(file)", "expected at most 1 MiB of JSON, got %zu bytes", len);
         goto cleanup;
     }
     tok = json_tokener_new();
     if (!tok) {
-        fail(&r, "(file)", "out of memory");
+        cfg_fail(&r, "(file)", "out of memory");
         goto cleanup;
     }
     root = json_tokener_parse_ex(tok, text, (int)len);
@@ -829,22 +549,22 @@ int agent_config_parse(const char *text, size_t len, struct agent_config *out,
 
         for (size_t i = 0; i < at && i < len; i++)
             line += text[i] == '\n';
-        fail(&r, "(file)", "invalid JSON at line %zu: %s", line,
-             trailing ? "unexpected text after the top-level object"
-             : !root && jerr == json_tokener_success ? "incomplete document"
+        cfg_fail(&r, "(file)", "invalid JSON at line %zu: %s", line,
+                 trailing ? "unexpected text after the top-level object"
+                 : !root && jerr == json_tokener_success ? "incomplete document"
                                                        : json_tokener_error_desc(jerr));
         goto cleanup;
     }
     if (!json_object_is_type(root, json_type_object)) {
         char buf[64];
-        fail(&r, "(top level)", "expected an object, got %s", got(root, buf, sizeof(buf)));
+        cfg_fail(&r, "(top level)", "expected an object, got %s", cfg_got(root, buf, sizeof(buf)));
         goto cleanup;
     }
-    if (check_keys(&r, root, "", keys) != 0 ||
-        get_string(&r, root, "", "device_id", true,
-                   "a device id of 1-64 characters [A-Za-z0-9._-]", 64, is_device_id, NULL,
-                   &cfg.device_id) != 0 ||
-        get_choice(&r, root, "", "log_level", level_names, 3, &level) != 0 ||
+    if (cfg_check_keys(&r, root, "", keys) != 0 ||
+        cfg_get_string(&r, root, "", "device_id", true,
+                       "a device id of 1-64 characters [A-Za-z0-9._-]", 64, is_device_id, NULL,
+                       &cfg.device_id) != 0 ||
+        cfg_get_choice(&r, root, "", "log_level", level_names, 3, &level) != 0 ||
         parse_identity(&r, root, &cfg) != 0 || parse_broker(&r, root, &cfg) != 0 ||
         parse_reconnect(&r, root, &cfg) != 0 || parse_control(&r, root, &cfg) != 0 ||
         parse_telemetry(&r, root, &cfg) != 0 || parse_rotation(&r, root, &cfg) != 0)

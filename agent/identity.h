@@ -72,6 +72,9 @@ enum agent_identity_status agent_identity_resolve(struct agent_identity *id,
  * so and agent_identity_key_id answers OBJECT_NOT_FOUND. */
 void agent_identity_adopt(struct agent_identity *id, EVP_PKEY *key, X509 *cert,
                           STACK_OF(X509) *chain);
+/* Replaces the intermediates sent after the leaf; takes ownership of
+ * chain (NULL = empty). */
+void agent_identity_replace_chain(struct agent_identity *id, STACK_OF(X509) *chain);
 void agent_identity_free(struct agent_identity *id);
 
 /* A short name for a status ("pin-incorrect", ...), for status output. */

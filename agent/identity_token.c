@@ -308,23 +308,31 @@ static void name_key_from_token(struct agent_identity *id)
 }
 
 /* Here rather than in identity.c: it needs the key tags above. */
-void agent_identity_adopt(struct agent_identity *id, EVP_PKEY *key, X509 *cert,
-                          STACK_OF(X509) *chain)
+void agent_identity_replace_chain(struct agent_identity *id, STACK_OF(X509) *chain)
 {
-    const struct key_tag *tag = key_tag_get(key);
     X509 *x;
 
     /* The old chain's contents go; the stack object stays (never NULL).
      * Handing back the identity's own chain keeps it as it is. */
-    while (chain != id->chain && (x = sk_X509_pop(id->chain)) != NULL)
+    if (chain == id->chain)
+        return;
+    while ((x = sk_X509_pop(id->chain)) != NULL)
         X509_free(x);
-    if (chain && chain != id->chain) {
+    if (chain) {
         while ((x = sk_X509_shift(chain)) != NULL) {
             if (!sk_X509_push(id->chain, x))
                 X509_free(x); /* out of memory: a shorter chain, never a leak */
         }
         sk_X509_free(chain);
     }
+}
+
+void agent_identity_adopt(struct agent_identity *id, EVP_PKEY *key, X509 *cert,
+                          STACK_OF(X509) *chain)
+{
+    const struct key_tag *tag = key_tag_get(key);
+
+    agent_identity_replace_chain(id, chain);
     X509_free(id->cert);
     id->cert = cert;
     EVP_PKEY_free(id->key);

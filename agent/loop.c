@@ -36,13 +36,13 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include <systemd/sd-daemon.h>
 
 #include "control.h"
 #include "control_thread.h"
 #include "handlers.h"
 #include "log.h"
 #include "mqtt.h"
+#include "notify.h"
 
 #define MAX_POLLFDS 64
 
@@ -133,7 +133,10 @@ int agent_loop_run(struct agent *a)
         goto cleanup;
     /* "starting" until agent_start returns; status answers meanwhile. */
     agent_control_thread_refresh(a->control);
-    if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
+    rc = agent_watchdog_usec(&watchdog_usec);
+    if (rc < 0)
+        agent_warn("systemd watchdog: WATCHDOG_USEC/WATCHDOG_PID malformed, not pinging");
+    if (rc > 0) {
         watchdog_interval_ms = watchdog_usec / 2000u;
         if (watchdog_interval_ms == 0)
             watchdog_interval_ms = 1;
@@ -145,7 +148,7 @@ int agent_loop_run(struct agent *a)
         status = rc;
         goto cleanup;
     }
-    sd_notify(0, "READY=1");
+    agent_notify("READY=1");
 
     while (!a->exit_requested) {
         uint64_t now = agent_monotonic_ms();
@@ -158,7 +161,7 @@ int agent_loop_run(struct agent *a)
             break;
         if (watchdog_interval_ms) {
             if (now >= next_watchdog_ms) {
-                sd_notify(0, "WATCHDOG=1");
+                agent_notify("WATCHDOG=1");
                 next_watchdog_ms = now + watchdog_interval_ms;
             }
             timeout = min_timeout(timeout, (int)(next_watchdog_ms - now));
@@ -223,7 +226,7 @@ int agent_loop_run(struct agent *a)
     }
     status = a->exit_status;
 cleanup:
-    sd_notify(0, "STOPPING=1");
+    agent_notify("STOPPING=1");
     if (a->control) {
         agent_control_thread_stop(a->control);
         a->control = NULL;

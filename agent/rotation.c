@@ -36,6 +36,7 @@
 #include "identity_token.h"
 #include "log.h"
 #include "mqtt.h"
+#include "rotation_chain.h"
 #include "rotation_wire.h"
 #include "tls.h"
 
@@ -173,6 +174,7 @@ static void commit_rotation(struct agent *a)
     }
     if (rotation_journal_clear(a->config.rotation.state_dir, err, sizeof(err)) != 0)
         agent_warn("rotation journal: %s", err);
+    rotation_chain_prune(a->config.rotation.state_dir, r->rec.new_key_id);
     r->rotations++;
     r->consecutive_failures = 0;
     snprintf(r->last_result, sizeof(r->last_result), "success");
@@ -183,6 +185,7 @@ static void commit_rotation(struct agent *a)
                                                                     : "kept as previous");
     r->jitter_random = agent_random_u32();
     agent_rotation_cert_changed(a);
+    agent_trim_heap();
 }
 
 /* ---- the live steps --------------------------------------------------------- */
@@ -467,6 +470,13 @@ static void handle_answer(struct agent *a, uint64_t now)
     }
     if (agent_token_store_certificate(a->identity, leaf, r->new_id, r->new_id_len,
                                       r->rec.temp_label, err, sizeof(err)) != AGENT_IDENTITY_OK) {
+        fail_rotation(a, err);
+        return;
+    }
+    /* The token keeps only the leaf; the intermediates must outlive a
+     * restart too (rotation_chain.h). */
+    if (rotation_chain_save(a->config.rotation.state_dir, r->rec.new_key_id, chain, err,
+                            sizeof(err)) != 0) {
         fail_rotation(a, err);
         return;
     }

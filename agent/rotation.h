@@ -118,6 +118,11 @@ int agent_rotation_check_config(const struct agent_config *cfg, char *label, siz
 enum agent_identity_status agent_rotation_recover(struct agent *a, struct agent_identity *id,
                                                   char *err, size_t err_len);
 
+/* After the identity resolved: the intermediates the last rotation
+ * received for this key (rotation_chain.h) replace identity.chain_file's
+ * when they continue the certificate. */
+void agent_rotation_use_saved_chain(struct agent *a);
+
 /* control "rotate" and the renewal timer. 0, or -1 with err. */
 int agent_rotation_start(struct agent *a, const char *trigger, char *err, size_t err_len);
 

@@ -152,46 +152,23 @@ static int write_all(int fd, const char *buf, size_t len)
     return 0;
 }
 
-int rotation_journal_write(const char *dir, const struct rotation_record *r, char *err,
-                           size_t err_len)
+int rotation_state_write(const char *dir, const char *name, const char *data, size_t len,
+                         char *err, size_t err_len)
 {
     char path[PATH_MAX], tmp[PATH_MAX];
-    json_object *o = NULL;
-    const char *text;
     int fd = -1, rc = -1;
 
-    if (rotation_record_validate(r, err, err_len) != 0)
-        return -1;
-    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, ROTATION_JOURNAL_FILE) >= sizeof(path) ||
-        (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, ROTATION_JOURNAL_FILE) >= sizeof(tmp)) {
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path) ||
+        (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name) >= sizeof(tmp)) {
         set_err(err, err_len, "%s: path too long", dir);
         return -1;
     }
-    o = json_object_new_object();
-    if (!o)
-        goto oom;
-    json_object_object_add(o, "version", json_object_new_int(ROTATION_JOURNAL_VERSION));
-    json_object_object_add(o, "step", json_object_new_string(rotation_step_name(r->step)));
-    json_object_object_add(o, "slot_id", json_object_new_int64((int64_t)r->slot_id));
-    json_object_object_add(o, "new_key_id", json_object_new_string(r->new_key_id));
-    json_object_object_add(o, "old_key_id", json_object_new_string(r->old_key_id));
-    json_object_object_add(o, "temp_label", json_object_new_string(r->temp_label));
-    json_object_object_add(o, "label", json_object_new_string(r->label));
-    json_object_object_add(o, "request_id", json_object_new_string(r->request_id));
-    json_object_object_add(o, "started", json_object_new_int64(r->started));
-    json_object_object_add(o, "updated", json_object_new_int64(r->updated));
-    json_object_object_add(o, "attempt", json_object_new_int64(r->attempt));
-    json_object_object_add(o, "error", json_object_new_string(r->error));
-    text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-    if (!text)
-        goto oom;
-
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         set_err(err, err_len, "%s: cannot create: %s", tmp, strerror(errno));
         goto out;
     }
-    if (write_all(fd, text, strlen(text)) != 0 || write_all(fd, "\n", 1) != 0) {
+    if (write_all(fd, data, len) != 0) {
         set_err(err, err_len, "%s: write failed: %s", tmp, strerror(errno));
         goto out;
     }
@@ -210,14 +187,56 @@ int rotation_journal_write(const char *dir, const struct rotation_record *r, cha
         goto out;
     }
     rc = fsync_dir(dir, err, err_len);
-    goto out;
-oom:
-    set_err(err, err_len, "rotation journal: out of memory");
 out:
     if (fd >= 0)
         close(fd);
     if (rc != 0)
         unlink(tmp);
+    return rc;
+}
+
+int rotation_journal_write(const char *dir, const struct rotation_record *r, char *err,
+                           size_t err_len)
+{
+    json_object *o = NULL;
+    const char *text;
+    char *line = NULL;
+    size_t len;
+    int rc = -1;
+
+    if (rotation_record_validate(r, err, err_len) != 0)
+        return -1;
+    o = json_object_new_object();
+    if (!o)
+        goto oom;
+    json_object_object_add(o, "version", json_object_new_int(ROTATION_JOURNAL_VERSION));
+    json_object_object_add(o, "step", json_object_new_string(rotation_step_name(r->step)));
+    json_object_object_add(o, "slot_id", json_object_new_int64((int64_t)r->slot_id));
+    json_object_object_add(o, "new_key_id", json_object_new_string(r->new_key_id));
+    json_object_object_add(o, "old_key_id", json_object_new_string(r->old_key_id));
+    json_object_object_add(o, "temp_label", json_object_new_string(r->temp_label));
+    json_object_object_add(o, "label", json_object_new_string(r->label));
+    json_object_object_add(o, "request_id", json_object_new_string(r->request_id));
+    json_object_object_add(o, "started", json_object_new_int64(r->started));
+    json_object_object_add(o, "updated", json_object_new_int64(r->updated));
+    json_object_object_add(o, "attempt", json_object_new_int64(r->attempt));
+    json_object_object_add(o, "error", json_object_new_string(r->error));
+    text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+    if (!text)
+        goto oom;
+    len = strlen(text);
+    line = malloc(len + 2);
+    if (!line)
+        goto oom;
+    memcpy(line, text, len);
+    line[len] = '\n';
+    line[len + 1] = '\0';
+    rc = rotation_state_write(dir, ROTATION_JOURNAL_FILE, line, len + 1, err, err_len);
+    goto out;
+oom:
+    set_err(err, err_len, "rotation journal: out of memory");
+out:
+    free(line);
     json_object_put(o);
     return rc;
 }

@@ -82,6 +82,10 @@ int rotation_journal_write(const char *dir, const struct rotation_record *r, cha
                            size_t err_len);
 enum rotation_load rotation_journal_load(const char *dir, struct rotation_record *out, char *err,
                                          size_t err_len);
+/* Replaces dir/name with data atomically and durably (temporary file,
+ * fsync, rename, fsync of dir). 0, or -1 with err set. */
+int rotation_state_write(const char *dir, const char *name, const char *data, size_t len,
+                         char *err, size_t err_len);
 /* Removes the journal (after returning to idle) and fsyncs the dir. */
 int rotation_journal_clear(const char *dir, char *err, size_t err_len);
 

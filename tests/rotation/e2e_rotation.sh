@@ -14,8 +14,10 @@
 #   auto      automatic renewal of a short-lived certificate
 #   aws       one rotation speaking AWS IoT's CreateCertificateFromCsr topics
 #   keep      retire = keep-previous over four rotations (chip slots cycle)
+#   chain     the CA issues from a new intermediate: the chain its answer
+#             carried (not identity.chain_file) survives a restart
 . "$(dirname "$0")/../agent/lib.sh"
-scenario=${1:?usage: e2e_rotation.sh full|failures|crash|auto|aws|keep softhsm|emu}
+scenario=${1:?usage: e2e_rotation.sh full|failures|crash|auto|aws|keep|chain softhsm|emu}
 kind=${2:?usage: e2e_rotation.sh SCENARIO softhsm|emu}
 [ -x "${CA_RESPONDER:-}" ] || ag_fail "CA_RESPONDER must name trustlink-ca-responder"
 
@@ -329,6 +331,43 @@ scenario_keep() {
     ag_start_agent
     ag_wait_state connected
     [ "$(key_id)" = "${ids[4]}" ] || ag_fail "restart did not find the newest key"
+}
+
+# ---------------------------------------------------------------------------
+# The CA issues the new certificate from an intermediate the broker does not
+# know (it trusts only the root) and the agent's config names no chain: the
+# connection after the switch uses the answer's chain from memory, and a
+# restart must find it again in the state directory.
+scenario_chain() {
+    local id
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$AG_DIR/issuing.key" \
+        -out "$AG_DIR/issuing.csr" -subj /CN=issuing-2 2>/dev/null
+    printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n' \
+        >"$AG_DIR/issuing.ext"
+    ag_sign_csr ca "$AG_DIR/issuing.csr" "$AG_DIR/issuing.pem" "$AG_DIR/issuing.ext"
+    rotation_config
+    RT_RESPONDER_CA=issuing start_responder --seconds 3600 --chain "$AG_DIR/issuing.pem"
+    ag_start_agent
+    ag_wait_state connected
+    rotate_and_wait success
+    ag_wait_state connected
+    ag_status_field 's["certificate"]["issuer"]' | grep -q 'issuing-2' ||
+        ag_fail "the new certificate is not from the intermediate"
+    id=$(key_id)
+    [ -s "$AG_DIR/state/chain-$id.pem" ] || ag_fail "no saved chain for key $id: $(ls "$AG_DIR/state")"
+    [ "$(ls "$AG_DIR/state" | grep -c '^chain-')" -eq 1 ] || ag_fail "stale chains: $(ls "$AG_DIR/state")"
+    ag_kill "$AG_AGENT_PID"
+    ag_start_agent
+    ag_wait_state connected
+    grep -q "certificate chain: 1 intermediate(s) received by the rotation that made key $id" \
+        "$AG_DIR/agent.log" || ag_fail "the restart did not use the saved chain"
+    # A second rotation replaces the saved chain; only the current key's stays.
+    rotate_and_wait success
+    ag_wait_state connected
+    [ "$(key_id)" != "$id" ] || ag_fail "second rotation kept the key"
+    [ "$(ls "$AG_DIR/state" | grep -c '^chain-')" -eq 1 ] || ag_fail "stale chains: $(ls "$AG_DIR/state")"
+    [ -s "$AG_DIR/state/chain-$(key_id).pem" ] || ag_fail "no saved chain for the second key"
+    check_one_identity
 }
 
 "scenario_$scenario"
