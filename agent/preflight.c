@@ -25,6 +25,7 @@
 
 #include "config.h"
 #include "identity.h"
+#include "rotation_chain.h"
 #include "tls.h"
 
 #define BROKER_TIMEOUT_S 10
@@ -243,6 +244,23 @@ enum agent_preflight_result agent_preflight(const char *config_path, FILE *out)
             line(out, "FAIL", "certificate", "%s matches the key but has expired", subject);
         else
             line(out, "PASS", "certificate", "%s matches the key; %d days to expiry", subject, days);
+    }
+    /* The daemon sends the chain its last rotation saved; so does the
+     * broker check below. */
+    {
+        char desc[768];
+
+        switch (rotation_chain_apply(cfg.rotation.state_dir, id, desc, sizeof(desc))) {
+        case ROTATION_CHAIN_LOADED:
+            line(out, "PASS", "chain", "%s", desc);
+            break;
+        case ROTATION_CHAIN_MISMATCH:
+        case ROTATION_CHAIN_BAD:
+            line(out, "WARN", "chain", "%s", desc);
+            break;
+        case ROTATION_CHAIN_NONE:
+            break;
+        }
     }
     if (agent_identity_has_mechanism(id, CKM_ECDSA)) {
         line(out, "PASS", "mechanism", "CKM_ECDSA is available for signing");

@@ -14,6 +14,9 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "hex.h"
+#include "identity.h"
+#include "identity_token.h"
 #include "rotation_journal.h"
 
 #define CHAIN_PREFIX "chain-"
@@ -138,4 +141,44 @@ int rotation_chain_prune(const char *dir, const char *keep_key_id_hex)
     }
     closedir(d);
     return removed;
+}
+
+enum rotation_chain_load rotation_chain_apply(const char *dir, struct agent_identity *id,
+                                              char *desc, size_t desc_len)
+{
+    unsigned char key_id[ROTATION_ID_HEX_MAX / 2];
+    size_t key_id_len = sizeof(key_id);
+    char hex[ROTATION_ID_HEX_MAX + 1];
+    STACK_OF(X509) *chain = NULL;
+    char err[512] = "";
+    enum rotation_chain_load result;
+
+    desc[0] = '\0';
+    if (!dir || !id || agent_identity_key_id(id, key_id, &key_id_len) != AGENT_IDENTITY_OK)
+        return ROTATION_CHAIN_NONE;
+    agent_hex_encode(key_id, key_id_len, hex, sizeof(hex));
+    result = rotation_chain_load(dir, hex, agent_identity_certificate(id), &chain, err,
+                                 sizeof(err));
+    switch (result) {
+    case ROTATION_CHAIN_LOADED:
+        snprintf(desc, desc_len,
+                 "%d intermediate(s) received by the rotation that made key %s (%s/" CHAIN_PREFIX
+                 "%s" CHAIN_SUFFIX ")",
+                 sk_X509_num(chain), hex, dir, hex);
+        agent_identity_replace_chain(id, chain);
+        break;
+    case ROTATION_CHAIN_MISMATCH:
+        snprintf(desc, desc_len,
+                 "%s/" CHAIN_PREFIX "%s" CHAIN_SUFFIX " does not continue the certificate; "
+                 "sending identity.chain_file's chain instead",
+                 dir, hex);
+        break;
+    case ROTATION_CHAIN_BAD:
+        snprintf(desc, desc_len, "saved rotation chain: %s; sending identity.chain_file's chain "
+                                 "instead", err);
+        break;
+    case ROTATION_CHAIN_NONE:
+        break;
+    }
+    return result;
 }

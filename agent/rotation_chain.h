@@ -35,6 +35,14 @@ int rotation_chain_save(const char *dir, const char *key_id_hex, STACK_OF(X509) 
 enum rotation_chain_load rotation_chain_load(const char *dir, const char *key_id_hex, X509 *leaf,
                                              STACK_OF(X509) **out, char *err, size_t err_len);
 
+struct agent_identity;
+
+/* For a resolved identity: loads the saved chain of its key and, when it
+ * continues the certificate, makes it the chain sent after the leaf. desc
+ * gets one sentence for a log or a report (empty for NONE). */
+enum rotation_chain_load rotation_chain_apply(const char *dir, struct agent_identity *id,
+                                              char *desc, size_t desc_len);
+
 /* Removes every saved chain but keep_key_id_hex's (NULL: all). Returns the
  * number removed; a directory that does not exist is not an error. */
 int rotation_chain_prune(const char *dir, const char *keep_key_id_hex);

@@ -229,30 +229,15 @@ enum agent_identity_status agent_rotation_recover(struct agent *a, struct agent_
 
 void agent_rotation_use_saved_chain(struct agent *a)
 {
-    const char *dir = a->config.rotation.state_dir;
-    unsigned char id[ROTATION_ID_HEX_MAX / 2];
-    size_t id_len = sizeof(id);
-    char hex[ROTATION_ID_HEX_MAX + 1];
-    STACK_OF(X509) *chain = NULL;
-    char err[512];
+    char desc[768];
 
-    if (!dir || !a->identity ||
-        agent_identity_key_id(a->identity, id, &id_len) != AGENT_IDENTITY_OK)
-        return;
-    agent_hex_encode(id, id_len, hex, sizeof(hex));
-    switch (rotation_chain_load(dir, hex, agent_identity_certificate(a->identity), &chain, err,
-                                sizeof(err))) {
+    switch (rotation_chain_apply(a->config.rotation.state_dir, a->identity, desc, sizeof(desc))) {
     case ROTATION_CHAIN_LOADED:
-        agent_info("certificate chain: %d intermediate(s) received by the rotation that made "
-                   "key %s (%s/chain-%s.pem)", sk_X509_num(chain), hex, dir, hex);
-        agent_identity_replace_chain(a->identity, chain);
+        agent_info("certificate chain: %s", desc);
         break;
     case ROTATION_CHAIN_MISMATCH:
-        agent_warn("%s/chain-%s.pem does not continue the certificate; sending "
-                   "identity.chain_file's chain instead", dir, hex);
-        break;
     case ROTATION_CHAIN_BAD:
-        agent_warn("saved rotation chain: %s; sending identity.chain_file's chain instead", err);
+        agent_warn("%s", desc);
         break;
     case ROTATION_CHAIN_NONE:
         break;

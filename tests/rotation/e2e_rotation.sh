@@ -20,6 +20,7 @@
 scenario=${1:?usage: e2e_rotation.sh full|failures|crash|auto|aws|keep|chain softhsm|emu}
 kind=${2:?usage: e2e_rotation.sh SCENARIO softhsm|emu}
 [ -x "${CA_RESPONDER:-}" ] || ag_fail "CA_RESPONDER must name trustlink-ca-responder"
+[ "$scenario" != chain ] || [ -x "${TRUSTLINKCTL:-}" ] || ag_fail "TRUSTLINKCTL must name trustlinkctl"
 
 ag_init
 ag_make_ca ca
@@ -361,6 +362,13 @@ scenario_chain() {
     ag_wait_state connected
     grep -q "certificate chain: 1 intermediate(s) received by the rotation that made key $id" \
         "$AG_DIR/agent.log" || ag_fail "the restart did not use the saved chain"
+    # The preflight sends the same chain in its broker handshake.
+    local rc=0
+    "$TRUSTLINKCTL" check --config "$AG_DIR/agent.json" >"$AG_DIR/check.out" 2>&1 || rc=$?
+    [ "$rc" -eq 0 ] || ag_fail "trustlinkctl check exited $rc: $(cat "$AG_DIR/check.out")"
+    grep -q "^PASS chain: 1 intermediate(s) .* key $id" "$AG_DIR/check.out" ||
+        ag_fail "preflight did not use the saved chain: $(cat "$AG_DIR/check.out")"
+    grep -q '^PASS broker: ' "$AG_DIR/check.out" || ag_fail "preflight broker: $(cat "$AG_DIR/check.out")"
     # A second rotation replaces the saved chain; only the current key's stays.
     rotate_and_wait success
     ag_wait_state connected
