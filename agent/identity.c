@@ -6,7 +6,8 @@
  * exactly one private key by the URI's object attributes (raw PKCS#11 on
  * the same module instance, so CKA_SENSITIVE/CKA_EXTRACTABLE can be read)
  * -> take libp11's EVP_PKEY for it -> load the certificate (token or PEM)
- * -> the certificate's public key must equal the key's.
+ * -> the certificate's public key must equal the key's. Object lookup by
+ * URI is identity_lookup.c's, the certificate identity_cert.c's.
  * Must never: print the PIN; sign anything; keep the PIN after login
  * (libp11 keeps its own copy for fork re-login; that is libp11's).
  */
@@ -20,28 +21,13 @@
 
 #include <libp11.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <p11-kit/pkcs11.h>
 #include <p11-kit/uri.h>
 
 #include "config.h"
-#include "hex.h"
 #include "log.h"
 #include "pin.h"
 #include "uri.h"
-
-#define MAX_CANDIDATES 8
-#define ID_HEX_MAX 64
-_Static_assert(ID_HEX_MAX == AGENT_IDENTITY_KEY_ID_MAX, "key ids are copied between the two");
-
-/* What one object looked like, for matching and for messages. */
-struct object_info {
-    CK_OBJECT_HANDLE handle;
-    unsigned char id[ID_HEX_MAX];
-    CK_ULONG id_len;
-    char label[96];
-    CK_ULONG label_len;
-};
 
 static const struct {
     enum agent_identity_status status;
@@ -116,119 +102,6 @@ static void padded_to_string(const unsigned char *in, size_t len, char *out, siz
     out[len] = '\0';
 }
 
-void agent_identity_describe(const unsigned char *id, size_t id_len, const char *label,
-                             char *out, size_t out_len)
-{
-    char idhex[2 * ID_HEX_MAX + 1];
-
-    agent_hex_encode(id, id_len, idhex, sizeof(idhex));
-    snprintf(out, out_len, "object=%s;id=%s", label && label[0] ? label : "(no label)",
-             idhex[0] ? idhex : "(none)");
-}
-
-static void describe_object(const struct object_info *o, char *out, size_t out_len)
-{
-    agent_identity_describe(o->id, o->id_len, o->label_len ? o->label : NULL, out, out_len);
-}
-
-/* Reads CKA_ID and CKA_LABEL of an object (truncating oversized values is
- * treated as "does not match": they are then not equal to the URI's). */
-static CK_RV read_object_info(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
-                              struct object_info *o)
-{
-    CK_ATTRIBUTE attrs[2] = {
-        {CKA_ID, NULL, 0},
-        {CKA_LABEL, NULL, 0},
-    };
-    CK_RV rv;
-
-    memset(o, 0, sizeof(*o));
-    o->handle = h;
-    rv = fn->C_GetAttributeValue(s, h, attrs, 2);
-    if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_ATTRIBUTE_SENSITIVE)
-        return rv;
-    if (attrs[0].ulValueLen != CK_UNAVAILABLE_INFORMATION && attrs[0].ulValueLen <= sizeof(o->id))
-        attrs[0].pValue = o->id;
-    else
-        attrs[0].ulValueLen = 0;
-    if (attrs[1].ulValueLen != CK_UNAVAILABLE_INFORMATION &&
-        attrs[1].ulValueLen < sizeof(o->label))
-        attrs[1].pValue = o->label;
-    else
-        attrs[1].ulValueLen = 0;
-    rv = fn->C_GetAttributeValue(s, h, attrs, 2);
-    if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_ATTRIBUTE_SENSITIVE)
-        return rv;
-    o->id_len = attrs[0].pValue ? attrs[0].ulValueLen : 0;
-    o->label_len = attrs[1].pValue ? attrs[1].ulValueLen : 0;
-    o->label[o->label_len] = '\0';
-    return CKR_OK;
-}
-
-static bool object_matches(P11KitUri *uri, CK_OBJECT_CLASS klass, const struct object_info *o)
-{
-    CK_ATTRIBUTE attrs[3] = {
-        {CKA_CLASS, &klass, sizeof(klass)},
-        {CKA_ID, (void *)o->id, o->id_len},
-        {CKA_LABEL, (void *)o->label, o->label_len},
-    };
-
-    return p11_kit_uri_match_attributes(uri, attrs, 3) == 1;
-}
-
-/* Finds the objects of klass on the session matching uri. Returns the
- * number found (up to max kept in found), or -1 with *rv_out set. */
-static int find_objects(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s, P11KitUri *uri,
-                        CK_OBJECT_CLASS klass, struct object_info *found, int max, CK_RV *rv_out)
-{
-    CK_ATTRIBUTE tmpl = {CKA_CLASS, &klass, sizeof(klass)};
-    CK_OBJECT_HANDLE handles[32];
-    CK_ULONG n = 0;
-    int matched = 0;
-    CK_RV rv;
-
-    rv = fn->C_FindObjectsInit(s, &tmpl, 1);
-    if (rv != CKR_OK) {
-        *rv_out = rv;
-        return -1;
-    }
-    do {
-        rv = fn->C_FindObjects(s, handles, 32, &n);
-        if (rv != CKR_OK)
-            break;
-        for (CK_ULONG i = 0; i < n; i++) {
-            struct object_info info;
-
-            rv = read_object_info(fn, s, handles[i], &info);
-            if (rv != CKR_OK)
-                break;
-            if (!object_matches(uri, klass, &info))
-                continue;
-            if (matched < max)
-                found[matched] = info;
-            matched++;
-        }
-    } while (rv == CKR_OK && n == 32);
-    fn->C_FindObjectsFinal(s);
-    if (rv != CKR_OK) {
-        *rv_out = rv;
-        return -1;
-    }
-    return matched;
-}
-
-static bool is_fault_rv(CK_RV rv)
-{
-    return rv == CKR_DEVICE_ERROR || rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT ||
-           rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED ||
-           rv == CKR_DEVICE_MEMORY || rv == CKR_GENERAL_ERROR;
-}
-
-static enum agent_identity_status fault_or_config(CK_RV rv)
-{
-    return is_fault_rv(rv) ? AGENT_IDENTITY_TOKEN_FAULT : AGENT_IDENTITY_CONFIG;
-}
-
 /* Opens a second handle on the module instance libp11 loaded, so raw
  * PKCS#11 calls share its initialisation and login state. */
 static int open_raw_module(struct agent_identity *id, const char *module, char *err,
@@ -261,7 +134,7 @@ static enum agent_identity_status choose_token(struct agent_identity *id, P11Kit
                                                char *err, size_t err_len)
 {
     CK_INFO module_info;
-    PKCS11_SLOT *matches[MAX_CANDIDATES];
+    PKCS11_SLOT *matches[IDENTITY_MAX_CANDIDATES];
     char seen[512] = "";
     size_t seen_used = 0;
     int n_matches = 0;
@@ -292,7 +165,7 @@ static enum agent_identity_status choose_token(struct agent_identity *id, P11Kit
             if (n > 0)
                 seen_used += (size_t)n;
         }
-        if (p11_kit_uri_match_token_info(uri, &info) == 1 && n_matches < MAX_CANDIDATES)
+        if (p11_kit_uri_match_token_info(uri, &info) == 1 && n_matches < IDENTITY_MAX_CANDIDATES)
             matches[n_matches++] = slot;
     }
     if (n_matches == 0) {
@@ -369,7 +242,7 @@ static enum agent_identity_status login(struct agent_identity *id,
         } else {
             snprintf(err, err_len, "login to token \"%s\" failed (CKR 0x%lx)", id->token_label,
                      (unsigned long)rv);
-            status = fault_or_config(rv);
+            status = identity_status_of_rv(rv);
         }
         goto cleanup;
     }
@@ -381,7 +254,7 @@ cleanup:
 
 static enum agent_identity_status check_key_safety(struct agent_identity *id,
                                                    CK_SESSION_HANDLE s,
-                                                   const struct object_info *key, char *err,
+                                                   const struct identity_object *key, char *err,
                                                    size_t err_len)
 {
     CK_BBOOL sensitive = CK_FALSE, extractable = CK_TRUE;
@@ -393,11 +266,11 @@ static enum agent_identity_status check_key_safety(struct agent_identity *id,
     CK_RV rv;
 
     rv = id->fn->C_GetAttributeValue(s, key->handle, attrs, 2);
-    describe_object(key, name, sizeof(name));
+    identity_object_describe(key, name, sizeof(name));
     if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID) {
         snprintf(err, err_len, "cannot read the attributes of key %s (CKR 0x%lx)", name,
                  (unsigned long)rv);
-        return fault_or_config(rv);
+        return identity_status_of_rv(rv);
     }
     if (attrs[0].ulValueLen == CK_UNAVAILABLE_INFORMATION || sensitive != CK_TRUE) {
         snprintf(err, err_len, "refusing key %s on token \"%s\": it is not CKA_SENSITIVE, so its "
@@ -415,19 +288,19 @@ static enum agent_identity_status check_key_safety(struct agent_identity *id,
 }
 
 static enum agent_identity_status find_libp11_key(struct agent_identity *id,
-                                                  const struct object_info *want, char *err,
+                                                  const struct identity_object *want, char *err,
                                                   size_t err_len)
 {
     PKCS11_KEY *keys = NULL, *chosen = NULL, *same_id = NULL;
     unsigned n_keys = 0;
     char name[200];
 
-    describe_object(want, name, sizeof(name));
+    identity_object_describe(want, name, sizeof(name));
     if (PKCS11_enumerate_keys(id->slot->token, &keys, &n_keys) != 0) {
         CK_RV rv = agent_identity_drain_ckr();
         snprintf(err, err_len, "cannot list the keys of token \"%s\" (CKR 0x%lx)",
                  id->token_label, (unsigned long)rv);
-        return fault_or_config(rv);
+        return identity_status_of_rv(rv);
     }
     for (unsigned i = 0; i < n_keys; i++) {
         PKCS11_KEY *k = &keys[i];
@@ -456,7 +329,7 @@ static enum agent_identity_status find_libp11_key(struct agent_identity *id,
             CK_RV rv = agent_identity_drain_ckr();
             snprintf(err, err_len, "libp11 cannot use key %s (CKR 0x%lx)", name,
                      (unsigned long)rv);
-            return fault_or_config(rv);
+            return identity_status_of_rv(rv);
         }
         return AGENT_IDENTITY_OK;
     }
@@ -464,27 +337,10 @@ static enum agent_identity_status find_libp11_key(struct agent_identity *id,
     return AGENT_IDENTITY_OBJECT_NOT_FOUND;
 }
 
-static void list_candidates(const struct object_info *c, int n, char *out, size_t out_len)
-{
-    size_t used = 0;
-
-    out[0] = '\0';
-    for (int i = 0; i < n && i < MAX_CANDIDATES && used < out_len; i++) {
-        char name[200];
-        int w;
-
-        describe_object(&c[i], name, sizeof(name));
-        w = snprintf(out + used, out_len - used, "%s%s", i ? ", " : "", name);
-        if (w < 0)
-            break;
-        used += (size_t)w;
-    }
-}
-
 static enum agent_identity_status find_key(struct agent_identity *id, CK_SESSION_HANDLE s,
                                            P11KitUri *uri, char *err, size_t err_len)
 {
-    struct object_info found[MAX_CANDIDATES];
+    struct identity_object found[IDENTITY_MAX_CANDIDATES];
     CK_ATTRIBUTE *klass = p11_kit_uri_get_attribute(uri, CKA_CLASS);
     char list[600];
     CK_RV rv = CKR_OK;
@@ -496,20 +352,20 @@ static enum agent_identity_status find_key(struct agent_identity *id, CK_SESSION
                  id->uri_redacted);
         return AGENT_IDENTITY_CONFIG;
     }
-    n = find_objects(id->fn, s, uri, CKO_PRIVATE_KEY, found, MAX_CANDIDATES, &rv);
+    n = identity_find_objects(id->fn, s, uri, CKO_PRIVATE_KEY, found, IDENTITY_MAX_CANDIDATES, &rv);
     if (n < 0) {
         snprintf(err, err_len, "cannot search token \"%s\" for keys (CKR 0x%lx)",
                  id->token_label, (unsigned long)rv);
-        return fault_or_config(rv);
+        return identity_status_of_rv(rv);
     }
     if (n == 0) {
-        struct object_info all[MAX_CANDIDATES];
+        struct identity_object all[IDENTITY_MAX_CANDIDATES];
         P11KitUri *any = p11_kit_uri_new();
-        int n_all = any ? find_objects(id->fn, s, any, CKO_PRIVATE_KEY, all, MAX_CANDIDATES,
+        int n_all = any ? identity_find_objects(id->fn, s, any, CKO_PRIVATE_KEY, all, IDENTITY_MAX_CANDIDATES,
                                        &rv)
                         : 0;
 
-        list_candidates(all, n_all, list, sizeof(list));
+        identity_list_candidates(all, n_all, list, sizeof(list));
         p11_kit_uri_free(any);
         snprintf(err, err_len,
                  "object not found: no private key on token \"%s\" matches identity.key %s "
@@ -518,7 +374,7 @@ static enum agent_identity_status find_key(struct agent_identity *id, CK_SESSION
         return AGENT_IDENTITY_OBJECT_NOT_FOUND;
     }
     if (n > 1) {
-        list_candidates(found, n, list, sizeof(list));
+        identity_list_candidates(found, n, list, sizeof(list));
         snprintf(err, err_len,
                  "identity.key %s matches %d private keys on token \"%s\" (%s): add object= or "
                  "id= to the URI so it names exactly one",
@@ -530,142 +386,10 @@ static enum agent_identity_status find_key(struct agent_identity *id, CK_SESSION
         if (st != AGENT_IDENTITY_OK)
             return st;
     }
-    describe_object(&found[0], id->key_name, sizeof(id->key_name));
+    identity_object_describe(&found[0], id->key_name, sizeof(id->key_name));
     memcpy(id->key_id, found[0].id, found[0].id_len);
     id->key_id_len = found[0].id_len;
     return find_libp11_key(id, &found[0], err, err_len);
-}
-
-static enum agent_identity_status load_token_certificate(struct agent_identity *id,
-                                                         CK_SESSION_HANDLE s,
-                                                         const char *cert_uri_text, char *err,
-                                                         size_t err_len)
-{
-    P11KitUri *uri = NULL;
-    struct object_info found[MAX_CANDIDATES];
-    CK_TOKEN_INFO info;
-    CK_ATTRIBUTE value = {CKA_VALUE, NULL, 0};
-    unsigned char *der = NULL;
-    const unsigned char *p;
-    enum agent_identity_status status = AGENT_IDENTITY_CERTIFICATE;
-    char shown[512];
-    CK_RV rv = CKR_OK;
-    int n;
-
-    agent_uri_redact(cert_uri_text, shown, sizeof(shown));
-    uri = agent_uri_parse("identity.certificate", cert_uri_text, err, err_len);
-    if (!uri) {
-        status = AGENT_IDENTITY_CONFIG;
-        goto cleanup;
-    }
-    if (id->fn->C_GetTokenInfo(id->slot_id, &info) != CKR_OK ||
-        p11_kit_uri_match_token_info(uri, &info) != 1) {
-        snprintf(err, err_len,
-                 "identity.certificate %s does not name the key's token \"%s\": the certificate "
-                 "must be on the same token",
-                 shown, id->token_label);
-        status = AGENT_IDENTITY_CONFIG;
-        goto cleanup;
-    }
-    n = find_objects(id->fn, s, uri, CKO_CERTIFICATE, found, MAX_CANDIDATES, &rv);
-    if (n < 0) {
-        snprintf(err, err_len, "cannot search token \"%s\" for certificates (CKR 0x%lx)",
-                 id->token_label, (unsigned long)rv);
-        status = fault_or_config(rv);
-        goto cleanup;
-    }
-    if (n != 1) {
-        char list[600];
-
-        list_candidates(found, n, list, sizeof(list));
-        snprintf(err, err_len, "%s: identity.certificate %s matches %d certificates on token "
-                               "\"%s\"%s%s%s",
-                 n == 0 ? "object not found" : "ambiguous", shown, n, id->token_label,
-                 n ? " (" : "", list, n ? "): make the URI name exactly one" : "");
-        status = n == 0 ? AGENT_IDENTITY_OBJECT_NOT_FOUND : AGENT_IDENTITY_AMBIGUOUS;
-        goto cleanup;
-    }
-    rv = id->fn->C_GetAttributeValue(s, found[0].handle, &value, 1);
-    if (rv == CKR_OK && value.ulValueLen != CK_UNAVAILABLE_INFORMATION &&
-        value.ulValueLen <= 64 * 1024) {
-        der = malloc(value.ulValueLen ? value.ulValueLen : 1);
-        value.pValue = der;
-        rv = der ? id->fn->C_GetAttributeValue(s, found[0].handle, &value, 1) : CKR_HOST_MEMORY;
-    }
-    if (rv != CKR_OK || !der) {
-        snprintf(err, err_len, "cannot read certificate %s from token \"%s\" (CKR 0x%lx)", shown,
-                 id->token_label, (unsigned long)rv);
-        status = fault_or_config(rv);
-        goto cleanup;
-    }
-    p = der;
-    id->cert = d2i_X509(NULL, &p, (long)value.ulValueLen);
-    if (!id->cert) {
-        snprintf(err, err_len, "certificate %s on token \"%s\" is not valid DER X.509", shown,
-                 id->token_label);
-        goto cleanup;
-    }
-    status = AGENT_IDENTITY_OK;
-cleanup:
-    free(der);
-    p11_kit_uri_free(uri);
-    return status;
-}
-
-/* Appends every certificate of a PEM file to chain (the first one to
- * *leaf when leaf is not NULL). */
-static int read_pem_certificates(const char *path, X509 **leaf, STACK_OF(X509) *chain,
-                                 char *err, size_t err_len)
-{
-    FILE *f = fopen(path, "re");
-    X509 *x;
-    int count = 0;
-
-    if (!f) {
-        snprintf(err, err_len, "cannot open certificate file %s: %m", path);
-        return -1;
-    }
-    while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
-        if (leaf && !*leaf) {
-            *leaf = x;
-        } else if (!sk_X509_push(chain, x)) {
-            X509_free(x);
-            fclose(f);
-            snprintf(err, err_len, "out of memory reading %s", path);
-            return -1;
-        }
-        count++;
-    }
-    fclose(f);
-    ERR_clear_error();  /* end of file shows up as a PEM "no start line" error */
-    if (count == 0) {
-        snprintf(err, err_len, "%s holds no PEM certificate", path);
-        return -1;
-    }
-    return 0;
-}
-
-static enum agent_identity_status check_certificate(struct agent_identity *id, char *err,
-                                                    size_t err_len)
-{
-    char subject[256];
-
-    X509_NAME_oneline(X509_get_subject_name(id->cert), subject, sizeof(subject));
-    if (X509_check_private_key(id->cert, id->key) != 1) {
-        ERR_clear_error();
-        snprintf(err, err_len,
-                 "the certificate (subject %s) does not match key %s on token \"%s\": issue a "
-                 "certificate for this key or point identity.certificate at the right one",
-                 subject, id->key_name, id->token_label);
-        return AGENT_IDENTITY_CERTIFICATE;
-    }
-    if (X509_cmp_current_time(X509_get0_notBefore(id->cert)) > 0)
-        agent_warn("clock problem: the certificate %s is not valid yet (notBefore is in the "
-                   "future): check the system clock (NTP); brokers will refuse it",
-                   subject);
-    else if (X509_cmp_current_time(X509_get0_notAfter(id->cert)) < 0)
-        agent_warn("the certificate %s has expired: brokers will refuse it", subject);
-    return AGENT_IDENTITY_OK;
 }
 
 enum agent_identity_status agent_identity_open(const struct agent_identity_config *cfg,
@@ -774,7 +498,7 @@ enum agent_identity_status agent_identity_resolve(struct agent_identity *id,
         snprintf(err, err_len, "cannot open a session on token \"%s\" (CKR 0x%lx)",
                  id->token_label, (unsigned long)rv);
         session = CK_INVALID_HANDLE;
-        status = fault_or_config(rv);
+        status = identity_status_of_rv(rv);
         goto cleanup;
     }
     status = find_key(id, session, uri, err, err_len);
@@ -782,19 +506,19 @@ enum agent_identity_status agent_identity_resolve(struct agent_identity *id,
         goto cleanup;
 
     if (strncmp(cfg->certificate, "pkcs11:", 7) == 0) {
-        status = load_token_certificate(id, session, cfg->certificate, err, err_len);
+        status = identity_load_token_certificate(id, session, cfg->certificate, err, err_len);
         if (status != AGENT_IDENTITY_OK)
             goto cleanup;
-    } else if (read_pem_certificates(cfg->certificate, &id->cert, id->chain, err, err_len) != 0) {
+    } else if (identity_read_pem_certificates(cfg->certificate, &id->cert, id->chain, err, err_len) != 0) {
         status = AGENT_IDENTITY_CERTIFICATE;
         goto cleanup;
     }
     if (cfg->chain_file &&
-        read_pem_certificates(cfg->chain_file, NULL, id->chain, err, err_len) != 0) {
+        identity_read_pem_certificates(cfg->chain_file, NULL, id->chain, err, err_len) != 0) {
         status = AGENT_IDENTITY_CERTIFICATE;
         goto cleanup;
     }
-    status = check_certificate(id, err, err_len);
+    status = identity_check_certificate(id, err, err_len);
 cleanup:
     if (session != CK_INVALID_HANDLE)
         id->fn->C_CloseSession(session);
