@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Lifecycle and connection state machine of trustlinkd (see agent.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The state of one running trustlinkd and its transitions: identity ->
  * TLS context -> MQTT client -> connected, failures classed and handled,

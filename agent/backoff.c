@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Exponential backoff with full jitter (see backoff.h).
  * Must never: overflow (the shift is capped before it can).

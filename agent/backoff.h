@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Reconnect delays: exponential backoff with optional full jitter.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Certificate answer validation (see cert_check.h).
  * Owns: every X509, stack, store and BIO it creates, freed on every path.

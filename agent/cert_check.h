@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Validation of a CA's answer to a rotation CSR, before anything of it is
  * stored on the token.

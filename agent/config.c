@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * JSON configuration parser of trustlinkd (schema in config.h and
  * README.md "Configuration").

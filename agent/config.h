@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Configuration of trustlinkd: one JSON file parsed into a plain struct.
  *

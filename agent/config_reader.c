@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Typed readers of the JSON configuration (see config_reader.h).
  */

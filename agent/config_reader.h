@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Typed readers of the JSON configuration (used by config.c): each reads
  * one key of a json-c object, checks type and range, and on failure writes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Control socket server of trustlinkd (see control.h for the contract and
  * the protocol).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Control socket requests (see control_request.h): the JSON envelope of
  * one line, the commands and their fields, the privilege rule.

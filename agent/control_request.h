@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Control socket requests: one line of the protocol (control.h) as a JSON
  * request, run against the agent's handlers.

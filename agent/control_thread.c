@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The control socket's thread and its hand-over to the loop thread (see
  * control_thread.h).

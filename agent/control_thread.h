@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The control socket on its own thread, so that `status` is answered while
  * the loop thread is inside a chip operation (a TLS signature, a key

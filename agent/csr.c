@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * CSR building through an EVP_PKEY (see csr.h).
  * Owns: the X509_REQ and BIO it creates, freed on every path.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Classifying connection failures (see failure.h).
  * Must never: depend on anything but its input (unit-tested as a table).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Control handlers over struct agent (see handlers.h).
  * Must never: block.

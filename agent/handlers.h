@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The agent's side of the control socket: struct agent_control_handlers
  * bound to a struct agent.

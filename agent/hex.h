@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Lowercase hex for CKA_IDs and request ids (messages, the rotation
  * journal). Owns nothing; pure.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The device identity on a PKCS#11 token: module, token, private key and
  * certificate (plus chain), resolved from the config's pkcs11 URIs.

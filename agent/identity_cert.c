@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The identity's certificate (see identity_internal.h): read from the key's
  * token by a pkcs11: URI or from a PEM file, and checked against the key.

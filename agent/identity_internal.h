@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The inside of struct agent_identity, shared by identity.c (loading),
  * identity_lookup.c (objects by URI), identity_cert.c (the certificate) and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Identity lookup (see identity_internal.h): objects of a token matched
  * against a pkcs11: URI by class, CKA_ID and CKA_LABEL, the candidates named

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Token operations for key rotation, on an opened identity (identity.h):
  * generate a P-256 pair on the token, get a libp11 key by CKA_ID, store a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Logging to stderr with syslog priority prefixes (see log.h).
  * Must never: allocate, or block on anything but the write to stderr.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Logging of trustlinkd: one line per message on stderr, prefixed with the
  * syslog priority ("<3>" ...) so journald files it at the right level.

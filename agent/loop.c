@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The event loop of trustlinkd: the one place that says what wakes the
  * process and why.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The one event loop of trustlinkd (see loop.c for the threading model).
  */

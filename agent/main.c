@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * trustlinkd: command line, then the agent and its loop.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libmosquitto client driven by the agent's loop (see mqtt.h).
  * Must never: touch the SSL_CTX beyond handing it over.

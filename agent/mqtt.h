@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The MQTT client: a thin wrapper over one libmosquitto client driven by
  * the agent's event loop (no libmosquitto thread).

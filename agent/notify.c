@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Service manager notifications; see notify.h for why not libsystemd.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Service manager notifications (systemd's sd_notify protocol, which
  * sd_notify(3) documents as a stable interface meant to be reimplemented):

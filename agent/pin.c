@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * PIN reading (see pin.h).
  * Must never: print the PIN; return without cleansing a partial read.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Where the token PIN comes from: a pin-value or pin-source=file: in the
  * key URI, else identity.pin_file, else a systemd credential

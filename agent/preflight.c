@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Preflight checks for `trustlinkctl check` (contract in preflight.h).
  *

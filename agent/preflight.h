@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Preflight of an agent configuration, shared by `trustlinkctl check`.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Bounded FIFO of messages waiting for a connection (see queue.h).
  * Must never: hold a pointer into caller memory.

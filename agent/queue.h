@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The bounded publish queue: messages accepted while the connection is
  * down, delivered in order after reconnect.

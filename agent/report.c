@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Status and heartbeat documents (see report.h).
  * Must never: block, or read anything but struct agent and the clock.

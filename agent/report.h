@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What the agent tells about itself: the control socket's status reply
  * and the heartbeat JSON published over MQTT.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The rotation state machine: the live steps from start to commit (see
  * rotation.h for the steps and the rules; recovery and the shared token

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Keyless key rotation inside trustlinkd: a journaled state machine driven
  * by the agent's event loop.

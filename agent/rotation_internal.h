@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What the rotation files (rotation.c, rotation_recover.c,
  * rotation_renewal.c) share among themselves; nothing else includes it.

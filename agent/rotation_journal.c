@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Rotation journal and renewal timing (see rotation_journal.h).
  * Owns: the temp file and descriptors it opens, closed on every path.

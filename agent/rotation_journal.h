@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The rotation journal: one record in the StateDirectory saying how far a
  * key rotation got, written before each step takes effect, so a crash at

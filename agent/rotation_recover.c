@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Rotation: the configuration check, the token steps that the live commit
  * and start-up recovery share, and recovery from the journal (see

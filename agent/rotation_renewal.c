@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Rotation: automatic renewal scheduling (see rotation.h): when the
  * current certificate is due, when to try again after a failure, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * CSR request and answer payloads (see rotation_wire.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The CSR exchange on the wire: the request payload a device publishes
  * and the reading of the CA's answers, for both profiles (trustlink and

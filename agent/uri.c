@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * pkcs11: URI helpers (see uri.h).
  * Must never: copy a pin-value anywhere but into the caller's PIN buffer.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * pkcs11: URI helpers of the agent (RFC 7512), on top of p11-kit's parser.
  *

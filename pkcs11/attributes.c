@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Attribute lists, the two-call copy-out convention, template matching and
  * template validation. See attributes.h. Pure functions over memory: no

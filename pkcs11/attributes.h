@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Attribute lists and the PKCS#11 attribute conventions, in one place.
  *

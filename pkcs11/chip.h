@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The provider's narrow view of a secure element: the only way the layers
  * above reach the chip.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * chip.h over the ATECC608 driver (drivers/atecc608/include/atecc608/atecc608.h).
  * A thin adapter: one call per operation, and the only place where driver

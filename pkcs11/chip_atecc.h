@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Test hook of the ATECC608 chip adapter (chip_atecc.c).
  * Must never: be used by the module itself; its symbol is not exported

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Token configuration parser (json-c). See config.h for the schema.
  * Every error names the JSON path; nothing here logs or aborts.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * PKCS#11 entry points, part 1: library, slots, tokens, sessions, login,
  * and the function list (every v2.40 function; unsupported ones return

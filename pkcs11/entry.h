@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Internal glue shared by the C_* entry point files: the module lock and
  * the checks every entry point makes first (initialised in this process,

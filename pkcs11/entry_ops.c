@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * PKCS#11 entry points, part 2: objects, search, sign/verify/digest, key
  * generation, derivation, random. Thin: check arguments and session state,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Provider logging (see log.h). */
 #include "log.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Provider log lines on stderr ("trustlink-pkcs11: <level>: ...").
  * Owns: the level (an atomic, set from the configuration at C_Initialize).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Mechanisms: the list and info the token reports, and the sign / verify /
  * digest / derive operations on a session's p11_op.

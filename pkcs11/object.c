@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Object classes: rule tables, defaults, certificate parsing, key objects.
  * See object.h. Uses OpenSSL only to parse certificates and check points.

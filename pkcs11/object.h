@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The object model: what each object class carries, its defaults, which
  * attributes a caller may give, change or read.

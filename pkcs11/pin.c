@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * PIN hashing and verification (OpenSSL PBKDF2-HMAC-SHA256). See pin.h.
  * No I/O, no logging; derived keys are cleansed on every path.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * User and SO PIN records: salted slow hash, constant-time verification,
  * retry counter and the token flags it implies.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Session table, session objects, object visibility and search.
  * See session.h. Runs under the module lock.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Sessions: the module's session table, each session's R/O or R/W flag,
  * its session objects, and its active operations (find, sign, verify,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Slots, tokens, login state and token objects. See slot.h.
  * Every function here runs under the module lock (entry.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Slots and tokens: the module's table of configured tokens, each with its
  * chip, token store, login state and object handles.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Token store persistence: JSON file, atomic replace, flock'ed
  * read-modify-write, reload on change. See store.h for the format.

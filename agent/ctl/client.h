@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * trustlinkctl's side of the control socket protocol (see ../control.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * trustlinkctl: command-line client of trustlinkd's control socket, and
  * the preflight check of an agent configuration.

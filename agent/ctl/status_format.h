@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Human-readable rendering of the agent's status reply for
  * `trustlinkctl status`.

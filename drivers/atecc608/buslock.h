@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Inter-process bus lock: flock(LOCK_EX) on one lock file per bus and
  * address, held for a whole wake window so no other process can split a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Time source of the driver: CLOCK_MONOTONIC + nanosleep by default, or the
  * caller's atecc_clock (tests share a virtual clock with the emulator).

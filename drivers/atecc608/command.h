@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Command packets and responses: pure byte building and parsing, no I/O,
  * so every bound can be unit-tested without a bus. Owns the packet layout

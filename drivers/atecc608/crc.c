@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * CRC-16 over ATECC608 packets (see crc.h). Bitwise on purpose: packets are
  * at most a few hundred bytes and the chip takes milliseconds per command,

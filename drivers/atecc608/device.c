@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Device lifetime and bookkeeping: open (parse, transport, bus lock, first
  * contact), close, last error, stats, wake-state queries, config-cache

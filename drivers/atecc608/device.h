@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The private device record and the helpers every layer above the
  * transport shares. Owns nothing by itself; device.c creates and frees it.

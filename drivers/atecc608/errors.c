@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The one table of driver errors: status byte -> atecc_err -> message.
  * Must never hold per-device detail (that is device.c's last_error).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Command execution (see exec.h): wake, watchdog avoidance, send, polling,
  * retries, wake windows under the bus lock.

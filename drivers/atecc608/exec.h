@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Command execution: wake-state tracking, watchdog avoidance, send,
  * response polling, bounded retries, and the wake window under the bus

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Interface-string parser (see interface.h). Pure: no I/O.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Interface strings: "i2c:/dev/i2c-1@0x35[?bus_hz=400000]",
  * "emu:/run/trustlink/atecc608.sock[@0x35]" and (tests) "inproc:[@0x35]".

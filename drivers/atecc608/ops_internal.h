@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Shared pieces of the operation files: the call bracket (device mutex +
  * wake window), config-cache refresh, and the explanation of chip

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Key operations: GenKey, public key, Nonce, Sign, Verify, ECDH.
  *

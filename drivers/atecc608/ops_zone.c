@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Operations on the chip as a whole and on its zones: first contact,
  * Info, serial, Random, Read, Write, config read, Lock, SelfTest and the

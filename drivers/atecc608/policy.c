@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Explains a chip execution error (status 0x0F) from the cached config
  * zone: locked zones, locked slots, secret slots, slot policy. It only

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Response-time learning: when the first response poll of a command goes,
  * learned per opcode from earlier executions on the same device.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Sign engine: queue, worker, linger (see sign_engine.h).
  */

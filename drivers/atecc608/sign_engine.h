@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Sign engine: the TUNED path of atecc_sign.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The chip's byte protocol over raw bus transactions (see transport.h).
  * Owns word addresses, wake-pulse length and the response count check.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Transport: the chip's byte protocol (wake pulse, idle, sleep, command
  * write, response read) implemented once over two raw bus primitives that

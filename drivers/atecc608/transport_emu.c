@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Bus to the atecc608-emu daemon: one I2C transaction per request over a
  * unix stream socket, framed exactly as atecc608/emu_wire.h says. Owns the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Linux i2c-dev bus: plain write()/read() after ioctl(I2C_SLAVE), and
  * I2C_RDWR with I2C_M_IGNORE_NAK only for the long wake pulse above

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # trustlinkd connects with mutual TLS to a real mosquitto using a key on a
 # PKCS#11 token (argument: softhsm or emu), reports it over the control
 # socket and to systemd (NOTIFY_SOCKET), publishes its retained "online"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Identity errors, each with its own message: trustlinkd --config exits 78
 # (config/identity error: the unit does not restart on it) and
 # `trustlinkctl check` prints "FAIL key: ... (<status>)" and exits 4.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Token operations for key rotation (agent/identity_token.h) end to end on a
 # real token: generate, key by id (+ sign), store certificate, relabel,
 # destroy, adopt, repeated rotations through the chip's free slots, and a

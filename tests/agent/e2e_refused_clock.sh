@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Failures the broker or the clock cause (SoftHSM token, certificate as a
 # PEM file beside the token key):
 #   - our certificate is from another CA: the broker refuses the handshake;

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # SoftHSM token, one agent, in order:
 #   1. MQTT 5 (broker.mqtt_version "5") connects; the broker sees protocol 5.
 #   2. Started as systemd would with WatchdogSec (WATCHDOG_USEC and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # trustlinkd against a broker that goes away (argument: softhsm or emu):
 #   - a reconnect to the same broker resumes TLS: no new token signature;
 #   - broker stopped: the agent reports the failure and keeps retrying;

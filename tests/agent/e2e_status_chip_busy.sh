@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # `status` is answered while the agent's loop thread is stuck in a chip
 # operation. The test holds the chip's bus lock (flock on the driver's
 # lock file, as another process using the chip would), then starts

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A wedged token recovers without a human (our module on atecc608-emu):
 #   - connected; then every chip command answers 0x05 (emulator FAULT
 #     "ecc:p=1", injected at run time over its socket);

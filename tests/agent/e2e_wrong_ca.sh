@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # trustlinkd configured with the wrong broker CA (SoftHSM token): it
 # refuses the broker, says so clearly (class broker-untrusted), keeps
 # retrying, and never signs with the token for the untrusted broker.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Deterministic fuzz test of the agent configuration parser
  * (agent_config_parse, and agent_config_load on temp files): valid seeds

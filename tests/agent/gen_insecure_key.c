@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Test helper (never installed): generates on a PKCS#11 token a P-256 key
  * pair whose private key is CKA_SENSITIVE=false (CKA_EXTRACTABLE=false), a

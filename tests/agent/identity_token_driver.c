@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * End-to-end driver for the token operations of key rotation
  * (agent/identity_token.h) on a real token: SoftHSMv2 or our module on

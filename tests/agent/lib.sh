@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Helpers for trustlinkd's end-to-end tests: sourced, never run. Each test
 # gets a temp dir with its own test CA, a mosquitto broker on 127.0.0.1
 # (require_certificate, use_identity_as_username; integration-facts.md 4),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests of agent/config.c: a valid config with defaults, and a table
  * of bad configs each with the message it must produce (JSON path and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The service manager notification protocol spoken without libsystemd:
  * datagrams to $NOTIFY_SOCKET (path and abstract names), refusal of names

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests of agent/uri.c (pin-value redaction, parse errors) and
  * agent/failure.c (classification table).

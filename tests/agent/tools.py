@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Small helpers for the trustlinkd end-to-end tests (test-only).
 
   tools.py freeport                      print a free TCP port on 127.0.0.1

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # trustlinkd's steady-state memory beside the OpenSSL floor, in one run.
 #
 #   tests/bench/footprint.sh [BUILD_DIR] [--warmup SECONDS]

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Sign benchmark from one command: builds what it needs, then runs
 # trustlink-bench (tuned and naive policies, 1 and 4 callers, 100 kHz and
 # 400 kHz buses) against atecc608-emu at time scale 1, ATECC608B timing,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Sign benchmark: N threads x M signatures through C_Sign of
  * libtrustlink-pkcs11.so against an atecc608-emu daemon running the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # TLS handshake benchmark (second mode of the issue-6 benchmark), one command:
 #   tests/bench/tls.sh [BUILD_DIR] [--bus 100000,400000] [--threads 1,4]
 #                      [--handshakes H] [--naive-handshakes H] [--resume-handshakes H]

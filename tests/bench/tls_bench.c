@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * TLS handshake benchmark (the second mode of the issue-6 benchmark): T
  * threads x H sequential TLS 1.3 handshakes with client authentication,

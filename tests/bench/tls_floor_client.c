@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The footprint floor for trustlinkd: the smallest OpenSSL 3 program that
  * holds one mutual-TLS connection (key in a PEM file, no PKCS#11, no MQTT,

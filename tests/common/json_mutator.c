@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Deterministic JSON mutator for the fuzz tests (see json_mutator.h). */
 #include <setjmp.h>
 #include <stdarg.h>

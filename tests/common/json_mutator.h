@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Deterministic JSON mutator for the fuzz tests (test-only): a
  * seeded xorshift64* generator and fuzz documents made from valid seeds by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Helpers shared by the control socket tests: a control server with fake
  * handlers that records what they were called with, a pump that runs the

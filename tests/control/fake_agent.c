@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * control_fake_agent: the real control server (agent/control.c) with canned
  * handlers, standing in for trustlinkd in trustlinkctl's tests.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Checks the systemd units offline (no running systemd needed):
 #  - `systemd-analyze verify` passes on a test copy of each built unit whose
 #    ExecStart names a binary that exists: the built trustlinkd when there

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests of the control socket server (agent/control.c) with fake
  * handlers, over a real unix socket in a temp dir. Runs as root (the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fuzz-style test of the control socket's line parser: many random and
  * mutated request lines through a real server with fake handlers. Every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The control socket on its own thread (agent/control_thread.c): status
  * from the loop's snapshot without the loop running, privileged commands

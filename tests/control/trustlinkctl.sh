@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # trustlinkctl against control_fake_agent (the real control server with
 # canned handlers): every command, --json, exit codes, and the messages
 # for an agent that is not running, a stale socket and a wedged agent.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Deterministic fuzz test of the driver's pure packet functions
  * (command.h): atecc_rsp_parse on random buffers and on valid responses

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Test harness shared by the driver's emulator-based tests: a virtual
  * clock that the driver (atecc_clock) and the emulator (emu_clock) both

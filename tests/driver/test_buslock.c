@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Bus lock: two devices on one chip (one bus, one address), each used by
  * its own thread, sign concurrently; the lock keeps every Nonce next to

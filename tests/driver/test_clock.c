@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Precise waits (clock.c): a kernel sleep to just before the deadline,
  * then a bounded spin. Driven by a fake time source whose reads cost a

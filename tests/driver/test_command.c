@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Command layer without a bus: CRC vectors, packet framing, response
  * parsing bounds, and the status-byte table.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fault handling against the in-process emulator's fault injection:
  * corrupted CRCs, missing wake responses, ECC faults, watchdog expiry,

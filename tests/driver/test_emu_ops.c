@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Every driver operation against the in-process emulator, over the
  * inproc transport with a virtual clock shared by driver and emulator

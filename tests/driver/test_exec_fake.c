@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Execution layer over a scripted fake bus: retries on bad CRC, ECC fault
  * and 0xFF, clear errors when faults persist, polling instead of waiting,

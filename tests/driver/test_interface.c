@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Interface strings: a table of good and bad strings, the wake-pulse
  * length for each bus speed, and the lock-file name per interface.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Response-time learning (ready.c) against a simulated chip whose response
  * is ready at a known offset R: a poll started at s finds it iff s >= R.

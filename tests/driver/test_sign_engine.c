@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The sign engine (TUNED policy) and the NAIVE baseline against the
  * in-process emulator. Time scale 1 runs the datasheet timing and the

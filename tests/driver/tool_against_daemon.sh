@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # atecc608-tool against a running atecc608-emu daemon, as a user would run
 # it: info, pubkey/sign/verify with OpenSSL cross-checks, error exit codes,
 # and two processes signing at once (the inter-process bus lock).

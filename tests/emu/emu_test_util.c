@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Test helpers for the emulator tests (see emu_test_util.h). Frames packets
  * and checks CRCs with atecc_crc16 only; everything else is written here.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Test helpers for the emulator's unit tests: a virtual clock, packet
  * framing from the facts sheet (count, opcode, params, data, CRC-16), and a

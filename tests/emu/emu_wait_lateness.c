@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * emu_wait_lateness: how late the emulator's real-time waits end, compared
  * with the bus time the model says each transaction takes.

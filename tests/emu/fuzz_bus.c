@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Deterministic fuzz test of the emulator's chip model through its bus API
  * only (emu_bus_write/emu_bus_read, in-process, time scale 0, no state

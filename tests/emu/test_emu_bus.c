@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Emulator bus behaviour: wake rule, word addresses, NAKs, I/O counter,
  * idle/sleep/watchdog and execution timing, all on a virtual clock.

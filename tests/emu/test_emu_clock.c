@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The emulator's real clock: the pure deadline arithmetic of a precise
  * wait (sleep to EMU_WAIT_SPIN_MARGIN_NS before the deadline, spin the

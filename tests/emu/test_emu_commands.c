@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Emulator commands: each command's success and error paths through the
  * chip's byte protocol, on the Trust&GO profile unless a test says blank.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * atecc608-emu daemon: started as a process on a temporary socket and
  * spoken to with the emu_wire framing, as the driver's transport would.

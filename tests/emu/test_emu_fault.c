@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Emulator fault injection: each fault kind on the Nth event and with a
  * probability under a fixed seed, "clear", the grammar's error paths, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Emulator persistence: the state file is created from the profile, keeps
  * keys, zones and locks across close/open, is replaced atomically, and a

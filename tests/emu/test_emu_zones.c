@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Emulator zones: Read/Write addressing, secret slots, lock bits and their
  * effect, Lock with CRC, slot lock, and a full provisioning run on the

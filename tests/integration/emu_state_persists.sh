@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The emulator keeps its chip in --state: after a stop and a start with
 # the same state file, slot 0's public key and the genkey'd slot 2 key are
 # unchanged.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Helpers for the integration tests: sourced, never run. Each test gets its
 # own temp dir, its own atecc608-emu daemon on a socket in that dir, and a
 # trap that stops the daemon and removes the dir however the test ends.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # atecc608-tool read-only commands against a Trust&GO emulator at time
 # scale 0. Argument: info | serial | random | config (one behaviour each).
 source "$(dirname "$0")/lib.sh"

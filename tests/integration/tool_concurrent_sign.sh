@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Two tool processes sign in loops at the same time on one daemon running
 # at a non-zero time scale, so wake windows really overlap in time. The bus
 # lock must keep each Nonce+Sign pair together: every signature verifies.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # atecc608-tool --help exits 0, names --interface and every command.
 source "$(dirname "$0")/lib.sh"
 tl_need ATECC608_TOOL

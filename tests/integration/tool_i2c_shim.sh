@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The driver's real Linux i2c-dev transport, run through the test-only
 # i2c_emu_shim (LD_PRELOAD) against the daemon: /dev/i2c-1 is mapped to
 # the daemon's socket and never touched. Argument:

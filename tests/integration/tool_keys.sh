@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # GenKey and public keys. Argument:
 #   genkey_matches_pubkey  genkey on slot 2 prints the key pubkey 2 reads back
 #   genkey_changes_key     a second genkey on slot 2 gives a new key

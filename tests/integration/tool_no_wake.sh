@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A chip that never answers the wake (daemon --fault nowake:p=1): the tool
 # gives up within its bounded retries, exits non-zero, and says no chip
 # answered, naming where it looked.

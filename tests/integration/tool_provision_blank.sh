@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Provisioning a blank chip with the tool: the config zone locks with the
 # CRC of a fresh read; the data zone (all zero bytes, whose CRC is 0000),
 # which the chip cannot read before it

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # What the Trust&GO chip's configuration forbids, the tool refuses with
 # exit status 5 ("refused by the chip's configuration") and a message that
 # names what was refused. Argument:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # sign slot 0 a SHA-256 digest; OpenSSL checks the DER signature against
 # pubkey 0. Argument:
 #   verifies_with_openssl   openssl dgst -verify and pkeyutl -verify accept it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * In-process emulator harness for the provider's tests (see emu_harness.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The provider's unit tests against the in-process ATECC608 emulator: the
  * real chip adapter (pkcs11/chip_atecc.c) and driver talk to an emu_chip

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A software chip behind pkcs11/chip.h for unit tests: P-256 keys in
  * OpenSSL, 16 slots, shared by every open of the same interface string

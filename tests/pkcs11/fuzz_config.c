@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Deterministic fuzz test of the token configuration parser
  * (p11_config_parse, and p11_config_load on temp files): valid seeds

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # OpenSSL through libp11's engine (pkcs11.so) with libtrustlink-pkcs11.so:
 # a CSR signed by the chip key, and a mutual-TLS handshake on 127.0.0.1
 # with the client key on the token.

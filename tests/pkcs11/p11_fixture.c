@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Shared steps of the provider's API tests (see p11_fixture.h).
  */

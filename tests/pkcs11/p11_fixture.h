@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cmocka steps shared by the provider's C_* API tests: token set-up and a
  * logged-in read/write session (the emulator fixture is in emu_harness.h).

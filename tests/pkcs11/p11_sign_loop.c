@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Test helper for the two-process test (two_processes.sh): loads a PKCS#11
  * module with dlopen, logs in, waits until GO_FILE exists (so two copies

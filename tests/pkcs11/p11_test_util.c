@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Test helpers: temp directories and files (see p11_test_util.h). */
 #include "p11_test_util.h"
 

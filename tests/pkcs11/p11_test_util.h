@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers shared by the provider's unit tests: temp directories, files. */
 #ifndef TRUSTLINK_P11_TEST_UTIL_H
 #define TRUSTLINK_P11_TEST_UTIL_H

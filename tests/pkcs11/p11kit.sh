@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # p11-kit: the module registered by a module config file is listed by
 # `p11-kit list-modules`, and remoted by `p11-kit server` to
 # p11-kit-client.so.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Helpers for the provider's integration tests (sourced, never run): the
 # real tools (pkcs11-tool, p11tool, openssl with libp11's engine, p11-kit)
 # load libtrustlink-pkcs11.so against this test's own atecc608-emu daemon.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # p11tool (GnuTLS) against libtrustlink-pkcs11.so on atecc608-emu.
 # Usage: p11tool.sh list_all|test_sign
 . "$(dirname "$0")/p11lib.sh"

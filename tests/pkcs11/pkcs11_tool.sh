@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # pkcs11-tool (OpenSC) against libtrustlink-pkcs11.so on atecc608-emu.
 # Usage: pkcs11_tool.sh CASE   (CASE: see the case statement at the end)
 . "$(dirname "$0")/p11lib.sh"

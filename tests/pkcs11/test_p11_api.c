@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The module through its C_* entry points, with the fake chip: C_Initialize
  * arguments, fork, token flags, the session/login state machine, objects,
  * search, sign/verify/digest, key generation. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The attribute helper: C_GetAttributeValue's two-call convention in every
  * case, mixed templates, find matching and template validation. */
 #include <setjmp.h>

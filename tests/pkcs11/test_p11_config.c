@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Token configuration parser: good files, and a table of bad files each
  * with the exact message naming the JSON path. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The module's C_* API end to end over the real chip adapter and driver,
  * against the in-process ATECC608 emulator (emu_harness.h): token info
  * from the chip, login, key generation into free chip slots, signatures

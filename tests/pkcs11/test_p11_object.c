@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Object model: certificate attributes parsed from a DER made here with
  * OpenSSL, public keys, data objects, key pairs, set rules. */
 #include <setjmp.h>

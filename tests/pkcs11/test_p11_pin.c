@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* PIN records: hashing, verification, retry counter and flags, length range. */
 #include <setjmp.h>
 #include <stdarg.h>

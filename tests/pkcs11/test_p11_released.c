@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Provisioned keys (key_slots) that were destroyed stay destroyed: the
  * module records their chip slot as released in token.json and does not
  * list the key again at the next C_Initialize (after a key rotation the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Token store: round trip, atomic replace, corruption refused, reload on
  * change by another process, concurrent writers serialised, PIN counter
  * persisted. */

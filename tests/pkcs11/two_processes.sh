@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Two processes sign at the same time through the module on one emulated
 # chip (the driver's inter-process bus lock keeps their Nonce/Sign pairs
 # apart): every signature must verify.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * trustlink-ca-responder: the reference CA for key rotation tests and the
  * demo. Connects to an MQTT broker with its own mutual-TLS identity (file

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Test driver: runs agent_cert_check on a PEM answer file.
  *   rotation_check_answer PEM_FILE CSR_FILE CA_FILE

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # CSR through PKCS#11: agent_csr_build with a libp11 key on SoftHSMv2
 # (softhsm) or on our module over atecc608-emu (emu). The key pair is
 # generated on the token; the CSR must verify (openssl req -verify) and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Key rotation end to end: trustlinkd on a token (our module on
 # atecc608-emu, or SoftHSMv2), a real mosquitto on 127.0.0.1 that requires
 # client certificates, and trustlink-ca-responder issuing from the broker's

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Helpers for the rotation shell tests: sourced, never run. A temp dir with
 # a test CA, a mosquitto broker on 127.0.0.1 (integration-facts.md 4), and a
 # trap that stops every process started here and removes the dir.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Integration test of trustlink-ca-responder against a real mosquitto on
 # 127.0.0.1: a CSR made by openssl (file key) is published with
 # mosquitto_pub; the answer for each mode is captured with mosquitto_sub and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests of agent_cert_check: certificates made here with OpenSSL,
  * one per failure the CA's answer can have. "now" is a fixed parameter,

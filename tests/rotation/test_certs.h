@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Certificates for the rotation unit tests, made with OpenSSL in memory.
  * Validity is relative to NOW, a fixed time, never the wall clock.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests of agent_csr with a software key (the token path is tested
  * by csr_token.sh with SoftHSMv2 and our module on the emulator).

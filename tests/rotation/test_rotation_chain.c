@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The chain a rotation received, saved for restarts (agent/rotation_chain.c):
  * saved and loaded back for the leaf it continues, refused for a leaf it

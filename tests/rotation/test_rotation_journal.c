@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests of the rotation journal (atomic write, strict load, start-up
  * decision table) and of the pure renewal timing.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests of the CSR exchange payloads (agent/rotation_wire.c): both
  * profiles, the request_id match, rejections and every malformed answer.

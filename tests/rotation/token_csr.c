@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Test driver: builds a CSR with agent_csr_build for a private key on a
  * PKCS#11 token, loaded through libp11 (no engine, no key bytes on the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Scripted emu_wire peer (see fake_bus.h). One thread, poll() over the
  * listening socket and its clients; uses only socket calls (recv/send),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A scripted emu_wire peer for the shim's own tests: a thread serving the
  * atecc608-emu socket framing (atecc608/emu_wire.h) with fixed devices,

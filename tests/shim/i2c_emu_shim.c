@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * i2c_emu_shim: a TEST-ONLY LD_PRELOAD library that makes Linux i2c-dev
  * device nodes talk to an atecc608-emu daemon. Never installed, never

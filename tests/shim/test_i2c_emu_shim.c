@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Tests of the i2c_emu_shim LD_PRELOAD library against a scripted emu_wire
  * peer (fake_bus.c): the raw i2c-dev API (open, ioctl, read, write, close)

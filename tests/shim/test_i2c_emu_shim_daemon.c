@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The raw i2c-dev API through the i2c_emu_shim against a real atecc608-emu
  * daemon: what a Linux program sees on /dev/i2c-N with a Trust&GO chip at

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * In-process ATECC608 emulator: a chip model behind a simulated I2C bus.
  *

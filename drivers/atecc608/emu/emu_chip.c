@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Emulator bus front end: what the chip does with each I2C transaction.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The emulator's real clock (see emu_clock.h): CLOCK_MONOTONIC, and waits
  * that sleep with clock_nanosleep(TIMER_ABSTIME) to EMU_WAIT_SPIN_MARGIN_NS

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The emulator's real clock: CLOCK_MONOTONIC, and waits that end at an
  * absolute deadline instead of whenever the host's sleep returns.

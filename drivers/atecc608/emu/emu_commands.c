@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Emulator command handlers: one function per opcode, each checking its
  * parameters and the chip's state and answering with output bytes or a

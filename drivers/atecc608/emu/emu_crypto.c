@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Emulator cryptography: NIST P-256 keys, ECDSA over a 32-byte digest in
  * the chip's raw R||S form, ECDH, SHA-256 and the RNG, all through OpenSSL

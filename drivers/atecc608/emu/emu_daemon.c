@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * atecc608-emu: the ATECC608 emulator as a daemon on a unix socket.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fault injection: rules that make the chip misbehave the way real buses
  * and chips do, on a chosen event or at random with a reproducible seed.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Emulator internals: the chip structure and the narrow interfaces between
  * the emulator's files. Nothing outside drivers/atecc608/emu includes this.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Emulator factory profiles: the zones a chip leaves the factory with.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The atecc608-emu event loop and the emu_wire request handling.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The atecc608-emu event loop: serves the emu_wire protocol on a listening
  * unix socket to several clients, one request at a time, like one bus.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Emulator state file: the chip's persistent memory (config, OTP and data
  * zones, which slots hold generated keys) across emulator restarts, as a

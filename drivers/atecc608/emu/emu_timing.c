@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Emulator timing: command execution times, bus transfer times, the
  * watchdog period, all multiplied by the time scale, and waiting for a

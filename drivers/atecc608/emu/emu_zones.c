@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Emulator zones: the config (128 B), OTP (64 B) and data (16 slots) zones,
  * the Read/Write address encoding, lock bits, and the SlotConfig/KeyConfig

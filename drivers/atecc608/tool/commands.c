@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * atecc608-tool commands on the chip as a whole and its zones: info,
  * serial, random, config, read, lock, selftest; and the helpers that pick

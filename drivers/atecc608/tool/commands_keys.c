@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * atecc608-tool key commands: genkey, pubkey, sign, verify. Converts
  * between the chip's raw formats (X||Y, R||S) and PEM/DER through

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * atecc608-tool formatting: hex, P-256 public keys as PEM
  * SubjectPublicKeyInfo, ECDSA signatures between R||S and DER, and the

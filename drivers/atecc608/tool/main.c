@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * atecc608-tool: diagnostic CLI over the driver API. Owns argument
  * parsing, the help text, exit codes and the command table. Must never

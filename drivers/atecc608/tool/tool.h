@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * atecc608-tool internals: command table entries, exit codes, formatting
  * helpers (hex, PEM, DER, config decoding). Must never talk to the chip

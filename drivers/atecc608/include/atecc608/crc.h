@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * CRC-16 of ATECC608 packets: polynomial 0x8005, initial value 0, each byte
  * processed least-significant bit first, no final XOR, result appended low

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Framing of the atecc608-emu unix socket: a simulated I2C bus.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ATECC608 protocol constants: word addresses, packet layout, opcodes,
  * status bytes, zones and config-zone offsets, maximum execution times.
