@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * JSON configuration parser of trustlinkd (schema in config.h and
- * README.md "Configuration").
+ * docs/agent.md "Configuration").
  *
  * Owns: walking the json-c tree once, checking every key against the
  * schema, filling struct agent_config with copies (the json-c tree is

@@ -60,7 +60,7 @@ static void test_minimal_config_gets_documented_defaults(void **state)
     agent_config_free(&cfg);
 }
 
-/* The rotation defaults of the README table (with enabled as given). */
+/* The rotation defaults of the configuration table in docs/agent.md (with enabled as given). */
 static void assert_rotation_defaults(const struct agent_rotation_config *rot, const char *id)
 {
     char topic[128];
