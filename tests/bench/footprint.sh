@@ -11,7 +11,8 @@
 # /proc/PID/smaps_rollup of both at the same moment. File-backed PSS
 # depends on what else maps the same libraries, so the ratio to the floor
 # and the anonymous part (Pss_Anon: heap, stacks, relocated data) are the
-# numbers to compare across machines. Prints a table, writes
+# numbers to compare across machines; Private_Dirty (memory only this
+# process holds) is checked against its 1.25 MB target. Prints a table, writes
 # BUILD_DIR/footprint.json, and stops everything it started.
 set -euo pipefail
 
@@ -21,7 +22,7 @@ warmup=30
 while [ $# -gt 0 ]; do
     case $1 in
         --warmup) warmup=$2; shift 2 ;;
-        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '3,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "footprint: unknown option $1" >&2; exit 2 ;;
         *) build=$(cd "$1" && pwd); shift ;;
     esac
@@ -68,20 +69,28 @@ field() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/smaps_rollup"; }
 declare -A m
 for who in agent floor; do
     pid_var=${who}_pid
-    for k in Rss Pss Pss_Anon Pss_File; do
+    for k in Rss Pss Pss_Anon Pss_File Private_Dirty; do
         m[$who,$k]=$(field "${!pid_var}" "$k")
     done
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
-printf '%-34s %8s %8s %9s %9s\n' process "Rss kB" "Pss kB" "Pss_Anon" "Pss_File"
+printf '%-34s %8s %8s %9s %9s %9s\n' process "Rss kB" "Pss kB" "Pss_Anon" "Pss_File" "Priv_Dirty"
 for who in agent floor; do
     name=$([ "$who" = agent ] && echo "trustlinkd (connected, rotated)" || echo "trustlink-tls-floor (OpenSSL only)")
-    printf '%-34s %8s %8s %9s %9s\n' "$name" "${m[$who,Rss]}" "${m[$who,Pss]}" "${m[$who,Pss_Anon]}" "${m[$who,Pss_File]}"
+    printf '%-34s %8s %8s %9s %9s %9s\n' "$name" "${m[$who,Rss]}" "${m[$who,Pss]}" "${m[$who,Pss_Anon]}" \
+        "${m[$who,Pss_File]}" "${m[$who,Private_Dirty]}"
 done
-printf '%-34s %8s %8s %9s %9s\n' "trustlinkd / floor" "$(ratio "${m[agent,Rss]}" "${m[floor,Rss]}")" \
+printf '%-34s %8s %8s %9s %9s %9s\n' "trustlinkd / floor" "$(ratio "${m[agent,Rss]}" "${m[floor,Rss]}")" \
     "$(ratio "${m[agent,Pss]}" "${m[floor,Pss]}")" "$(ratio "${m[agent,Pss_Anon]}" "${m[floor,Pss_Anon]}")" \
-    "$(ratio "${m[agent,Pss_File]}" "${m[floor,Pss_File]}")"
+    "$(ratio "${m[agent,Pss_File]}" "${m[floor,Pss_File]}")" \
+    "$(ratio "${m[agent,Private_Dirty]}" "${m[floor,Private_Dirty]}")"
+echo
+# The targets: Private_Dirty at most 1.25 MB (1280 kB), PSS at most 1.4x the
+# floor's measured in the same run.
+verdict() { if awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; then echo met; else echo MISSED; fi; }
+echo "target Private_Dirty <= 1280 kB: ${m[agent,Private_Dirty]} kB, $(verdict "${m[agent,Private_Dirty]}" 1280)"
+echo "target Pss <= 1.4 x floor: $(ratio "${m[agent,Pss]}" "${m[floor,Pss]}") x, $(verdict "$(ratio "${m[agent,Pss]}" "${m[floor,Pss]}")" 1.4)"
 echo
 echo "trustlinkd's largest mappings (Pss kB, of which private dirty kB):"
 awk '/^[0-9a-f]+-[0-9a-f]+ / { name = $6 == "" ? "[anon]" : $6 }
@@ -91,8 +100,8 @@ awk '/^[0-9a-f]+-[0-9a-f]+ / { name = $6 == "" ? "[anon]" : $6 }
 
 cat >"$build/footprint.json" <<JSON
 {"warmup_s": $warmup,
- "trustlinkd": {"rss_kb": ${m[agent,Rss]}, "pss_kb": ${m[agent,Pss]}, "pss_anon_kb": ${m[agent,Pss_Anon]}, "pss_file_kb": ${m[agent,Pss_File]}},
- "openssl_floor": {"rss_kb": ${m[floor,Rss]}, "pss_kb": ${m[floor,Pss]}, "pss_anon_kb": ${m[floor,Pss_Anon]}, "pss_file_kb": ${m[floor,Pss_File]}}}
+ "trustlinkd": {"rss_kb": ${m[agent,Rss]}, "pss_kb": ${m[agent,Pss]}, "pss_anon_kb": ${m[agent,Pss_Anon]}, "pss_file_kb": ${m[agent,Pss_File]}, "private_dirty_kb": ${m[agent,Private_Dirty]}},
+ "openssl_floor": {"rss_kb": ${m[floor,Rss]}, "pss_kb": ${m[floor,Pss]}, "pss_anon_kb": ${m[floor,Pss_Anon]}, "pss_file_kb": ${m[floor,Pss_File]}, "private_dirty_kb": ${m[floor,Private_Dirty]}}}
 JSON
 echo
 echo "JSON: $build/footprint.json"
