@@ -62,6 +62,8 @@ int cmd_genkey(struct tool_ctx *ctx);
 int cmd_pubkey(struct tool_ctx *ctx);
 int cmd_sign(struct tool_ctx *ctx);
 int cmd_verify(struct tool_ctx *ctx);
+/* provision.c */
+int cmd_provision(struct tool_ctx *ctx);
 
 /* format.c */
 void fmt_hex(FILE *out, const uint8_t *buf, size_t len);
