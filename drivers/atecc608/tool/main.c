@@ -47,6 +47,12 @@ static const char tool_help[] =
 "                         Verify a DER signature on the chip (Verify external)\n"
 "                         against SLOT's public key or the key in PEMFILE.\n"
 "                         Exit 0 if valid, 1 if invalid.\n"
+"    check-cert SLOT CERT.pem\n"
+"                         Check that the first certificate in CERT.pem is for the\n"
+"                         key in SLOT (e.g. a Trust&GO part's device certificate\n"
+"                         for slot 0). Exit 0 if it is, 1 if not. The chip keeps\n"
+"                         no full certificate: install it on the token with\n"
+"                         'trustlinkctl install-cert', which checks the same.\n"
 "    provision --layout NAME|FILE [--lock-config|--lock-data] [--yes-lock-permanently]\n"
 "                         Provision a blank (TrustCUSTOM-style) part in three\n"
 "                         explicit steps; see PROVISIONING.\n"
@@ -99,7 +105,8 @@ static const char tool_help[] =
 "    format is JSON: see docs/provisioning.md, or start from\n"
 "    'provision --print-layout trustlink-default'.\n"
 "    Trust&GO parts (0x35) come provisioned: do not run provision on them;\n"
-"    install the device certificate with 'trustlinkctl install-cert'.\n"
+"    check the device certificate with 'check-cert 0 CERT.pem' and install\n"
+"    it with 'trustlinkctl install-cert'.\n"
 "\n"
 "INTERFACE\n"
 "    i2c:/dev/i2c-N@ADDRESS[?bus_hz=HZ]\n"
@@ -117,8 +124,8 @@ static const char tool_help[] =
 "                         (default /run/lock if writable, else /tmp).\n"
 "\n"
 "EXIT STATUS\n"
-"    0  success (verify: signature valid)\n"
-"    1  verify: signature invalid\n"
+"    0  success (verify: signature valid; check-cert: certificate matches)\n"
+"    1  verify: signature invalid; check-cert: certificate for another key\n"
 "    2  usage error (bad arguments, missing --yes-lock-permanently)\n"
 "    3  no chip: bad interface, bus or socket cannot be opened, no ATECC608\n"
 "       answers at the address, bus lock unavailable\n"
@@ -149,6 +156,7 @@ static const struct {
     { "config", cmd_config },   { "read", cmd_read },       { "genkey", cmd_genkey },
     { "pubkey", cmd_pubkey },   { "sign", cmd_sign },       { "verify", cmd_verify },
     { "lock", cmd_lock },       { "selftest", cmd_selftest }, { "provision", cmd_provision },
+    { "check-cert", cmd_check_cert },
 };
 
 int tool_exit_for(atecc_err err)
@@ -277,7 +285,7 @@ int main(int argc, char **argv)
             run = tool_commands[i].run;
     if (run == NULL)
         return tool_usage_error("unknown command '%s' (commands: info serial random config read "
-                                "genkey pubkey sign verify lock selftest provision)", argv[optind]);
+                                "genkey pubkey sign verify lock selftest provision check-cert)", argv[optind]);
     ctx.argc = argc - optind;
     ctx.argv = argv + optind;
     rc = run(&ctx);
