@@ -62,7 +62,8 @@ AG_CONFIG_EXTRA="
   \"rotation\": { \"enabled\": false, \"state_dir\": \"$AG_DIR/state\" },"
 ag_write_config
 cfg=$AG_DIR/agent.json
-ctl() { ag_tool "$TRUSTLINKCTL" --config "$cfg" "$@"; }
+# trustlinkctl is ours: run as built (under ASan with leak checks).
+ctl() { "$TRUSTLINKCTL" --config "$cfg" "$@"; }
 
 # 3. CSR from the token key; its public key is the chip's slot 0.
 ctl csr --subject /CN=device-001 --out "$AG_DIR/device.csr" 2>"$AG_DIR/csr.log" ||
@@ -107,12 +108,12 @@ printf '%s\n' "$(cat "$AG_DIR/ca.pem")" >"$AG_DIR/root-only.pem"
 expect_install_refused "chain out of order" 6 'did not issue' "$AG_DIR/device.pem" --chain "$AG_DIR/root-only.pem"
 sed 's/object=device;type=private/object=no-such-key;type=private/' "$cfg" >"$AG_DIR/wrong-key.json"
 rc=0
-ag_tool "$TRUSTLINKCTL" --config "$AG_DIR/wrong-key.json" install-cert "$AG_DIR/device.pem" \
+"$TRUSTLINKCTL" --config "$AG_DIR/wrong-key.json" install-cert "$AG_DIR/device.pem" \
     >"$AG_DIR/install.out" 2>"$AG_DIR/install.err" || rc=$?
 [ "$rc" -eq 5 ] || ag_fail "install-cert with a config naming no key exited $rc, expected 5"
 grep -q "no-such-key" "$AG_DIR/install.err" || ag_fail "wrong key: message does not name the URI: $(cat "$AG_DIR/install.err")"
 rc=0
-ag_tool "$TRUSTLINKCTL" --config "$AG_DIR/wrong-key.json" csr --subject /CN=x >/dev/null 2>"$AG_DIR/csr.err" || rc=$?
+"$TRUSTLINKCTL" --config "$AG_DIR/wrong-key.json" csr --subject /CN=x >/dev/null 2>"$AG_DIR/csr.err" || rc=$?
 [ "$rc" -eq 5 ] || ag_fail "csr with a config naming no key exited $rc, expected 5"
 no_certificate_on_token || ag_fail "a refused install left a certificate"
 

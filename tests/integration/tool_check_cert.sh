@@ -3,7 +3,7 @@
 # atecc608-tool check-cert on a Trust&GO part: a certificate issued for the
 # factory key in slot 0 matches (exit 0); one for another key, or for the
 # key in slot 1, is refused (exit 1, "another key"); a file holding no
-# certificate is a local error (exit 7).
+# certificate is a local error (exit 7). provision refuses the part.
 source "$(dirname "$0")/lib.sh"
 tl_init
 tl_start_emu
@@ -29,3 +29,7 @@ tl_run "$TL_DIR/out" "$TL_DIR/err" --interface "$iface" check-cert 1 "$TL_DIR/ch
 tl_expect_eq "slot 0's certificate against slot 1: exit" 1 "$TL_RC"
 tl_run "$TL_DIR/out" "$TL_DIR/err" --interface "$iface" check-cert 0 "$TL_DIR/slot0.pem"
 tl_expect_eq "a public key, not a certificate: exit" 7 "$TL_RC"
+# provision refuses a Trust&GO part and says what it is.
+tl_run "$TL_DIR/out" "$TL_DIR/err" --interface "$iface" provision --layout trustlink-default
+tl_expect_eq "provision on a Trust&GO part: exit" 5 "$TL_RC"
+tl_expect_match "names Trust&GO" 'Trust&GO part' "$(cat "$TL_DIR/err")"

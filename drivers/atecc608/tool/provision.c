@@ -78,8 +78,12 @@ static int refuse_different(const struct layout *layout, const uint8_t config[AT
     fprintf(stderr, "atecc608-tool: provision: refusing: this part's config zone is locked and differs "
                     "from layout '%s' in %u field(s):\n", layout->name, layout_diff(layout, config, NULL));
     layout_diff(layout, config, stderr);
-    fprintf(stderr, "It was provisioned with another layout; it cannot be changed. Use the layout it "
-                    "was provisioned with (see 'atecc608-tool config').\n");
+    if (config[ATECC_CFG_I2C_ADDRESS] == ATECC_ADDR_TRUSTANDGO << 1)
+        fprintf(stderr, "This looks like a Trust&GO part (address 0x35): it needs no provisioning; its "
+                        "device key is in slot 0 (see docs/provisioning.md).\n");
+    else
+        fprintf(stderr, "It was provisioned with another layout; it cannot be changed. Use the layout "
+                        "it was provisioned with (see 'atecc608-tool config').\n");
     return TOOL_EXIT_REFUSED;
 }
 
