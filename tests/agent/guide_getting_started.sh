@@ -54,7 +54,8 @@ AG_EMU_PID=$!
 ag_wait_for 10 "atecc608-emu listening" grep -q "atecc608-emu: listening on" "$AG_DIR/emu.log"
 
 substitute() {   # the guide's documented substitutions, on a block's text
-    sed -e 's#sudo -u trustlink ##g' -e 's#sudo ##g' \
+    sed -e 's#^sudo chgrp trustlink .*#: the test has no trustlink group#' \
+        -e 's#sudo -u trustlink ##g' -e 's#sudo ##g' -e "s#/tmp/#$GT/home/#g" \
         -e "s#/etc/trustlink#$GT/etc#g" -e "s#/var/lib/trustlink#$GT/state#g" \
         -e "s#/run/trustlink#$GT/run#g" \
         -e "s#/usr/lib/aarch64-linux-gnu/pkcs11/libtrustlink-pkcs11.so#$TRUSTLINK_PKCS11#g" \
