@@ -95,7 +95,7 @@ enum agent_enroll_result agent_enroll_csr(const char *config_path, const char *s
             goto cleanup;
         }
         f = NULL;
-        fprintf(stderr, "trustlinkctl: CSR for %s signed by token key %s written to %s\n", subject,
+        fprintf(out, "CSR for %s, signed by token key %s, written to %s\n", subject,
                 agent_identity_key_name(id), out_path);
     } else {
         fputs(pem, out);

@@ -28,7 +28,8 @@ enum agent_enroll_result {
 };
 
 /* Writes a PEM CSR for subject (e.g. "/CN=device-001") signed by the
- * identity key to out_path (NULL: to out). err says why on failure. */
+ * identity key to out_path and a line saying so to out, or (out_path
+ * NULL) the PEM to out. err says why on failure. */
 enum agent_enroll_result agent_enroll_csr(const char *config_path, const char *subject,
                                           const char *out_path, FILE *out, char *err,
                                           size_t err_len);
