@@ -48,7 +48,11 @@ static int write_config(struct tool_ctx *ctx, const struct layout *layout,
 
     memcpy(want, before, sizeof(want));
     layout_apply(layout, want);
-    for (unsigned w = 0; w < ATECC_CONFIG_SIZE / ATECC_WORD_SIZE; w++) {
+    /* The word holding the I2C address (byte 16) goes last: a chip may
+     * answer at a new address from its next sleep on. */
+    for (unsigned i = 0; i < ATECC_CONFIG_SIZE / ATECC_WORD_SIZE; i++) {
+        unsigned first = ATECC_CFG_I2C_ADDRESS / ATECC_WORD_SIZE;
+        unsigned w = i == ATECC_CONFIG_SIZE / ATECC_WORD_SIZE - 1 ? first : (i >= first ? i + 1 : i);
         unsigned off = w * ATECC_WORD_SIZE;
         if (!word_writable(w) || memcmp(&want[off], &before[off], ATECC_WORD_SIZE) == 0)
             continue;
@@ -108,6 +112,9 @@ static int step_write(struct tool_ctx *ctx, const struct layout *layout, const c
     printf("config zone written with layout '%s' and read back; changes (chip before -> after):\n",
            layout->name);
     layout_show_change(config, after, stdout);
+    if (after[ATECC_CFG_I2C_ADDRESS] != config[ATECC_CFG_I2C_ADDRESS])
+        printf("The I2C address changed: the part answers at 0x%02x from its next sleep or power-up;\n"
+               "use that address for the next steps and in pkcs11.json.\n", layout->i2c_address);
     printf("Nothing is permanent yet: the config zone is still unlocked and can be rewritten.\n"
            "Next: atecc608-tool provision --layout %s --lock-config %s\n", layout_arg, confirm_flag);
     return TOOL_EXIT_OK;
