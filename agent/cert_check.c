@@ -198,6 +198,35 @@ static enum agent_cert_check check_usage(X509 *leaf, const char *subj, char *err
     return AGENT_CERT_OK;
 }
 
+enum agent_cert_check agent_cert_check_leaf(X509 *leaf, EVP_PKEY *expected, time_t now, char *err,
+                                            size_t err_len)
+{
+    EVP_PKEY *leaf_key;
+    char subj[256];
+    time_t t = now;
+
+    if (!leaf || !expected) {
+        set_err(err, err_len, "certificate check: no certificate or no expected key");
+        return AGENT_CERT_INTERNAL;
+    }
+    subject_of(leaf, subj, sizeof(subj));
+    leaf_key = X509_get0_pubkey(leaf);
+    if (!leaf_key || !same_public_key(leaf_key, expected)) {
+        set_err(err, err_len, "certificate %s: its public key is not the new key "
+                "(certificate for another key)", subj);
+        return AGENT_CERT_KEY_MISMATCH;
+    }
+    if (X509_cmp_time(X509_get0_notBefore(leaf), &t) > 0) {
+        set_err(err, err_len, "certificate %s: not valid yet (notBefore in the future)", subj);
+        return AGENT_CERT_NOT_YET_VALID;
+    }
+    if (X509_cmp_time(X509_get0_notAfter(leaf), &t) < 0) {
+        set_err(err, err_len, "certificate %s: expired (notAfter in the past)", subj);
+        return AGENT_CERT_EXPIRED;
+    }
+    return check_usage(leaf, subj, err, err_len);
+}
+
 enum agent_cert_check agent_cert_check(const char *pem, size_t len, EVP_PKEY *expected,
                                        const char *ca_file, time_t now, X509 **leaf_out,
                                        STACK_OF(X509) **chain_out, char *err, size_t err_len)
@@ -206,9 +235,7 @@ enum agent_cert_check agent_cert_check(const char *pem, size_t len, EVP_PKEY *ex
     X509_STORE *store = NULL;
     X509_STORE_CTX *vctx = NULL;
     X509 *leaf;
-    EVP_PKEY *leaf_key;
     char subj[256];
-    time_t t = now;
     enum agent_cert_check rc;
 
     if (leaf_out)
@@ -223,26 +250,7 @@ enum agent_cert_check agent_cert_check(const char *pem, size_t len, EVP_PKEY *ex
     if (rc != AGENT_CERT_OK)
         goto out;
     leaf = sk_X509_value(certs, 0);
-    subject_of(leaf, subj, sizeof(subj));
-
-    leaf_key = X509_get0_pubkey(leaf);
-    if (!leaf_key || !same_public_key(leaf_key, expected)) {
-        set_err(err, err_len, "certificate %s: its public key is not the new key "
-                "(certificate for another key)", subj);
-        rc = AGENT_CERT_KEY_MISMATCH;
-        goto out;
-    }
-    if (X509_cmp_time(X509_get0_notBefore(leaf), &t) > 0) {
-        set_err(err, err_len, "certificate %s: not valid yet (notBefore in the future)", subj);
-        rc = AGENT_CERT_NOT_YET_VALID;
-        goto out;
-    }
-    if (X509_cmp_time(X509_get0_notAfter(leaf), &t) < 0) {
-        set_err(err, err_len, "certificate %s: expired (notAfter in the past)", subj);
-        rc = AGENT_CERT_EXPIRED;
-        goto out;
-    }
-    rc = check_usage(leaf, subj, err, err_len);
+    rc = agent_cert_check_leaf(leaf, expected, now, err, err_len);
     if (rc != AGENT_CERT_OK)
         goto out;
 
@@ -283,6 +291,7 @@ enum agent_cert_check agent_cert_check(const char *pem, size_t len, EVP_PKEY *ex
                 rc = AGENT_CERT_NOT_YET_VALID;
             else
                 rc = AGENT_CERT_UNTRUSTED;
+            subject_of(leaf, subj, sizeof(subj));
             set_err(err, err_len, "certificate %s: does not verify against CA file %s: %s "
                     "(at chain depth %d)", subj, ca_file, X509_verify_cert_error_string(e),
                     depth);

@@ -47,4 +47,11 @@ enum agent_cert_check agent_cert_check(const char *pem, size_t len, EVP_PKEY *ex
                                        const char *ca_file, time_t now, X509 **leaf_out,
                                        STACK_OF(X509) **chain_out, char *err, size_t err_len);
 
+/* The leaf-only checks of agent_cert_check, for a certificate installed
+ * by hand (no CA answer to verify against): leaf public key == expected,
+ * validity covers now, clientAuth allowed. err names the check and the
+ * certificate subject. */
+enum agent_cert_check agent_cert_check_leaf(X509 *leaf, EVP_PKEY *expected, time_t now, char *err,
+                                            size_t err_len);
+
 #endif

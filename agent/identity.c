@@ -480,9 +480,10 @@ static void forget_key_and_certificates(struct agent_identity *id)
     id->key_name[0] = '\0';
 }
 
-enum agent_identity_status agent_identity_resolve(struct agent_identity *id,
-                                                  const struct agent_identity_config *cfg,
-                                                  char *err, size_t err_len)
+/* The key, and unless key_only the certificate (+chain) and its check. */
+static enum agent_identity_status resolve(struct agent_identity *id,
+                                          const struct agent_identity_config *cfg, bool key_only,
+                                          char *err, size_t err_len)
 {
     P11KitUri *uri = NULL;
     CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
@@ -503,7 +504,7 @@ enum agent_identity_status agent_identity_resolve(struct agent_identity *id,
         goto cleanup;
     }
     status = find_key(id, session, uri, err, err_len);
-    if (status != AGENT_IDENTITY_OK)
+    if (status != AGENT_IDENTITY_OK || key_only)
         goto cleanup;
 
     if (strncmp(cfg->certificate, "pkcs11:", 7) == 0) {
@@ -529,6 +530,20 @@ cleanup:
     if (status != AGENT_IDENTITY_OK)
         forget_key_and_certificates(id);
     return status;
+}
+
+enum agent_identity_status agent_identity_resolve(struct agent_identity *id,
+                                                  const struct agent_identity_config *cfg,
+                                                  char *err, size_t err_len)
+{
+    return resolve(id, cfg, false, err, err_len);
+}
+
+enum agent_identity_status agent_identity_resolve_key(struct agent_identity *id,
+                                                      const struct agent_identity_config *cfg,
+                                                      char *err, size_t err_len)
+{
+    return resolve(id, cfg, true, err, err_len);
 }
 
 enum agent_identity_status agent_identity_load(const struct agent_identity_config *cfg,

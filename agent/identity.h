@@ -65,6 +65,13 @@ enum agent_identity_status agent_identity_open(const struct agent_identity_confi
 enum agent_identity_status agent_identity_resolve(struct agent_identity *id,
                                                   const struct agent_identity_config *cfg,
                                                   char *err, size_t err_len);
+/* Phase 2 without the certificate: only the key of identity.key, with
+ * every key check of agent_identity_resolve (exactly one match, sensitive,
+ * not extractable). For first enrollment, before any certificate exists.
+ * On failure the identity stays open with no key. */
+enum agent_identity_status agent_identity_resolve_key(struct agent_identity *id,
+                                                      const struct agent_identity_config *cfg,
+                                                      char *err, size_t err_len);
 /* After a rotation switched to a new key: takes ownership of key (one
  * EVP_PKEY reference, normally from agent_token_key_by_id), cert and chain
  * (NULL = empty), frees the previous ones (SSL_CTXs hold their own

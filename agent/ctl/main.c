@@ -6,7 +6,8 @@
  * Owns: argument parsing, the help text, building requests, presenting
  * replies, and the exit codes (documented in the help).
  * Must never: wait on the agent without a deadline, print a PIN, or talk
- * to the token itself (only `check` does, through agent_preflight()).
+ * to the token itself (only `check`, `csr` and `install-cert` do, through
+ * agent_preflight() and agent/enroll.c).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -21,6 +22,7 @@
 
 #include "client.h"
 #include "status_format.h"
+#include "enroll.h"
 #include "preflight.h"
 
 #ifndef TRUSTLINK_VERSION
@@ -33,6 +35,8 @@ enum ctl_exit {
     CTL_EXIT_USAGE = 2,
     CTL_EXIT_UNREACHABLE = 3, /* no agent, no answer, or not a valid answer */
     CTL_EXIT_CHECK = 4,       /* check: a check failed or the config is bad */
+    CTL_EXIT_ENROLL = 5,      /* csr/install-cert: config, file or token unusable */
+    CTL_EXIT_REFUSED = 6,     /* install-cert: the certificate does not fit */
 };
 
 enum {
@@ -46,6 +50,8 @@ static const char ctl_default_config[] = "/etc/trustlink/trustlink.json";
 static const char usage_text[] =
     "Usage: trustlinkctl [--socket PATH] [--json] [--timeout SECONDS] COMMAND [ARGS]\n"
     "       trustlinkctl check [--config PATH]\n"
+    "       trustlinkctl csr --subject SUBJECT [--out FILE] [--config PATH]\n"
+    "       trustlinkctl install-cert FILE [--chain FILE] [--config PATH]\n"
     "       trustlinkctl --help | --version\n";
 
 static const char help_text[] =
@@ -80,6 +86,31 @@ static const char help_text[] =
     "                        Default config: /etc/trustlink/trustlink.json (or\n"
     "                        $TRUSTLINK_CONFIG). Needs access to the token: run it\n"
     "                        as the trustlink user or root.\n"
+    "  csr --subject SUBJECT [--out FILE]\n"
+    "                        first enrollment: a PKCS#10 certificate signing\n"
+    "                        request for the key identity.key names, signed by\n"
+    "                        that key on the token (the key never leaves it).\n"
+    "                        SUBJECT is \"/CN=device-001/O=Example\" or\n"
+    "                        \"CN=device-001,O=Example\". Writes PEM to FILE, or to\n"
+    "                        standard output. No extensions: the CA decides the\n"
+    "                        certificate's usages. Give the CSR to any CA.\n"
+    "  install-cert FILE [--chain FILE]\n"
+    "                        install the certificate the CA issued (PEM; the first\n"
+    "                        certificate of FILE; any further ones, then those of\n"
+    "                        --chain, are intermediates, the leaf's issuer first).\n"
+    "                        Checked first: its public key must be the token key's,\n"
+    "                        it must be valid now and allow TLS client use, and each\n"
+    "                        intermediate must have issued the one before. Then it is\n"
+    "                        stored on the token with the key's CKA_ID and the label\n"
+    "                        identity.certificate names (object=...), and the\n"
+    "                        intermediates in rotation.state_dir, where trustlinkd\n"
+    "                        finds them. A certificate that does not fit, or a token\n"
+    "                        that already holds a certificate with that label or id,\n"
+    "                        is refused and nothing is changed.\n"
+    "                        csr and install-cert read the config (--config) and\n"
+    "                        log in to the token with its PIN: run them as the\n"
+    "                        trustlink user or root, with the service stopped or\n"
+    "                        running (they do not talk to the agent).\n"
     "\n"
     "publish, reconnect and rotate are privileged: the agent accepts them from\n"
     "root, its own user, and the uids and primary gids listed in the config's\n"
@@ -97,7 +128,10 @@ static const char help_text[] =
     "                        SECONDS, 0.1 to 300 (default 5)\n"
     "  -q, --qos N           publish: MQTT QoS 0, 1 or 2\n"
     "  -r, --retain          publish: ask the broker to retain the message\n"
-    "  -c, --config PATH     check: the configuration to check\n"
+    "  -c, --config PATH     check, csr, install-cert: the agent configuration\n"
+    "      --subject SUBJECT csr: the subject of the request\n"
+    "  -o, --out FILE        csr: write the request to FILE\n"
+    "      --chain FILE      install-cert: PEM intermediates\n"
     "  -h, --help            show this help and exit\n"
     "  -V, --version         show the version and exit\n"
     "\n"
@@ -108,17 +142,23 @@ static const char help_text[] =
     "  3  the agent could not be reached or did not answer in time: not\n"
     "     running, socket missing or not permitted, or wedged\n"
     "  4  check: at least one check failed, or the config could not be loaded\n"
+    "  5  csr, install-cert: the config, a file or the token is not usable (or\n"
+    "     the token already holds the identity certificate)\n"
+    "  6  install-cert: the certificate was refused: not for the token key,\n"
+    "     expired or not yet valid, not for TLS clients, or a chain out of order\n"
     "\n"
     "Environment:\n"
     "  TRUSTLINK_CONTROL_SOCKET  default for --socket\n"
-    "  TRUSTLINK_CONFIG          default for check --config\n"
+    "  TRUSTLINK_CONFIG          default for --config (check, csr, install-cert)\n"
     "\n"
     "Examples:\n"
     "  trustlinkctl status\n"
     "  trustlinkctl --json status | jq .certificate\n"
     "  trustlinkctl publish sensors/temp '{\"c\":21.5}' --qos 1\n"
     "  journalctl -n 20 -o cat | trustlinkctl publish logs/tail -\n"
-    "  sudo -u trustlink trustlinkctl check --config /etc/trustlink/trustlink.json\n";
+    "  sudo -u trustlink trustlinkctl check --config /etc/trustlink/trustlink.json\n"
+    "  sudo trustlinkctl csr --subject /CN=device-001 --out device.csr\n"
+    "  sudo trustlinkctl install-cert device.pem --chain intermediates.pem\n";
 
 struct ctl_options {
     const char *socket;
@@ -128,6 +168,9 @@ struct ctl_options {
     bool qos_set;
     bool retain;
     bool json;
+    const char *subject;
+    const char *out;
+    const char *chain;
 };
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -314,6 +357,32 @@ static int cmd_check(const struct ctl_options *opt)
     }
 }
 
+static int enroll_exit(enum agent_enroll_result r, const char *cmd, const char *err)
+{
+    if (r == AGENT_ENROLL_OK)
+        return CTL_EXIT_OK;
+    fprintf(stderr, "trustlinkctl: %s: %s\n", cmd, err);
+    return r == AGENT_ENROLL_REFUSED ? CTL_EXIT_REFUSED : CTL_EXIT_ENROLL;
+}
+
+static int cmd_csr(const struct ctl_options *opt)
+{
+    char err[2048] = "";
+
+    if (opt->subject == NULL)
+        return usage_error("csr needs --subject SUBJECT (e.g. /CN=device-001)");
+    return enroll_exit(agent_enroll_csr(opt->config, opt->subject, opt->out, stdout, err, sizeof(err)),
+                       "csr", err);
+}
+
+static int cmd_install_cert(const struct ctl_options *opt, const char *file)
+{
+    char err[2048] = "";
+
+    return enroll_exit(agent_enroll_install(opt->config, file, opt->chain, stdout, err, sizeof(err)),
+                       "install-cert", err);
+}
+
 int main(int argc, char **argv)
 {
     static const struct option long_opts[] = {
@@ -321,6 +390,8 @@ int main(int argc, char **argv)
         { "timeout", required_argument, NULL, 't' }, { "qos", required_argument, NULL, 'q' },
         { "retain", no_argument, NULL, 'r' },        { "config", required_argument, NULL, 'c' },
         { "help", no_argument, NULL, 'h' },          { "version", no_argument, NULL, 'V' },
+        { "subject", required_argument, NULL, 'S' }, { "out", required_argument, NULL, 'o' },
+        { "chain", required_argument, NULL, 'C' },
         { NULL, 0, NULL, 0 },
     };
     struct ctl_options opt = { .timeout_ms = CTL_DEFAULT_TIMEOUT_MS };
@@ -335,7 +406,7 @@ int main(int argc, char **argv)
     opt.config = env != NULL && *env != '\0' ? env : ctl_default_config;
 
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":s:jt:q:rc:hV", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":s:jt:q:rc:hVo:", long_opts, NULL)) != -1) {
         switch (c) {
         case 's':
             if (optarg[0] == '\0')
@@ -362,6 +433,15 @@ int main(int argc, char **argv)
         case 'c':
             opt.config = optarg;
             break;
+        case 'S':
+            opt.subject = optarg;
+            break;
+        case 'o':
+            opt.out = optarg;
+            break;
+        case 'C':
+            opt.chain = optarg;
+            break;
         case 'h':
             fputs(usage_text, stdout);
             fputs(help_text, stdout);
@@ -376,12 +456,27 @@ int main(int argc, char **argv)
         }
     }
     if (optind >= argc)
-        return usage_error("no command given (status, publish, reconnect, rotate or check)");
+        return usage_error("no command given (status, publish, reconnect, rotate, check, csr or "
+                           "install-cert)");
     cmd = argv[optind];
     nargs = argc - optind - 1;
 
     if ((opt.qos_set || opt.retain) && strcmp(cmd, "publish") != 0)
         return usage_error("--qos and --retain apply to publish only");
+    if ((opt.subject != NULL || opt.out != NULL) && strcmp(cmd, "csr") != 0)
+        return usage_error("--subject and --out apply to csr only");
+    if (opt.chain != NULL && strcmp(cmd, "install-cert") != 0)
+        return usage_error("--chain applies to install-cert only");
+    if (strcmp(cmd, "csr") == 0) {
+        if (nargs != 0)
+            return usage_error("csr takes no arguments (use --subject SUBJECT [--out FILE])");
+        return cmd_csr(&opt);
+    }
+    if (strcmp(cmd, "install-cert") == 0) {
+        if (nargs != 1)
+            return usage_error("install-cert needs the certificate FILE (PEM)");
+        return cmd_install_cert(&opt, argv[optind + 1]);
+    }
     if (strcmp(cmd, "status") == 0 || strcmp(cmd, "reconnect") == 0 ||
         strcmp(cmd, "rotate") == 0) {
         if (nargs != 0)

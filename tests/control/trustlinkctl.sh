@@ -67,6 +67,20 @@ run "bad --timeout" 2 "$ctl" --timeout 0 status
 run "--retain on status" 2 "$ctl" --retain status
 run "status with an argument" 2 "$ctl" status extra
 run "unknown option" 2 "$ctl" --frobnicate status
+# First enrollment commands: documented, and their usage errors.
+run "--help (enrollment)" 0 "$ctl" --help
+for text in "csr --subject SUBJECT" "install-cert FILE [--chain FILE]" "6  install-cert: the certificate was refused"; do
+    expect_in "$tmp/out" "$text" "--help"
+done
+run "csr without --subject" 2 "$ctl" csr
+expect_in "$tmp/err" "csr needs --subject" "csr without --subject"
+run "csr with an argument" 2 "$ctl" csr --subject /CN=x extra
+run "install-cert without a file" 2 "$ctl" install-cert
+run "--chain on csr" 2 "$ctl" csr --subject /CN=x --chain c.pem
+run "--subject on status" 2 "$ctl" --subject /CN=x status
+run "csr with a bad subject" 5 "$ctl" --config "$tmp/none.json" csr --subject "/XX=1"
+run "install-cert of a missing file" 5 "$ctl" --config "$tmp/none.json" install-cert "$tmp/none.pem"
+expect_in "$tmp/err" "$tmp/none.pem" "install-cert of a missing file"
 
 # ---- agent not running -------------------------------------------------
 run "no socket" 3 "$ctl" --socket "$tmp/none.sock" status

@@ -16,16 +16,16 @@ zone_state() {
 }
 
 tl_expect_eq "data zone before provisioning" unlocked "$(zone_state data)"
-tl_ok "lock config" --interface "$iface" lock config --yes >/dev/null
+tl_ok "lock config" --interface "$iface" lock config --yes-lock-permanently >/dev/null
 tl_expect_eq "config zone after lock config" locked "$(zone_state config)"
 
-tl_run "$TL_DIR/out" "$TL_DIR/err" --interface "$iface" lock data --yes --crc 1234
+tl_run "$TL_DIR/out" "$TL_DIR/err" --interface "$iface" lock data --yes-lock-permanently --crc 1234
 [ "$TL_RC" -ne 0 ] || tl_fail "lock data with a wrong --crc succeeded"
 tl_expect_eq "data zone after a refused lock" unlocked "$(zone_state data)"
 
-tl_ok "lock data" --interface "$iface" lock data --yes >/dev/null
+tl_ok "lock data" --interface "$iface" lock data --yes-lock-permanently >/dev/null
 tl_expect_eq "data zone after lock data" locked "$(zone_state data)"
 
-tl_run "$TL_DIR/out" "$TL_DIR/err" --interface "$iface" lock data --yes
+tl_run "$TL_DIR/out" "$TL_DIR/err" --interface "$iface" lock data --yes-lock-permanently
 tl_expect_eq "second lock data exit status (refused)" 5 "$TL_RC"
 tl_expect_match "second lock data: why" 'locked' "$(cat "$TL_DIR/err")"

@@ -4,10 +4,10 @@
 # exit status 5 ("refused by the chip's configuration") and a message that
 # names what was refused. Argument:
 #   read_private_slot     read data 0 (slot 0 holds the device private key)
-#   lock_locked_config    lock config --yes on a config zone already locked
-#   lock_locked_data      lock data --yes on data/OTP zones already locked
+#   lock_locked_config    lock config --yes-lock-permanently on a config zone already locked
+#   lock_locked_data      lock data --yes-lock-permanently on data/OTP zones already locked
 #   genkey_permanent_slot genkey 0 (slot 0's key is permanent)
-#   genkey_locked_slot    genkey 2 after lock slot 2 --yes
+#   genkey_locked_slot    genkey 2 after lock slot 2 --yes-lock-permanently
 source "$(dirname "$0")/lib.sh"
 tl_init
 tl_start_emu
@@ -34,11 +34,11 @@ read_private_slot)
     tl_expect_match "read data 0: why" 'secret|not readable|private' "$(cat "$TL_DIR/err")"
     ;;
 lock_locked_config)
-    expect_refused "lock config" 'config' lock config --yes
+    expect_refused "lock config" 'config' lock config --yes-lock-permanently
     tl_expect_match "lock config: why" 'already locked|locked' "$(cat "$TL_DIR/err")"
     ;;
 lock_locked_data)
-    expect_refused "lock data" 'data' lock data --yes
+    expect_refused "lock data" 'data' lock data --yes-lock-permanently
     tl_expect_match "lock data: why" 'already locked|locked' "$(cat "$TL_DIR/err")"
     ;;
 genkey_permanent_slot)
@@ -49,7 +49,7 @@ genkey_permanent_slot)
     ;;
 genkey_locked_slot)
     tl_ok "genkey 2" --interface "$iface" genkey 2 >"$TL_DIR/before.pem"
-    tl_ok "lock slot 2" --interface "$iface" lock slot 2 --yes >/dev/null
+    tl_ok "lock slot 2" --interface "$iface" lock slot 2 --yes-lock-permanently >/dev/null
     expect_refused "genkey 2 after lock slot 2" 'slot 2' genkey 2
     tl_expect_match "genkey 2 after lock slot 2: why" 'locked' "$(cat "$TL_DIR/err")"
     tl_pubkey_pem "$iface" 2 "$TL_DIR/after.pem"

@@ -3,7 +3,7 @@
  * atecc608-tool commands on the chip as a whole and its zones: info,
  * serial, random, config, read, lock, selftest; and the helpers that pick
  * options out of a command's arguments. Must never lock anything without
- * --yes.
+ * --yes-lock-permanently.
  */
 #include "tool.h"
 
@@ -223,12 +223,51 @@ int cmd_read(struct tool_ctx *ctx)
     return TOOL_EXIT_OK;
 }
 
+/* P-256 private-key slots of a config image: where keys can ever live. */
+static unsigned count_key_slots(const uint8_t cfg[ATECC_CONFIG_SIZE])
+{
+    unsigned n = 0;
+
+    for (unsigned s = 0; s < ATECC_SLOT_COUNT; s++) {
+        uint16_t kc = (uint16_t)(cfg[ATECC_CFG_KEY_CONFIG + 2 * s] | cfg[ATECC_CFG_KEY_CONFIG + 2 * s + 1] << 8);
+        if ((kc & ATECC_KEYCFG_PRIVATE) != 0 &&
+            ((kc & ATECC_KEYCFG_KEYTYPE_MASK) >> ATECC_KEYCFG_KEYTYPE_SHIFT) == ATECC_KEYTYPE_P256)
+            n++;
+    }
+    return n;
+}
+
+/* The low-level lock, outside the provision flow: it says what it makes
+ * permanent and why provision is the better path. */
+static void lock_warning(const char *what, const uint8_t cfg[ATECC_CONFIG_SIZE], bool have_cfg)
+{
+    fprintf(stderr, "atecc608-tool: WARNING: lock %s is permanent on a real chip. ", what);
+    if (strcmp(what, "config") == 0) {
+        fprintf(stderr, "Every config byte as it is now (see 'atecc608-tool config') can never change "
+                        "again.\n");
+        if (have_cfg && count_key_slots(cfg) == 0)
+            fprintf(stderr, "atecc608-tool: WARNING: this configuration has NO P-256 private-key slot: a "
+                            "part locked like this can never hold a key.\n");
+    } else if (strcmp(what, "data") == 0) {
+        fprintf(stderr, "Keys generated so far become fixed in slots without GenKey permission; data "
+                        "slots follow their WriteConfig; OTP becomes read-only.\n");
+    } else {
+        fprintf(stderr, "The slot's contents can never change again.\n");
+    }
+    if (strcmp(what, "slot") != 0)
+        fprintf(stderr, "atecc608-tool: To provision a blank part, use 'atecc608-tool provision --layout "
+                        "trustlink-default' (docs/provisioning.md): it writes and checks the "
+                        "configuration before any lock and generates the keys.\n");
+}
+
 int cmd_lock(struct tool_ctx *ctx)
 {
-    bool yes = tool_take_flag(ctx, "--yes");
+    bool yes = tool_take_flag(ctx, "--yes-lock-permanently");
+    bool old_yes = tool_take_flag(ctx, "--yes");
     const char *crc_text = NULL;
     uint8_t crc_bytes[2] = { 0, 0 };
     uint8_t cfg[ATECC_CONFIG_SIZE];
+    bool have_cfg = false;
     uint16_t crc = 0;
     unsigned slot = 0;
     atecc_err err;
@@ -244,20 +283,31 @@ int cmd_lock(struct tool_ctx *ctx)
     if (crc_text != NULL && (ctx->argc != 2 || strcmp(ctx->argv[1], "data") != 0))
         return tool_usage_error("--crc applies to lock data only");
     if (ctx->argc < 2 || (strcmp(ctx->argv[1], "slot") == 0 ? ctx->argc != 3 : ctx->argc != 2))
-        return tool_usage_error("usage: atecc608-tool lock config|data|slot N --yes");
+        return tool_usage_error("usage: atecc608-tool lock config|data|slot N --yes-lock-permanently");
     if (strcmp(ctx->argv[1], "slot") == 0 && !tool_parse_uint(ctx->argv[2], 15, &slot))
         return tool_usage_error("lock slot: N is 0-15");
     if (strcmp(ctx->argv[1], "config") != 0 && strcmp(ctx->argv[1], "data") != 0 &&
         strcmp(ctx->argv[1], "slot") != 0)
         return tool_usage_error("lock: '%s' is not config, data or slot", ctx->argv[1]);
-    if (!yes)
-        return tool_usage_error("lock %s is irreversible: add --yes to confirm", ctx->argv[1]);
+    if (old_yes && !yes)
+        return tool_usage_error("lock %s: --yes is no longer enough; a lock is irreversible: confirm with "
+                                "--yes-lock-permanently", ctx->argv[1]);
+    if (!yes) {
+        /* Show the warning with what the chip holds when it answers; the
+         * missing flag is the error either way. */
+        if (tool_open(ctx) == TOOL_EXIT_OK && atecc_read_config(ctx->dev, cfg) == ATECC_OK)
+            have_cfg = true;
+        lock_warning(ctx->argv[1], cfg, have_cfg);
+        return tool_usage_error("lock %s is irreversible: NOT locked; add --yes-lock-permanently to "
+                                "confirm", ctx->argv[1]);
+    }
     if ((rc = tool_open(ctx)) != TOOL_EXIT_OK)
         return rc;
+    err = atecc_read_config(ctx->dev, cfg);
+    if (err != ATECC_OK)
+        return tool_fail(ctx, "reading the config zone", err);
+    lock_warning(ctx->argv[1], cfg, true);
     if (strcmp(ctx->argv[1], "config") == 0) {
-        err = atecc_read_config(ctx->dev, cfg);
-        if (err != ATECC_OK)
-            return tool_fail(ctx, "reading the config zone for its CRC", err);
         crc = atecc_crc16(cfg, sizeof(cfg));
         err = atecc_lock_config(ctx->dev, &crc);
     } else if (strcmp(ctx->argv[1], "data") == 0) {

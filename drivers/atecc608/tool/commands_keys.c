@@ -164,3 +164,44 @@ int cmd_verify(struct tool_ctx *ctx)
     printf("%s\n", valid ? "signature valid" : "signature INVALID");
     return valid ? TOOL_EXIT_OK : TOOL_EXIT_INVALID;
 }
+
+/* Trust&GO parts come with their key; their device certificate lives in
+ * the PKCS#11 module's token store (trustlinkctl install-cert puts it
+ * there). This check, needing no module, says whether a PEM certificate
+ * is for the key in a slot, before anyone installs it. */
+int cmd_check_cert(struct tool_ctx *ctx)
+{
+    uint8_t chip_key[ATECC_P256_PUBKEY_SIZE];
+    uint8_t cert_key[ATECC_P256_PUBKEY_SIZE];
+    char subject[256] = "";
+    unsigned slot = 0;
+    atecc_err err;
+    int rc;
+
+    if ((rc = tool_no_more_options(ctx)) != TOOL_EXIT_OK)
+        return rc;
+    if (ctx->argc != 3)
+        return tool_usage_error("usage: atecc608-tool check-cert SLOT CERT.pem");
+    if ((rc = parse_slot(ctx->argv[1], &slot)) != TOOL_EXIT_OK)
+        return rc;
+    rc = fmt_cert_pubkey_from_pem(ctx->argv[2], cert_key, subject, sizeof(subject));
+    if (rc == -1)
+        return tool_local_error("check-cert: %s holds no readable PEM certificate", ctx->argv[2]);
+    if (rc != 0) {
+        fprintf(stderr, "atecc608-tool: check-cert: REFUSED: certificate %s in %s is not for a P-256 key, "
+                        "so not for slot %u's key\n", subject, ctx->argv[2], slot);
+        return TOOL_EXIT_INVALID;
+    }
+    if ((rc = tool_open(ctx)) != TOOL_EXIT_OK)
+        return rc;
+    err = atecc_pubkey(ctx->dev, (uint8_t)slot, chip_key);
+    if (err != ATECC_OK)
+        return tool_fail(ctx, "reading the slot's public key", err);
+    if (CRYPTO_memcmp(chip_key, cert_key, sizeof(chip_key)) != 0) {
+        fprintf(stderr, "atecc608-tool: check-cert: REFUSED: certificate %s in %s is for another key, not "
+                        "the key in slot %u of this chip\n", subject, ctx->argv[2], slot);
+        return TOOL_EXIT_INVALID;
+    }
+    printf("certificate %s matches the key in slot %u\n", subject, slot);
+    return TOOL_EXIT_OK;
+}

@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 
 void fmt_hex(FILE *out, const uint8_t *buf, size_t len)
 {
@@ -71,11 +72,29 @@ cleanup:
     return rc;
 }
 
-int fmt_pubkey_from_pem(const char *path, uint8_t pubkey[ATECC_P256_PUBKEY_SIZE])
+/* The 64-byte X||Y of a P-256 public key; -1 for any other key. */
+static int pubkey_bytes(EVP_PKEY *pkey, uint8_t pubkey[ATECC_P256_PUBKEY_SIZE])
 {
     uint8_t point[1 + ATECC_P256_PUBKEY_SIZE + 8];
     char group[64] = "";
     size_t len = 0;
+
+    if (pkey == NULL ||
+        !EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+                                        NULL) ||
+        strcmp(group, "prime256v1") != 0)
+        return -1;
+    if (!EVP_PKEY_set_utf8_string_param(pkey, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+                                        "uncompressed") ||
+        !EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point), &len) ||
+        len != 1 + ATECC_P256_PUBKEY_SIZE || point[0] != 0x04)
+        return -1;
+    memcpy(pubkey, point + 1, ATECC_P256_PUBKEY_SIZE);
+    return 0;
+}
+
+int fmt_pubkey_from_pem(const char *path, uint8_t pubkey[ATECC_P256_PUBKEY_SIZE])
+{
     FILE *f = NULL;
     EVP_PKEY *pkey = NULL;
     int rc = -1;
@@ -84,22 +103,33 @@ int fmt_pubkey_from_pem(const char *path, uint8_t pubkey[ATECC_P256_PUBKEY_SIZE]
     if (f == NULL)
         goto cleanup;
     pkey = PEM_read_PUBKEY(f, NULL, NULL, NULL);
-    if (pkey == NULL ||
-        !EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
-                                        NULL) ||
-        strcmp(group, "prime256v1") != 0)
-        goto cleanup;
-    if (!EVP_PKEY_set_utf8_string_param(pkey, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
-                                        "uncompressed") ||
-        !EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point), &len) ||
-        len != 1 + ATECC_P256_PUBKEY_SIZE || point[0] != 0x04)
-        goto cleanup;
-    memcpy(pubkey, point + 1, ATECC_P256_PUBKEY_SIZE);
-    rc = 0;
+    rc = pubkey_bytes(pkey, pubkey);
 cleanup:
     EVP_PKEY_free(pkey);
     if (f != NULL)
         fclose(f);
+    return rc;
+}
+
+int fmt_cert_pubkey_from_pem(const char *path, uint8_t pubkey[ATECC_P256_PUBKEY_SIZE], char *subject,
+                             size_t subject_len)
+{
+    FILE *f = fopen(path, "r");
+    X509 *cert = NULL;
+    EVP_PKEY *pkey = NULL;
+    int rc = -1;
+
+    if (f == NULL)
+        return -1;
+    cert = PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+    if (cert == NULL)
+        return -1;
+    X509_NAME_oneline(X509_get_subject_name(cert), subject, (int)subject_len);
+    pkey = X509_get_pubkey(cert);
+    rc = pkey != NULL && pubkey_bytes(pkey, pubkey) == 0 ? 0 : -2;
+    EVP_PKEY_free(pkey);
+    X509_free(cert);
     return rc;
 }
 

@@ -12,6 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifndef TRUSTLINK_VERSION
+#define TRUSTLINK_VERSION "unknown"
+#endif
+
 #define TOOL_DEFAULT_INTERFACE "emu:/run/trustlink/atecc608.sock"
 
 static const char tool_help[] =
@@ -20,7 +24,7 @@ static const char tool_help[] =
 "\n"
 "SYNOPSIS\n"
 "    atecc608-tool [--interface IFACE] COMMAND [ARGS...]\n"
-"    atecc608-tool --help\n"
+"    atecc608-tool --help | --version\n"
 "\n"
 "COMMANDS\n"
 "    info                 Model, Info revision bytes, serial number, lock states,\n"
@@ -43,22 +47,66 @@ static const char tool_help[] =
 "                         Verify a DER signature on the chip (Verify external)\n"
 "                         against SLOT's public key or the key in PEMFILE.\n"
 "                         Exit 0 if valid, 1 if invalid.\n"
-"    lock config --yes    Lock the config zone (CRC of a fresh read is checked).\n"
-"    lock data --yes [--crc HHHH]\n"
+"    check-cert SLOT CERT.pem\n"
+"                         Check that the first certificate in CERT.pem is for the\n"
+"                         key in SLOT (e.g. a Trust&GO part's device certificate\n"
+"                         for slot 0). Exit 0 if it is, 1 if not. The chip keeps\n"
+"                         no full certificate: install it on the token with\n"
+"                         'trustlinkctl install-cert', which checks the same.\n"
+"    provision --layout NAME|FILE [--lock-config|--lock-data] [--yes-lock-permanently]\n"
+"                         Provision a blank (TrustCUSTOM-style) part in three\n"
+"                         explicit steps; see PROVISIONING.\n"
+"    provision --print-layout NAME\n"
+"                         Print a built-in layout in the layout file format.\n"
+"    lock config --yes-lock-permanently\n"
+"                         Lock the config zone as it is (CRC of a fresh read is\n"
+"                         checked). Prefer provision: a config locked without a\n"
+"                         P-256 private-key slot can never hold a key.\n"
+"    lock data --yes-lock-permanently [--crc HHHH]\n"
 "                         Lock the data and OTP zones. The chip cannot read them\n"
 "                         before they are locked, so the CRC the Lock checks comes\n"
 "                         from --crc (CRC-16 of slots 0-15 then OTP, as written);\n"
 "                         without it the lock skips the check.\n"
-"    lock slot N --yes    Lock one slot (its KeyConfig must say Lockable).\n"
-"                         Locks are irreversible: --yes is required.\n"
+"    lock slot N --yes-lock-permanently\n"
+"                         Lock one slot (its KeyConfig must say Lockable).\n"
+"                         Every lock is irreversible: without\n"
+"                         --yes-lock-permanently the tool prints what would\n"
+"                         become permanent and changes nothing (exit 2).\n"
 "    selftest             Run every chip self-test (RNG, ECDSA, ECDH, AES, SHA).\n"
 "\n"
 "OPTIONS\n"
 "    -i, --interface IFACE  The chip to talk to (see INTERFACE).\n"
 "    -h, --help             This text.\n"
+"    -V, --version          Print the version and exit.\n"
+"        --layout L         provision: a built-in layout name or a layout file.\n"
+"        --lock-config      provision: lock the config zone, then generate keys.\n"
+"        --lock-data        provision: lock the data and OTP zones.\n"
 "        --out FILE         sign: write the DER signature to FILE.\n"
 "        --pubkey PEMFILE   verify: use this public key instead of a slot's.\n"
-"        --yes              lock: confirm an irreversible lock.\n"
+"        --yes-lock-permanently\n"
+"                           lock, provision: confirm an irreversible lock.\n"
+"\n"
+"PROVISIONING\n"
+"    A blank part answers at 0x60 with every zone unlocked. Steps:\n"
+"    1. provision --layout trustlink-default\n"
+"         writes the config zone from the layout, reads it back and shows\n"
+"         the changes. Nothing is permanent yet.\n"
+"    2. provision --layout trustlink-default --lock-config --yes-lock-permanently\n"
+"         prints what becomes permanent, locks the config zone, then\n"
+"         generates a P-256 key in every slot the layout marks genkey and\n"
+"         prints its public key.\n"
+"    3. provision --layout trustlink-default --lock-data --yes-lock-permanently\n"
+"         checks the keys are there, prints what becomes permanent and\n"
+"         locks the data and OTP zones.\n"
+"    Every step first compares the chip with the layout: a locked part that\n"
+"    differs is refused (exit 5), a step already done succeeds without\n"
+"    changing anything. Built-in layouts: trustlink-default (the Trust&GO\n"
+"    slot map: device key slot 0, rotation slots 2-4). The layout file\n"
+"    format is JSON: see docs/provisioning.md, or start from\n"
+"    'provision --print-layout trustlink-default'.\n"
+"    Trust&GO parts (0x35) come provisioned: do not run provision on them;\n"
+"    check the device certificate with 'check-cert 0 CERT.pem' and install\n"
+"    it with 'trustlinkctl install-cert'.\n"
 "\n"
 "INTERFACE\n"
 "    i2c:/dev/i2c-N@ADDRESS[?bus_hz=HZ]\n"
@@ -76,15 +124,16 @@ static const char tool_help[] =
 "                         (default /run/lock if writable, else /tmp).\n"
 "\n"
 "EXIT STATUS\n"
-"    0  success (verify: signature valid)\n"
-"    1  verify: signature invalid\n"
-"    2  usage error (bad arguments, missing --yes)\n"
+"    0  success (verify: signature valid; check-cert: certificate matches)\n"
+"    1  verify: signature invalid; check-cert: certificate for another key\n"
+"    2  usage error (bad arguments, missing --yes-lock-permanently)\n"
 "    3  no chip: bad interface, bus or socket cannot be opened, no ATECC608\n"
 "       answers at the address, bus lock unavailable\n"
 "    4  communication failure: bus error, timeout, malformed response, CRC\n"
 "       wrong after every retry\n"
 "    5  refused by the chip's configuration: zone locked or unlocked, slot\n"
-"       locked, slot not readable, slot policy, execution error\n"
+"       locked, slot not readable, slot policy, execution error;\n"
+"       provision: the part's configuration differs from the layout\n"
 "    6  other chip error: parse error, ECC fault, self-test or RNG health\n"
 "       failure, watchdog, unknown status\n"
 "    7  local error: file or OpenSSL failure\n"
@@ -96,7 +145,8 @@ static const char tool_help[] =
 "    atecc608-tool sign 0 $d --out hello.sig\n"
 "    openssl dgst -sha256 -verify device.pem -signature hello.sig <(printf hello)\n"
 "    atecc608-tool verify 0 $d hello.sig && echo valid\n"
-"    atecc608-tool lock slot 2 --yes\n";
+"    atecc608-tool -i i2c:/dev/i2c-1@0x60 provision --layout trustlink-default\n"
+"    atecc608-tool lock slot 2 --yes-lock-permanently\n";
 
 static const struct {
     const char *name;
@@ -105,7 +155,8 @@ static const struct {
     { "info", cmd_info },       { "serial", cmd_serial },   { "random", cmd_random },
     { "config", cmd_config },   { "read", cmd_read },       { "genkey", cmd_genkey },
     { "pubkey", cmd_pubkey },   { "sign", cmd_sign },       { "verify", cmd_verify },
-    { "lock", cmd_lock },       { "selftest", cmd_selftest },
+    { "lock", cmd_lock },       { "selftest", cmd_selftest }, { "provision", cmd_provision },
+    { "check-cert", cmd_check_cert },
 };
 
 int tool_exit_for(atecc_err err)
@@ -201,6 +252,7 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         { "interface", required_argument, NULL, 'i' },
         { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
     struct tool_ctx ctx = { 0 };
@@ -211,13 +263,16 @@ int main(int argc, char **argv)
 
     ctx.interface = env != NULL && env[0] != '\0' ? env : TOOL_DEFAULT_INTERFACE;
     /* '+': stop at the command; its own options are parsed by it. */
-    while ((opt = getopt_long(argc, argv, "+i:h", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+i:hV", opts, NULL)) != -1) {
         switch (opt) {
         case 'i':
             ctx.interface = optarg;
             break;
         case 'h':
             fputs(tool_help, stdout);
+            return TOOL_EXIT_OK;
+        case 'V':
+            printf("atecc608-tool %s\n", TRUSTLINK_VERSION);
             return TOOL_EXIT_OK;
         default:
             return tool_usage_error("unknown option");
@@ -230,7 +285,7 @@ int main(int argc, char **argv)
             run = tool_commands[i].run;
     if (run == NULL)
         return tool_usage_error("unknown command '%s' (commands: info serial random config read "
-                                "genkey pubkey sign verify lock selftest)", argv[optind]);
+                                "genkey pubkey sign verify lock selftest provision check-cert)", argv[optind]);
     ctx.argc = argc - optind;
     ctx.argv = argv + optind;
     rc = run(&ctx);

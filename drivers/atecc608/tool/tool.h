@@ -62,12 +62,20 @@ int cmd_genkey(struct tool_ctx *ctx);
 int cmd_pubkey(struct tool_ctx *ctx);
 int cmd_sign(struct tool_ctx *ctx);
 int cmd_verify(struct tool_ctx *ctx);
+int cmd_check_cert(struct tool_ctx *ctx);
+/* provision.c */
+int cmd_provision(struct tool_ctx *ctx);
 
 /* format.c */
 void fmt_hex(FILE *out, const uint8_t *buf, size_t len);
 bool fmt_parse_hex(const char *s, uint8_t *out, size_t len);
 int fmt_pubkey_pem(FILE *out, const uint8_t pubkey[ATECC_P256_PUBKEY_SIZE]);
 int fmt_pubkey_from_pem(const char *path, uint8_t pubkey[ATECC_P256_PUBKEY_SIZE]);
+/* The P-256 public key and subject of the first certificate of a PEM
+ * file: 0, -1 when no certificate can be read, -2 when its key is not
+ * P-256. */
+int fmt_cert_pubkey_from_pem(const char *path, uint8_t pubkey[ATECC_P256_PUBKEY_SIZE], char *subject,
+                             size_t subject_len);
 /* R||S to DER ECDSA-Sig-Value; *der is OPENSSL_malloc'd. */
 int fmt_sig_to_der(const uint8_t sig[ATECC_P256_SIGNATURE_SIZE], uint8_t **der, size_t *der_len);
 int fmt_sig_from_der(const uint8_t *der, size_t der_len, uint8_t sig[ATECC_P256_SIGNATURE_SIZE]);
