@@ -292,6 +292,7 @@ static int ensure_client(struct agent *a, uint64_t now)
             .version = a->config.broker.mqtt_version,
             .will_topic = a->config.telemetry.status_topic,
             .ssl_ctx = agent_tls_ctx(a->tls),
+            .proxy = &a->config.broker.proxy,
         };
         struct agent_mqtt_callbacks cb = {.connected = on_connack,
                                           .disconnected = on_disconnected,

@@ -24,6 +24,7 @@
 #include <openssl/x509.h>
 
 #include "config_reader.h"
+#include "net_options.h"
 #include "csr.h"
 
 #define MAX_ID_LIST 64
@@ -120,10 +121,86 @@ static int parse_identity(struct cfg_reader *r, struct json_object *root, struct
     return 0;
 }
 
+/* broker.alpn: an array of protocol names, kept in ALPN wire format. */
+static int parse_alpn(struct cfg_reader *r, struct json_object *sec, struct agent_broker_config *b)
+{
+    const char *names[AGENT_ALPN_MAX_NAMES];
+    char buf[64];
+    char inner[160];
+    bool present;
+    struct json_object *val = cfg_member(sec, "alpn", &present);
+    size_t n;
+
+    if (!present)
+        return 0;
+    if (!json_object_is_type(val, json_type_array))
+        return cfg_fail(r, "broker.alpn", "expected an array of ALPN protocol names such as "
+                        "[\"x-amzn-mqtt-ca\"], got %s", cfg_got(val, buf, sizeof(buf)));
+    n = json_object_array_length(val);
+    if (n == 0 || n > AGENT_ALPN_MAX_NAMES)
+        return cfg_fail(r, "broker.alpn", "expected 1-%d protocol names, got %zu",
+                        AGENT_ALPN_MAX_NAMES, n);
+    for (size_t i = 0; i < n; i++) {
+        struct json_object *item = json_object_array_get_idx(val, i);
+        if (!json_object_is_type(item, json_type_string) ||
+            strlen(json_object_get_string(item)) != (size_t)json_object_get_string_len(item) ||
+            !agent_alpn_name_ok(json_object_get_string(item)))
+            return cfg_fail(r, "broker.alpn", "entry %zu: expected a protocol name of 1-255 "
+                            "printable ASCII characters without spaces, got %s", i,
+                            cfg_got(item, buf, sizeof(buf)));
+        names[i] = json_object_get_string(item);
+    }
+    if (agent_alpn_encode(names, n, &b->alpn, &b->alpn_len, inner, sizeof(inner)) != 0)
+        return cfg_fail(r, "broker.alpn", "%s", inner);
+    return 0;
+}
+
+/* broker.proxy and its credentials. */
+static int parse_proxy(struct cfg_reader *r, struct json_object *sec, struct agent_broker_config *b)
+{
+    char inner[200];
+    char *url = NULL;
+    struct agent_proxy_config *p = &b->proxy;
+    int rc = -1;
+
+    if (cfg_get_string(r, sec, "broker", "proxy", false, "a proxy URL socks5://HOST:PORT", 300,
+                       NULL, NULL, &url) != 0 ||
+        cfg_get_string(r, sec, "broker", "proxy_auth_file", false,
+                       "an absolute path of the proxy credentials file", PATH_MAX,
+                       is_absolute_path, NULL, &p->auth_file) != 0 ||
+        cfg_get_string(r, sec, "broker", "proxy_auth_credential", false,
+                       "a systemd credential name of 1-64 characters [A-Za-z0-9._-]", 64,
+                       is_device_id, NULL, &p->auth_credential) != 0)
+        goto cleanup;
+    if (p->auth_file && p->auth_credential) {
+        cfg_fail(r, "broker", "expected at most one of \"proxy_auth_file\" and "
+                 "\"proxy_auth_credential\", got both");
+        goto cleanup;
+    }
+    if (url == NULL) {
+        if (p->auth_file || p->auth_credential) {
+            cfg_fail(r, "broker", "proxy credentials are set but \"proxy\" is not");
+            goto cleanup;
+        }
+        rc = 0;
+        goto cleanup;
+    }
+    if (agent_proxy_parse(url, &p->host, &p->port, inner, sizeof(inner)) != 0) {
+        cfg_fail(r, "broker.proxy", "%s", inner);
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    free(url);
+    return rc;
+}
+
 static int parse_broker(struct cfg_reader *r, struct json_object *root, struct agent_config *cfg)
 {
     static const char *const keys[] = {"host", "port", "ca_file", "ca_dir", "tls_min_version",
-                                       "mqtt_version", "keepalive", "client_id", NULL};
+                                       "mqtt_version", "keepalive", "client_id", "alpn",
+                                       "proxy", "proxy_auth_file", "proxy_auth_credential",
+                                       NULL};
     static const char *const tls_names[] = {"1.2", "1.3", NULL};
     static const char *const mqtt_names[] = {"3.1.1", "5", NULL};
     struct json_object *sec = NULL;
@@ -147,7 +224,8 @@ static int parse_broker(struct cfg_reader *r, struct json_object *root, struct a
         cfg_get_uint(r, sec, "broker", "keepalive", 5, 65535, 60, &keepalive) != 0 ||
         cfg_get_string(r, sec, "broker", "client_id", false,
                        "an MQTT client id of 1-64 characters [A-Za-z0-9._-]", 64, is_device_id,
-                       cfg->device_id, &b->client_id) != 0)
+                       cfg->device_id, &b->client_id) != 0 ||
+        parse_alpn(r, sec, b) != 0 || parse_proxy(r, sec, b) != 0)
         return -1;
     if (!b->ca_file && !b->ca_dir)
         return cfg_fail(r, "broker", "expected \"ca_file\" or \"ca_dir\" (the broker is always "
@@ -651,6 +729,10 @@ void agent_config_free(struct agent_config *cfg)
     free(cfg->broker.ca_file);
     free(cfg->broker.ca_dir);
     free(cfg->broker.client_id);
+    free(cfg->broker.alpn);
+    free(cfg->broker.proxy.host);
+    free(cfg->broker.proxy.auth_file);
+    free(cfg->broker.proxy.auth_credential);
     free(cfg->control.path);
     free(cfg->control.allowed_uids);
     free(cfg->control.allowed_gids);
@@ -688,5 +770,10 @@ bool agent_config_connection_changed(const struct agent_config *a, const struct 
            !same_string(ba->ca_file, bb->ca_file) || !same_string(ba->ca_dir, bb->ca_dir) ||
            ba->tls_min_version != bb->tls_min_version || ba->mqtt_version != bb->mqtt_version ||
            ba->keepalive_s != bb->keepalive_s || !same_string(ba->client_id, bb->client_id) ||
+           ba->alpn_len != bb->alpn_len ||
+           (ba->alpn_len > 0 && memcmp(ba->alpn, bb->alpn, ba->alpn_len) != 0) ||
+           !same_string(ba->proxy.host, bb->proxy.host) || ba->proxy.port != bb->proxy.port ||
+           !same_string(ba->proxy.auth_file, bb->proxy.auth_file) ||
+           !same_string(ba->proxy.auth_credential, bb->proxy.auth_credential) ||
            !same_string(a->telemetry.status_topic, b->telemetry.status_topic);
 }

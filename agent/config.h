@@ -39,6 +39,14 @@ struct agent_identity_config {
     char *pin_credential;  /* systemd credential name ($CREDENTIALS_DIRECTORY) */
 };
 
+/* broker.proxy: a SOCKS5 proxy between the agent and the broker. */
+struct agent_proxy_config {
+    char *host;            /* NULL: no proxy */
+    unsigned port;
+    char *auth_file;       /* at most one of auth_file / auth_credential: */
+    char *auth_credential; /* user on line 1, password on line 2 */
+};
+
 struct agent_broker_config {
     char *host;
     unsigned port;
@@ -48,6 +56,9 @@ struct agent_broker_config {
     enum agent_mqtt_version mqtt_version;
     unsigned keepalive_s;
     char *client_id;       /* defaults to device_id */
+    unsigned char *alpn;   /* broker.alpn in ALPN wire format, NULL if none */
+    size_t alpn_len;
+    struct agent_proxy_config proxy;
 };
 
 struct agent_reconnect_config {

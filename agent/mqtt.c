@@ -5,6 +5,9 @@
  */
 #include "mqtt.h"
 
+#include "config.h"
+#include "net_options.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +93,30 @@ static void on_log(struct mosquitto *mosq, void *obj, int level, const char *tex
     }
 }
 
+/* broker.proxy: libmosquitto connects to the SOCKS5 proxy, asks it for
+ * the broker by the configured name (resolved by the proxy), and runs TLS
+ * through it. The credentials are read at each client's creation, so a
+ * changed file takes effect on the next connection, and wiped after. */
+static int set_proxy(struct agent_mqtt *m, const struct agent_proxy_config *proxy, char *err,
+                     size_t err_len)
+{
+    struct agent_proxy_auth auth;
+    int rc;
+
+    if (agent_proxy_auth_read(proxy, &auth, err, err_len) != 0)
+        return -1;
+    rc = mosquitto_socks5_set(m->mosq, proxy->host, (int)proxy->port,
+                              auth.present ? auth.user : NULL,
+                              auth.present ? auth.password : NULL);
+    agent_proxy_auth_clear(&auth);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        snprintf(err, err_len, "cannot use the SOCKS5 proxy %s:%u: %s", proxy->host, proxy->port,
+                 mosquitto_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
 struct agent_mqtt *agent_mqtt_new(const struct agent_mqtt_params *p,
                                   const struct agent_mqtt_callbacks *callbacks, char *err,
                                   size_t err_len)
@@ -126,6 +153,9 @@ struct agent_mqtt *agent_mqtt_new(const struct agent_mqtt_params *p,
         rc = mosquitto_int_option(m->mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0);
     if (rc == MOSQ_ERR_SUCCESS)
         rc = mosquitto_void_option(m->mosq, MOSQ_OPT_SSL_CTX, p->ssl_ctx);
+    if (rc == MOSQ_ERR_SUCCESS && p->proxy != NULL && p->proxy->host != NULL &&
+        set_proxy(m, p->proxy, err, err_len) != 0)
+        goto cleanup;
     if (rc == MOSQ_ERR_SUCCESS && p->will_topic)
         rc = mosquitto_will_set(m->mosq, p->will_topic, (int)strlen(offline), offline, 1, true);
     if (rc != MOSQ_ERR_SUCCESS) {

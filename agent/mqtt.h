@@ -37,6 +37,8 @@ struct agent_mqtt_callbacks {
     void *ctx;
 };
 
+struct agent_proxy_config;
+
 struct agent_mqtt_params {
     const char *client_id;
     const char *host;
@@ -45,6 +47,7 @@ struct agent_mqtt_params {
     enum agent_mqtt_version version;
     const char *will_topic;     /* retained "offline", QoS 1; NULL: no will */
     SSL_CTX *ssl_ctx;           /* the client takes its own reference */
+    const struct agent_proxy_config *proxy; /* NULL or no host: direct */
 };
 
 struct agent_mqtt;

@@ -389,6 +389,7 @@ static void start_probe(struct agent *a, uint64_t now)
         .keepalive_s = b->keepalive_s,
         .version = b->mqtt_version,
         .will_topic = NULL,
+        .proxy = &b->proxy,
     };
     char err[512];
     int saved_errno = 0;

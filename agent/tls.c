@@ -164,6 +164,13 @@ static int configure_verification(SSL_CTX *ctx, const struct agent_broker_config
         snprintf(err, err_len, "cannot set the minimum TLS version");
         return -1;
     }
+    /* broker.alpn: offered in the ClientHello (e.g. AWS IoT's MQTT on 443
+     * needs "x-amzn-mqtt-ca"). Unlike most of OpenSSL, 0 is success here. */
+    if (broker->alpn_len > 0 &&
+        SSL_CTX_set_alpn_protos(ctx, broker->alpn, (unsigned int)broker->alpn_len) != 0) {
+        snprintf(err, err_len, "cannot set the ALPN protocol names");
+        return -1;
+    }
     return 0;
 }
 
