@@ -98,6 +98,8 @@ CK_RV p11_sign_init(struct p11_op *op, const CK_MECHANISM *mech, const p11_attrs
     if ((rv = start(op, mech, mech->mechanism == CKM_ECDSA_SHA256)) != CKR_OK)
         return rv;
     op->chip_slot = slot;
+    /* The public half, for verify-after-sign. */
+    op->have_pub = p11_object_private_key_public(key, op->pub);
     return CKR_OK;
 }
 
@@ -174,9 +176,12 @@ CK_RV p11_sign_prepare(struct p11_op *op, const CK_BYTE *data, CK_ULONG len, boo
     CK_RV rv;
 
     memset(job, 0, sizeof(*job));
-    /* C_Sign after C_SignUpdate: refused, the multi-part operation goes on. */
-    if (single && op->multi)
+    /* C_Sign after C_SignUpdate: refused, and like every error but a
+     * length answer it ends the operation (PKCS#11 v2.40 §5.2). */
+    if (single && op->multi) {
+        p11_op_reset(op);
         return CKR_OPERATION_ACTIVE;
+    }
     if (sig == NULL || *sig_len < 64) {
         rv = sig == NULL ? CKR_OK : CKR_BUFFER_TOO_SMALL;
         *sig_len = 64;
@@ -185,6 +190,8 @@ CK_RV p11_sign_prepare(struct p11_op *op, const CK_BYTE *data, CK_ULONG len, boo
     rv = final_digest(op, data, len, single, job->digest);
     if (rv == CKR_OK) {
         job->chip_slot = (unsigned)op->chip_slot;
+        job->have_pub = op->have_pub;
+        memcpy(job->pub, op->pub, sizeof(job->pub));
         job->ready = true;
     } else {
         OPENSSL_cleanse(job, sizeof(*job));
@@ -215,35 +222,24 @@ static EVP_PKEY *p256_public(const uint8_t xy[64])
     return pkey;
 }
 
-CK_RV p11_verify_final(struct p11_op *op, const CK_BYTE *data, CK_ULONG len, bool single,
-                       const CK_BYTE *sig, CK_ULONG sig_len)
+CK_RV p11_ecdsa_verify_digest(const uint8_t pub[64], const uint8_t digest[32], const uint8_t sig[64])
 {
-    uint8_t digest[32];
     ECDSA_SIG *es = NULL;
     BIGNUM *r = NULL, *s = NULL;
     unsigned char *der = NULL;
     EVP_PKEY *pkey = NULL;
     EVP_PKEY_CTX *ctx = NULL;
     int der_len, ok;
-    CK_RV rv;
+    CK_RV rv = CKR_FUNCTION_FAILED;
 
-    if (single && op->multi)
-        return CKR_OPERATION_ACTIVE;
-    if ((rv = final_digest(op, data, len, single, digest)) != CKR_OK)
-        goto cleanup;
-    if (sig_len != 64) {
-        rv = CKR_SIGNATURE_LEN_RANGE;
-        goto cleanup;
-    }
-    rv = CKR_FUNCTION_FAILED;
     if ((es = ECDSA_SIG_new()) == NULL || (r = BN_bin2bn(sig, 32, NULL)) == NULL ||
         (s = BN_bin2bn(sig + 32, 32, NULL)) == NULL || ECDSA_SIG_set0(es, r, s) != 1)
         goto cleanup;
     r = s = NULL;
-    if ((der_len = i2d_ECDSA_SIG(es, &der)) <= 0 || (pkey = p256_public(op->pub)) == NULL ||
+    if ((der_len = i2d_ECDSA_SIG(es, &der)) <= 0 || (pkey = p256_public(pub)) == NULL ||
         (ctx = EVP_PKEY_CTX_new(pkey, NULL)) == NULL || EVP_PKEY_verify_init(ctx) != 1)
         goto cleanup;
-    ok = EVP_PKEY_verify(ctx, der, (size_t)der_len, digest, sizeof(digest));
+    ok = EVP_PKEY_verify(ctx, der, (size_t)der_len, digest, 32);
     rv = ok == 1 ? CKR_OK : CKR_SIGNATURE_INVALID;
 cleanup:
     BN_free(r);
@@ -252,6 +248,20 @@ cleanup:
     OPENSSL_free(der);
     EVP_PKEY_CTX_free(ctx);
     EVP_PKEY_free(pkey);
+    return rv;
+}
+
+CK_RV p11_verify_final(struct p11_op *op, const CK_BYTE *data, CK_ULONG len, bool single,
+                       const CK_BYTE *sig, CK_ULONG sig_len)
+{
+    uint8_t digest[32];
+    CK_RV rv;
+
+    /* Every outcome ends the operation: C_Verify* have no length query. */
+    if (single && op->multi)
+        rv = CKR_OPERATION_ACTIVE;
+    else if ((rv = final_digest(op, data, len, single, digest)) == CKR_OK)
+        rv = sig_len != 64 ? CKR_SIGNATURE_LEN_RANGE : p11_ecdsa_verify_digest(op->pub, digest, sig);
     p11_op_reset(op);
     return rv;
 }
@@ -262,8 +272,11 @@ CK_RV p11_digest_final(struct p11_op *op, const CK_BYTE *data, CK_ULONG len, boo
     uint8_t d[32];
     CK_RV rv;
 
-    if (single && op->multi)
+    /* C_Digest after C_DigestUpdate: refused, and the operation ends. */
+    if (single && op->multi) {
+        p11_op_reset(op);
         return CKR_OPERATION_ACTIVE;
+    }
     if (out == NULL || *out_len < 32) {
         rv = out == NULL ? CKR_OK : CKR_BUFFER_TOO_SMALL;
         *out_len = 32;
