@@ -6,9 +6,7 @@
 
 #include <string.h>
 
-#include <openssl/core_names.h>
-#include <openssl/ec.h>
-#include <openssl/param_build.h>
+#include <openssl/evp.h>
 
 #include "object.h"
 
@@ -197,57 +195,6 @@ CK_RV p11_sign_prepare(struct p11_op *op, const CK_BYTE *data, CK_ULONG len, boo
         OPENSSL_cleanse(job, sizeof(*job));
     }
     p11_op_reset(op);
-    return rv;
-}
-
-static EVP_PKEY *p256_public(const uint8_t xy[64])
-{
-    uint8_t pt[65];
-    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-    OSSL_PARAM *params = NULL;
-    EVP_PKEY_CTX *ctx = NULL;
-    EVP_PKEY *pkey = NULL;
-
-    pt[0] = 0x04;
-    memcpy(pt + 1, xy, 64);
-    if (bld == NULL || OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) != 1 ||
-        OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof(pt)) != 1 ||
-        (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
-        (ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
-        EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
-        pkey = NULL;
-    EVP_PKEY_CTX_free(ctx);
-    OSSL_PARAM_free(params);
-    OSSL_PARAM_BLD_free(bld);
-    return pkey;
-}
-
-CK_RV p11_ecdsa_verify_digest(const uint8_t pub[64], const uint8_t digest[32], const uint8_t sig[64])
-{
-    ECDSA_SIG *es = NULL;
-    BIGNUM *r = NULL, *s = NULL;
-    unsigned char *der = NULL;
-    EVP_PKEY *pkey = NULL;
-    EVP_PKEY_CTX *ctx = NULL;
-    int der_len, ok;
-    CK_RV rv = CKR_FUNCTION_FAILED;
-
-    if ((es = ECDSA_SIG_new()) == NULL || (r = BN_bin2bn(sig, 32, NULL)) == NULL ||
-        (s = BN_bin2bn(sig + 32, 32, NULL)) == NULL || ECDSA_SIG_set0(es, r, s) != 1)
-        goto cleanup;
-    r = s = NULL;
-    if ((der_len = i2d_ECDSA_SIG(es, &der)) <= 0 || (pkey = p256_public(pub)) == NULL ||
-        (ctx = EVP_PKEY_CTX_new(pkey, NULL)) == NULL || EVP_PKEY_verify_init(ctx) != 1)
-        goto cleanup;
-    ok = EVP_PKEY_verify(ctx, der, (size_t)der_len, digest, 32);
-    rv = ok == 1 ? CKR_OK : CKR_SIGNATURE_INVALID;
-cleanup:
-    BN_free(r);
-    BN_free(s);
-    ECDSA_SIG_free(es);
-    OPENSSL_free(der);
-    EVP_PKEY_CTX_free(ctx);
-    EVP_PKEY_free(pkey);
     return rv;
 }
 
