@@ -273,8 +273,10 @@ static CK_RV token_ensure(struct p11_module *m, struct p11_token *tok)
         rv = p11_chip_open(tok->cfg->interface, !m->no_os_threads, &tok->chip, detail,
                            sizeof(detail));
         if (rv != CKR_OK) {
+            /* Logged once per reason: C_WaitForSlotEvent probes every second. */
+            if (strncmp(tok->error, detail, sizeof(tok->error)) != 0)
+                p11_log(P11_LOG_WARNING, "token \"%s\" not present: %s", tok->cfg->label, detail);
             snprintf(tok->error, sizeof(tok->error), "%s", detail);
-            p11_log(P11_LOG_WARNING, "token \"%s\" not present: %s", tok->cfg->label, detail);
             tok->chip = NULL;
             return CKR_TOKEN_NOT_PRESENT;
         }
