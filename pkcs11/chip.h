@@ -9,7 +9,9 @@
  * no global to set.
  * Each function returns a CK_RV: the implementation maps its own errors to
  * CKR_ values in exactly one place. `detail` (when given) receives a
- * message a user can act on.
+ * message a user can act on. CKR_DEVICE_REMOVED means the chip no longer
+ * answers at all (the module then marks the token absent); a transient
+ * bus or chip fault is CKR_DEVICE_ERROR.
  * Must never: return private key material, or hold the module lock's
  * invariants (it is called with the module lock held).
  */
@@ -30,6 +32,11 @@ struct p11_chip_info {
     char model[17];       /* e.g. "ATECC608B", NUL-terminated */
     uint8_t revision[4];  /* Info command revision bytes */
 };
+
+/* Whether the implementation knows the interface string's scheme (the part
+ * up to ':'); checked at C_Initialize so a typo in the configuration is
+ * an error there, not a token that is never present. */
+bool p11_chip_interface_known(const char *interface);
 
 /* may_create_threads false (CKF_LIBRARY_CANT_CREATE_OS_THREADS): the chip
  * must be driven from the callers' threads only. */

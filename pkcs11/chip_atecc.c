@@ -2,7 +2,7 @@
 /*
  * chip.h over the ATECC608 driver (drivers/atecc608/include/atecc608/atecc608.h).
  * A thin adapter: one call per operation, and the only place where driver
- * errors become CKR_ values (ckr_from_atecc).
+ * errors become CKR_ values (p11_ckr_from_atecc).
  * Must never: read a private key slot or cache key material.
  */
 #include <stdio.h>
@@ -27,22 +27,34 @@ void p11_chip_atecc_set_options(const struct atecc_options *options)
     g_test_options = options;
 }
 
-static CK_RV ckr_from_atecc(atecc_err e)
+
+
+bool p11_chip_interface_known(const char *interface)
+{
+    /* "inproc:" is the driver's in-process test transport: known only
+     * when a unit test installed it (it is never set in the module). */
+    return strncmp(interface, "i2c:", 4) == 0 || strncmp(interface, "emu:", 4) == 0 ||
+           (strncmp(interface, "inproc:", 7) == 0 && g_test_options != NULL);
+}
+
+/* CKR_DEVICE_REMOVED only for "nothing answers any more" (the module then
+ * marks the token absent and closes its sessions); a bad interface string,
+ * an unopenable bus and every transient fault (bus I/O, CRC, timeout, a
+ * chip execution error 0x0F under load) are CKR_DEVICE_ERROR: the token is
+ * still there and the next call may succeed. */
+CK_RV p11_ckr_from_atecc(atecc_err e)
 {
     switch (e) {
     case ATECC_OK: return CKR_OK;
     case ATECC_E_NOMEM: return CKR_HOST_MEMORY;
     case ATECC_E_ARGUMENT: return CKR_ARGUMENTS_BAD;
-    case ATECC_E_INTERFACE:
-    case ATECC_E_OPEN:
     case ATECC_E_NO_DEVICE: return CKR_DEVICE_REMOVED;
     case ATECC_E_MISCOMPARE: return CKR_SIGNATURE_INVALID;
     case ATECC_E_SLOT_NOT_READABLE:
     case ATECC_E_SLOT_POLICY:
     case ATECC_E_SLOT_LOCKED:
     case ATECC_E_ZONE_LOCKED:
-    case ATECC_E_ZONE_UNLOCKED:
-    case ATECC_E_EXECUTION: return CKR_FUNCTION_REJECTED;
+    case ATECC_E_ZONE_UNLOCKED: return CKR_FUNCTION_REJECTED;
     default: return CKR_DEVICE_ERROR;
     }
 }
@@ -56,7 +68,7 @@ static CK_RV chip_result(struct p11_chip *chip, const char *what, atecc_err e)
     if (e != ATECC_OK)
         p11_log(P11_LOG_WARNING, "chip %s failed: %s (%s)", what, atecc_strerror(e),
                 atecc_last_error(chip->dev));
-    return ckr_from_atecc(e);
+    return p11_ckr_from_atecc(e);
 }
 
 CK_RV p11_chip_open(const char *interface, bool may_create_threads, struct p11_chip **out,
@@ -80,7 +92,7 @@ CK_RV p11_chip_open(const char *interface, bool may_create_threads, struct p11_c
         if (detail != NULL && detail_len > 0 && detail[0] == '\0')
             snprintf(detail, detail_len, "%s: %s", interface, atecc_strerror(e));
         free(c);
-        return ckr_from_atecc(e);
+        return p11_ckr_from_atecc(e);
     }
     *out = c;
     return CKR_OK;

@@ -3,6 +3,8 @@
  * Token configuration parser (json-c). See config.h for the schema.
  * Every error names the JSON path; nothing here logs or aborts.
  */
+/* secure_getenv: the module runs inside other (possibly setuid) programs. */
+#define _GNU_SOURCE
 #include "config.h"
 
 #include <errno.h>
@@ -170,6 +172,13 @@ static int parse_token(json_object *tok, size_t idx, struct p11_token_config *ou
     }
     if (get_string(tok, path, "store", 4096, &s, e) != 0)
         return -1;
+    /* A relative store would follow each host program's working
+     * directory: the same token would be a different store per program. */
+    if (s[0] != '/') {
+        set_err(e, "%s.store: expected an absolute directory path, got \"%s\" (relative paths are refused)",
+                path, s);
+        return -1;
+    }
     if ((out->store = strdup(s)) == NULL)
         goto nomem;
     return 0;
@@ -202,7 +211,7 @@ static int parse_level(json_object *root, enum p11_log_level *out, struct perr *
 
 int p11_config_parse(const char *text, size_t len, struct p11_config *out, char *err, size_t err_len)
 {
-    static const char *const known[] = {"tokens", "log_level", "pin_kdf_iterations", NULL};
+    static const char *const known[] = {"tokens", "log_level", "pin_kdf_iterations", "verify_signatures", NULL};
     struct perr e = {err, err_len};
     struct p11_config cfg = {0};
     json_tokener *tk = NULL;
@@ -243,6 +252,16 @@ int p11_config_parse(const char *text, size_t len, struct p11_config *out, char 
     }
     if (check_keys(root, "", known, &e) != 0 || parse_level(root, &cfg.log_level, &e) != 0)
         goto cleanup;
+    cfg.verify_signatures = true;
+    if (json_object_object_get_ex(root, "verify_signatures", &tokens)) {
+        if (!json_object_is_type(tokens, json_type_boolean)) {
+            char shown[64];
+            show(tokens, shown, sizeof(shown));
+            set_err(&e, "verify_signatures: expected true or false, got %s", shown);
+            goto cleanup;
+        }
+        cfg.verify_signatures = json_object_get_boolean(tokens) != 0;
+    }
     if (json_object_object_get_ex(root, "pin_kdf_iterations", &tokens)) {
         int64_t it = json_object_is_type(tokens, json_type_int) ? json_object_get_int64(tokens) : -1;
         if (it < 1000 || it > 10000000) {
@@ -298,7 +317,7 @@ cleanup:
 
 const char *p11_config_path(void)
 {
-    const char *p = getenv(P11_CONFIG_ENV);
+    const char *p = secure_getenv(P11_CONFIG_ENV);
     return (p != NULL && p[0] != '\0') ? p : P11_CONFIG_DEFAULT_PATH;
 }
 

@@ -6,7 +6,8 @@
  * in the provider reads JSON configuration.
  * Must never: touch the chip or the token store, or keep global state.
  *
- * Path: $TRUSTLINK_PKCS11_CONF, else /etc/trustlink/pkcs11.json.
+ * Path: $TRUSTLINK_PKCS11_CONF (read with secure_getenv: ignored in
+ * setuid/setgid programs), else /etc/trustlink/pkcs11.json.
  *
  * Schema (every key below is known; any other key is an error):
  *   {
@@ -21,13 +22,18 @@
  *         "free_slots": [2, 3, 4],     required, chip slots 0-15 that
  *                                      C_GenerateKeyPair may (re)use
  *         "store": "/var/lib/trustlink/token0"
- *                                      required, non-empty: the token store
+ *                                      required, absolute: the token store
  *                                      directory (unique per token)
  *       }
  *     ],
  *     "log_level": "warning",          optional: error|warning|info|debug
- *     "pin_kdf_iterations": 100000     optional: PBKDF2 iterations for PINs
+ *     "pin_kdf_iterations": 100000,    optional: PBKDF2 iterations for PINs
  *                                      set from now on, 1000-10000000
+ *     "verify_signatures": true        optional (default true): every ECDSA
+ *                                      signature from the chip is checked
+ *                                      against the key's public key before
+ *                                      it is returned (a bad one is made
+ *                                      again once, then CKR_DEVICE_ERROR)
  *   }
  * A slot number may appear once across key_slots and free_slots of a
  * token. Errors name the JSON path and what was expected, e.g.
@@ -36,6 +42,7 @@
 #ifndef TRUSTLINK_P11_CONFIG_H
 #define TRUSTLINK_P11_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -67,6 +74,7 @@ struct p11_config {
     size_t n_tokens;
     enum p11_log_level log_level;
     uint32_t pin_kdf_iterations;   /* 0: the default (pin.h) */
+    bool verify_signatures;        /* default true */
 };
 
 /* Parses JSON text. 0 on success; -1 with err filled (never both). */

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * PKCS#11 entry points, part 1: library, slots, tokens, sessions, login,
- * and the function list (every v2.40 function; unsupported ones return
- * CKR_FUNCTION_NOT_SUPPORTED). Thin: check arguments, take the module
+ * slot events, and the function list (every v2.40 function; unsupported
+ * ones return CKR_FUNCTION_NOT_SUPPORTED once the library is initialised). Thin: check arguments, take the module
  * lock, call slot.c / session.c.
  *
  * Owns: the module state (one instance, guarded by g_lock), the pid
@@ -22,6 +22,7 @@
  */
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "entry.h"
@@ -29,7 +30,9 @@
 #include "mechanism.h"
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t g_calls_done = PTHREAD_COND_INITIALIZER; /* chip_calls reached 0 */
+static pthread_cond_t g_calls_done = PTHREAD_COND_INITIALIZER; /* chip_calls / g_waiters reached 0 */
+static pthread_cond_t g_slot_event = PTHREAD_COND_INITIALIZER;  /* C_Finalize wakes slot waiters */
+static unsigned g_waiters;          /* guarded by g_lock: threads in C_WaitForSlotEvent */
 static pthread_once_t g_atfork_once = PTHREAD_ONCE_INIT;
 static bool g_initialized;          /* guarded by g_lock */
 static bool g_finalizing;           /* guarded by g_lock: C_Finalize waits for chip calls */
@@ -67,6 +70,15 @@ CK_RV p11_leave(CK_RV rv)
 {
     pthread_mutex_unlock(&g_lock);
     return rv;
+}
+
+/* Before C_Initialize every function answers CKR_CRYPTOKI_NOT_INITIALIZED,
+ * the unsupported ones included (PKCS#11 v2.40 §5.1). */
+static CK_RV initialized_then(CK_RV rv)
+{
+    struct p11_module *m;
+    CK_RV e = p11_enter(&m);
+    return e != CKR_OK ? e : p11_leave(rv);
 }
 
 void p11_chip_call_begin(struct p11_module *m, struct p11_session *s)
@@ -139,7 +151,8 @@ CK_RV C_Finalize(void *reserved)
     /* New calls now see CKR_CRYPTOKI_NOT_INITIALIZED; calls inside the
      * chip finish first, since they use the chip and their sessions. */
     g_finalizing = true;
-    while (m->chip_calls > 0)
+    pthread_cond_broadcast(&g_slot_event);
+    while (m->chip_calls > 0 || g_waiters > 0)
         pthread_cond_wait(&g_calls_done, &g_lock);
     p11_module_fini(m, true);
     g_initialized = false;
@@ -222,12 +235,55 @@ CK_RV C_GetTokenInfo(CK_SLOT_ID id, CK_TOKEN_INFO_PTR info)
     return p11_leave(p11_token_info(m, tok, info));
 }
 
+/* How often a blocked C_WaitForSlotEvent probes the absent tokens. */
+#define SLOT_PROBE_INTERVAL_MS 1000
+
+static void deadline_in_ms(struct timespec *ts, long ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);  /* pthread_cond_timedwait's default clock */
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+/* An event is a token that came (its chip answers again) or went (a chip
+ * call found it gone) since the last call. CKF_DONT_BLOCK answers at once;
+ * otherwise the call waits, probing absent tokens now and then, until an
+ * event or C_Finalize (CKR_CRYPTOKI_NOT_INITIALIZED, PKCS#11 v2.40 §5.5). */
 CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR slot, void *reserved)
 {
-    (void)flags;
-    (void)slot;
-    (void)reserved;
-    return CKR_FUNCTION_NOT_SUPPORTED;
+    struct p11_module *m;
+    struct timespec deadline;
+    CK_RV rv;
+
+    if ((rv = p11_enter(&m)) != CKR_OK)
+        return rv;
+    if (slot == NULL || reserved != NULL)
+        return p11_leave(CKR_ARGUMENTS_BAD);
+    if (p11_slot_take_event(m, slot))
+        return p11_leave(CKR_OK);
+    if (flags & CKF_DONT_BLOCK)
+        return p11_leave(CKR_NO_EVENT);
+    g_waiters++;
+    for (;;) {
+        deadline_in_ms(&deadline, SLOT_PROBE_INTERVAL_MS);
+        (void)pthread_cond_timedwait(&g_slot_event, &g_lock, &deadline);
+        if (g_finalizing) {
+            rv = CKR_CRYPTOKI_NOT_INITIALIZED;
+            break;
+        }
+        p11_slot_probe_absent(m);
+        if (p11_slot_take_event(m, slot)) {
+            rv = CKR_OK;
+            break;
+        }
+    }
+    if (--g_waiters == 0)
+        pthread_cond_broadcast(&g_calls_done);
+    return p11_leave(rv);
 }
 
 CK_RV C_GetMechanismList(CK_SLOT_ID id, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count)
@@ -361,7 +417,7 @@ CK_RV C_GetOperationState(CK_SESSION_HANDLE h, CK_BYTE_PTR state, CK_ULONG_PTR l
     (void)h;
     (void)state;
     (void)len;
-    return CKR_FUNCTION_NOT_SUPPORTED;
+    return initialized_then(CKR_FUNCTION_NOT_SUPPORTED);
 }
 
 CK_RV C_SetOperationState(CK_SESSION_HANDLE h, CK_BYTE_PTR state, CK_ULONG len, CK_OBJECT_HANDLE ek,
@@ -372,7 +428,7 @@ CK_RV C_SetOperationState(CK_SESSION_HANDLE h, CK_BYTE_PTR state, CK_ULONG len, 
     (void)len;
     (void)ek;
     (void)ak;
-    return CKR_FUNCTION_NOT_SUPPORTED;
+    return initialized_then(CKR_FUNCTION_NOT_SUPPORTED);
 }
 
 CK_RV C_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len)
@@ -413,11 +469,11 @@ CK_RV C_Logout(CK_SESSION_HANDLE h)
 
 /* ---- unsupported functions ---- */
 
-#define NOT_SUPPORTED(name, params, uses) \
-    CK_RV name params                     \
-    {                                     \
-        uses;                             \
-        return CKR_FUNCTION_NOT_SUPPORTED; \
+#define NOT_SUPPORTED(name, params, uses)                     \
+    CK_RV name params                                         \
+    {                                                         \
+        uses;                                                 \
+        return initialized_then(CKR_FUNCTION_NOT_SUPPORTED);  \
     }
 
 NOT_SUPPORTED(C_EncryptInit, (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k),
@@ -469,13 +525,13 @@ NOT_SUPPORTED(C_UnwrapKey, (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_H
 CK_RV C_GetFunctionStatus(CK_SESSION_HANDLE h)
 {
     (void)h;
-    return CKR_FUNCTION_NOT_PARALLEL;
+    return initialized_then(CKR_FUNCTION_NOT_PARALLEL);
 }
 
 CK_RV C_CancelFunction(CK_SESSION_HANDLE h)
 {
     (void)h;
-    return CKR_FUNCTION_NOT_PARALLEL;
+    return initialized_then(CKR_FUNCTION_NOT_PARALLEL);
 }
 
 static CK_FUNCTION_LIST function_list = {

@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 
 #include "entry.h"
+#include "log.h"
 #include "mechanism.h"
 #include "object.h"
 
@@ -63,12 +64,33 @@ done:
 CK_RV C_CopyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, CK_ULONG n,
                    CK_OBJECT_HANDLE_PTR out)
 {
-    (void)h;
-    (void)o;
-    (void)t;
-    (void)n;
-    (void)out;
-    return CKR_FUNCTION_NOT_SUPPORTED;
+    struct p11_module *m;
+    struct p11_session *s, *owner;
+    p11_attrs *src, a;
+    CK_RV rv;
+
+    if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
+        return rv;
+    if ((t == NULL && n > 0) || out == NULL)
+        return p11_leave(CKR_ARGUMENTS_BAD);
+    if ((rv = p11_object_lookup(m, s, o, &src, &owner)) != CKR_OK)
+        return p11_leave(rv);
+    p11_attrs_init(&a);
+    /* The copy is taken before any store transaction (which reloads the
+     * store and may move src). */
+    if ((rv = p11_object_copy(src, t, n, &a)) != CKR_OK)
+        goto done;
+    if ((rv = may_write(m, s, p11_object_is_token(&a), p11_object_is_private(&a))) != CKR_OK)
+        goto done;
+    if (p11_object_is_token(&a)) {
+        p11_attrs *one[1] = {&a};
+        rv = p11_token_add_objects(m, &m->tokens[s->slot], one, 1, out);
+    } else {
+        rv = p11_session_add_object(m, s, &a, out);
+    }
+done:
+    p11_attrs_free(&a);
+    return p11_leave(rv);
 }
 
 CK_RV C_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o)
@@ -208,6 +230,15 @@ CK_RV C_DigestInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech)
     return p11_leave(p11_digest_init(&s->digest, mech));
 }
 
+/* A bad argument to an active operation ends it like any other error
+ * (PKCS#11 v2.40 §5.2: only CKR_BUFFER_TOO_SMALL and a successful length
+ * query leave it active). */
+static CK_RV end_op(struct p11_op *op, CK_RV rv)
+{
+    p11_op_reset(op);
+    return p11_leave(rv);
+}
+
 CK_RV C_Digest(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 {
     struct p11_module *m;
@@ -215,10 +246,10 @@ CK_RV C_Digest(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR 
     CK_RV rv;
     if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
         return rv;
-    if ((data == NULL && len > 0) || out_len == NULL)
-        return p11_leave(CKR_ARGUMENTS_BAD);
     if (!s->digest.active)
         return p11_leave(CKR_OPERATION_NOT_INITIALIZED);
+    if ((data == NULL && len > 0) || out_len == NULL)
+        return end_op(&s->digest, CKR_ARGUMENTS_BAD);
     return p11_leave(p11_digest_final(&s->digest, data, len, true, out, out_len));
 }
 
@@ -233,11 +264,11 @@ static CK_RV session_op_update(CK_SESSION_HANDLE h, size_t op_offset, CK_BYTE_PT
     CK_RV rv;
     if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
         return rv;
-    if (data == NULL && len > 0)
-        return p11_leave(CKR_ARGUMENTS_BAD);
     op = (struct p11_op *)((char *)s + op_offset);
     if (!op->active)
         return p11_leave(CKR_OPERATION_NOT_INITIALIZED);
+    if (data == NULL && len > 0)
+        return end_op(op, CKR_ARGUMENTS_BAD);
     if ((rv = p11_op_update(op, data, len)) != CKR_OK)
         p11_op_reset(op);
     return p11_leave(rv);
@@ -255,26 +286,60 @@ CK_RV C_DigestFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
     CK_RV rv;
     if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
         return rv;
-    if (out_len == NULL)
-        return p11_leave(CKR_ARGUMENTS_BAD);
     if (!s->digest.active)
         return p11_leave(CKR_OPERATION_NOT_INITIALIZED);
+    if (out_len == NULL)
+        return end_op(&s->digest, CKR_ARGUMENTS_BAD);
     return p11_leave(p11_digest_final(&s->digest, NULL, 0, false, out, out_len));
 }
 
 /* ---- sign / verify ---- */
+
+/* After a chip call (lock held again): a chip that no longer answers
+ * marks its token absent. */
+static CK_RV chip_outcome(struct p11_module *m, CK_SLOT_ID slot, CK_RV rv)
+{
+    if (rv == CKR_DEVICE_REMOVED)
+        p11_token_mark_removed(m, &m->tokens[slot]);
+    return rv;
+}
+
+/* Verify-after-sign: a signature the chip returned is checked against the
+ * key's public key before anyone sees it. A corrupted response that still
+ * framed and CRC-checked (a flipped bit with a recomputed CRC) is signed
+ * again once; a second bad one is a device error. Unlocked. */
+static CK_RV chip_sign_checked(struct p11_chip *chip, const struct p11_sign_job *job, bool verify,
+                               uint8_t sig[64])
+{
+    CK_RV rv = CKR_OK;
+
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if ((rv = p11_chip_sign(chip, job->chip_slot, job->digest, sig)) != CKR_OK)
+            return rv;
+        if (!verify || (rv = p11_ecdsa_verify_digest(job->pub, job->digest, sig)) == CKR_OK)
+            return CKR_OK;
+        p11_log(attempt == 0 ? P11_LOG_WARNING : P11_LOG_ERROR,
+                "chip slot %u returned a signature that does not verify with its public key%s",
+                job->chip_slot, attempt == 0 ? "; signing again" : " twice: device error");
+    }
+    OPENSSL_cleanse(sig, 64);
+    return CKR_DEVICE_ERROR;
+}
 
 /* The unlocked part of C_Sign / C_SignFinal. */
 static CK_RV sign_on_chip(struct p11_module *m, struct p11_session *s, struct p11_sign_job *job,
                           CK_BYTE *sig, CK_ULONG *sig_len)
 {
     struct p11_chip *chip = m->tokens[s->slot].chip;
+    CK_SLOT_ID slot = s->slot;
+    bool verify = m->cfg.verify_signatures && job->have_pub;
     CK_RV rv, end;
 
     p11_chip_call_begin(m, s);
-    rv = p11_chip_sign(chip, job->chip_slot, job->digest, sig);
+    rv = chip_sign_checked(chip, job, verify, sig);
     end = p11_chip_call_end(m, s);
     OPENSSL_cleanse(job, sizeof(*job));
+    rv = chip_outcome(m, slot, rv);
     if (end != CKR_OK)
         return end;
     if (rv == CKR_OK)
@@ -309,10 +374,10 @@ CK_RV C_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR si
     CK_RV rv;
     if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
         return rv;
-    if ((data == NULL && len > 0) || sig_len == NULL)
-        return p11_leave(CKR_ARGUMENTS_BAD);
     if (!s->sign.active)
         return p11_leave(CKR_OPERATION_NOT_INITIALIZED);
+    if ((data == NULL && len > 0) || sig_len == NULL)
+        return end_op(&s->sign, CKR_ARGUMENTS_BAD);
     rv = p11_sign_prepare(&s->sign, data, len, true, sig, sig_len, &job);
     if (rv != CKR_OK || !job.ready)
         return p11_leave(rv);
@@ -332,10 +397,10 @@ CK_RV C_SignFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
     CK_RV rv;
     if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
         return rv;
-    if (sig_len == NULL)
-        return p11_leave(CKR_ARGUMENTS_BAD);
     if (!s->sign.active)
         return p11_leave(CKR_OPERATION_NOT_INITIALIZED);
+    if (sig_len == NULL)
+        return end_op(&s->sign, CKR_ARGUMENTS_BAD);
     rv = p11_sign_prepare(&s->sign, NULL, 0, false, sig, sig_len, &job);
     if (rv != CKR_OK || !job.ready)
         return p11_leave(rv);
@@ -366,10 +431,10 @@ CK_RV C_Verify(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR 
     CK_RV rv;
     if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
         return rv;
-    if ((data == NULL && len > 0) || sig == NULL)
-        return p11_leave(CKR_ARGUMENTS_BAD);
     if (!s->verify.active)
         return p11_leave(CKR_OPERATION_NOT_INITIALIZED);
+    if ((data == NULL && len > 0) || sig == NULL)
+        return end_op(&s->verify, CKR_ARGUMENTS_BAD);
     return p11_leave(p11_verify_final(&s->verify, data, len, true, sig, sig_len));
 }
 
@@ -385,10 +450,10 @@ CK_RV C_VerifyFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG sig_len)
     CK_RV rv;
     if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
         return rv;
-    if (sig == NULL)
-        return p11_leave(CKR_ARGUMENTS_BAD);
     if (!s->verify.active)
         return p11_leave(CKR_OPERATION_NOT_INITIALIZED);
+    if (sig == NULL)
+        return end_op(&s->verify, CKR_ARGUMENTS_BAD);
     return p11_leave(p11_verify_final(&s->verify, NULL, 0, false, sig, sig_len));
 }
 
@@ -400,6 +465,7 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE
 {
     struct p11_module *m;
     struct p11_session *s;
+    CK_SLOT_ID slot;
     CK_RV rv;
     if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
         return rv;
@@ -413,7 +479,9 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE
         return p11_leave(rv);
     if ((rv = may_write(m, s, true, true)) != CKR_OK)
         return p11_leave(rv);
-    return p11_leave(p11_token_generate_keypair(m, &m->tokens[s->slot], s, pub, npub, priv, npriv, hpub, hpriv));
+    slot = s->slot;
+    rv = p11_token_generate_keypair(m, &m->tokens[slot], s, pub, npub, priv, npriv, hpub, hpriv);
+    return p11_leave(chip_outcome(m, slot, rv));
 }
 
 CK_RV C_DeriveKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE base, CK_ATTRIBUTE_PTR t,
@@ -425,8 +493,8 @@ CK_RV C_DeriveKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE b
     struct p11_chip *chip;
     uint8_t shared[32], peer[64];
     unsigned chip_slot = 0;
-    CK_ULONG v, value_len = 32;
-    bool b;
+    CK_ULONG value_len = 32;
+    CK_SLOT_ID slot;
     CK_RV rv, end;
 
     if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
@@ -437,49 +505,30 @@ CK_RV C_DeriveKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE b
         return p11_leave(rv == CKR_OBJECT_HANDLE_INVALID ? CKR_KEY_HANDLE_INVALID : rv);
     if (p11_object_is_private(key) && !user_in(m, s))
         return p11_leave(CKR_USER_NOT_LOGGED_IN);
-    /* The derived secret is a session object (CKK_GENERIC_SECRET). */
-    if ((p11_tmpl_get_ulong(t, n, CKA_CLASS, &v) && v != CKO_SECRET_KEY) ||
-        (p11_tmpl_get_ulong(t, n, CKA_KEY_TYPE, &v) && v != CKK_GENERIC_SECRET) ||
-        (p11_tmpl_get_bool(t, n, CKA_TOKEN, &b) && b))
-        return p11_leave(CKR_TEMPLATE_INCONSISTENT);
-    if (p11_tmpl_find(t, n, CKA_VALUE_LEN) != NULL &&
-        (!p11_tmpl_get_ulong(t, n, CKA_VALUE_LEN, &value_len) || value_len == 0 || value_len > 32))
-        return p11_leave(CKR_ATTRIBUTE_VALUE_INVALID);
+    /* The whole template is checked before the chip runs ECDH: a refused
+     * template must not have cost a chip operation. */
+    if ((rv = p11_object_check_derive(t, n, &value_len)) != CKR_OK)
+        return p11_leave(rv);
     if ((rv = p11_ecdh_prepare(mech, key, &chip_slot, peer)) != CKR_OK)
         return p11_leave(rv);
     chip = m->tokens[s->slot].chip;
+    slot = s->slot;
     p11_chip_call_begin(m, s);
     rv = p11_chip_ecdh(chip, chip_slot, peer, shared);
-    if ((end = p11_chip_call_end(m, s)) != CKR_OK)
+    end = p11_chip_call_end(m, s);
+    rv = chip_outcome(m, slot, rv);
+    if (end != CKR_OK)
         rv = end;
     if (rv != CKR_OK) {
         OPENSSL_cleanse(shared, sizeof(shared));
         return p11_leave(rv);
     }
-    p11_attrs_init(&a);
-    for (CK_ULONG i = 0; i < n && rv == CKR_OK; i++)
-        if (t[i].type != CKA_VALUE)
-            rv = p11_attrs_set(&a, t[i].type, t[i].pValue, t[i].ulValueLen);
-    if (rv == CKR_OK)
-        rv = p11_attrs_set_ulong(&a, CKA_CLASS, CKO_SECRET_KEY);
-    if (rv == CKR_OK)
-        rv = p11_attrs_set_ulong(&a, CKA_KEY_TYPE, CKK_GENERIC_SECRET);
-    if (rv == CKR_OK)
-        rv = p11_attrs_set_bool(&a, CKA_TOKEN, false);
-    if (rv == CKR_OK)
-        rv = p11_attrs_set(&a, CKA_VALUE, shared, value_len);
-    if (rv == CKR_OK)
-        rv = p11_attrs_set_ulong(&a, CKA_VALUE_LEN, value_len);
-    if (rv == CKR_OK)
-        rv = p11_attrs_default_bool(&a, CKA_SENSITIVE, false);
-    if (rv == CKR_OK)
-        rv = p11_attrs_default_bool(&a, CKA_EXTRACTABLE, true);
-    if (rv == CKR_OK)
-        rv = p11_attrs_set_bool(&a, CKA_LOCAL, false);
-    if (rv == CKR_OK)
-        rv = p11_session_add_object(m, s, &a, out);
+    rv = p11_object_derived_secret(t, n, shared, value_len, &a);
     OPENSSL_cleanse(shared, sizeof(shared));
-    p11_attrs_free(&a);
+    if (rv == CKR_OK) {
+        rv = p11_session_add_object(m, s, &a, out);
+        p11_attrs_free(&a);
+    }
     return p11_leave(rv);
 }
 
@@ -502,6 +551,7 @@ CK_RV C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG len)
     struct p11_chip *chip;
     uint8_t block[32];
     CK_ULONG done = 0;
+    CK_SLOT_ID slot;
     CK_RV rv, end;
     if ((rv = p11_enter_session(h, &m, &s)) != CKR_OK)
         return rv;
@@ -510,6 +560,7 @@ CK_RV C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG len)
     if (len == 0)
         return p11_leave(CKR_OK);
     chip = m->tokens[s->slot].chip;
+    slot = s->slot;
     p11_chip_call_begin(m, s);
     while (done < len && rv == CKR_OK) {
         CK_ULONG take = len - done < 32 ? len - done : 32;
@@ -518,7 +569,9 @@ CK_RV C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG len)
         done += take;
     }
     OPENSSL_cleanse(block, sizeof(block));
-    if ((end = p11_chip_call_end(m, s)) != CKR_OK)
+    end = p11_chip_call_end(m, s);
+    rv = chip_outcome(m, slot, rv);
+    if (end != CKR_OK)
         rv = end;
     return p11_leave(rv);
 }

@@ -6,9 +6,7 @@
 
 #include <string.h>
 
-#include <openssl/core_names.h>
-#include <openssl/ec.h>
-#include <openssl/param_build.h>
+#include <openssl/evp.h>
 
 #include "object.h"
 
@@ -98,6 +96,8 @@ CK_RV p11_sign_init(struct p11_op *op, const CK_MECHANISM *mech, const p11_attrs
     if ((rv = start(op, mech, mech->mechanism == CKM_ECDSA_SHA256)) != CKR_OK)
         return rv;
     op->chip_slot = slot;
+    /* The public half, for verify-after-sign. */
+    op->have_pub = p11_object_private_key_public(key, op->pub);
     return CKR_OK;
 }
 
@@ -174,9 +174,12 @@ CK_RV p11_sign_prepare(struct p11_op *op, const CK_BYTE *data, CK_ULONG len, boo
     CK_RV rv;
 
     memset(job, 0, sizeof(*job));
-    /* C_Sign after C_SignUpdate: refused, the multi-part operation goes on. */
-    if (single && op->multi)
+    /* C_Sign after C_SignUpdate: refused, and like every error but a
+     * length answer it ends the operation (PKCS#11 v2.40 §5.2). */
+    if (single && op->multi) {
+        p11_op_reset(op);
         return CKR_OPERATION_ACTIVE;
+    }
     if (sig == NULL || *sig_len < 64) {
         rv = sig == NULL ? CKR_OK : CKR_BUFFER_TOO_SMALL;
         *sig_len = 64;
@@ -185,6 +188,8 @@ CK_RV p11_sign_prepare(struct p11_op *op, const CK_BYTE *data, CK_ULONG len, boo
     rv = final_digest(op, data, len, single, job->digest);
     if (rv == CKR_OK) {
         job->chip_slot = (unsigned)op->chip_slot;
+        job->have_pub = op->have_pub;
+        memcpy(job->pub, op->pub, sizeof(job->pub));
         job->ready = true;
     } else {
         OPENSSL_cleanse(job, sizeof(*job));
@@ -193,65 +198,17 @@ CK_RV p11_sign_prepare(struct p11_op *op, const CK_BYTE *data, CK_ULONG len, boo
     return rv;
 }
 
-static EVP_PKEY *p256_public(const uint8_t xy[64])
-{
-    uint8_t pt[65];
-    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-    OSSL_PARAM *params = NULL;
-    EVP_PKEY_CTX *ctx = NULL;
-    EVP_PKEY *pkey = NULL;
-
-    pt[0] = 0x04;
-    memcpy(pt + 1, xy, 64);
-    if (bld == NULL || OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) != 1 ||
-        OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof(pt)) != 1 ||
-        (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
-        (ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
-        EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
-        pkey = NULL;
-    EVP_PKEY_CTX_free(ctx);
-    OSSL_PARAM_free(params);
-    OSSL_PARAM_BLD_free(bld);
-    return pkey;
-}
-
 CK_RV p11_verify_final(struct p11_op *op, const CK_BYTE *data, CK_ULONG len, bool single,
                        const CK_BYTE *sig, CK_ULONG sig_len)
 {
     uint8_t digest[32];
-    ECDSA_SIG *es = NULL;
-    BIGNUM *r = NULL, *s = NULL;
-    unsigned char *der = NULL;
-    EVP_PKEY *pkey = NULL;
-    EVP_PKEY_CTX *ctx = NULL;
-    int der_len, ok;
     CK_RV rv;
 
+    /* Every outcome ends the operation: C_Verify* have no length query. */
     if (single && op->multi)
-        return CKR_OPERATION_ACTIVE;
-    if ((rv = final_digest(op, data, len, single, digest)) != CKR_OK)
-        goto cleanup;
-    if (sig_len != 64) {
-        rv = CKR_SIGNATURE_LEN_RANGE;
-        goto cleanup;
-    }
-    rv = CKR_FUNCTION_FAILED;
-    if ((es = ECDSA_SIG_new()) == NULL || (r = BN_bin2bn(sig, 32, NULL)) == NULL ||
-        (s = BN_bin2bn(sig + 32, 32, NULL)) == NULL || ECDSA_SIG_set0(es, r, s) != 1)
-        goto cleanup;
-    r = s = NULL;
-    if ((der_len = i2d_ECDSA_SIG(es, &der)) <= 0 || (pkey = p256_public(op->pub)) == NULL ||
-        (ctx = EVP_PKEY_CTX_new(pkey, NULL)) == NULL || EVP_PKEY_verify_init(ctx) != 1)
-        goto cleanup;
-    ok = EVP_PKEY_verify(ctx, der, (size_t)der_len, digest, sizeof(digest));
-    rv = ok == 1 ? CKR_OK : CKR_SIGNATURE_INVALID;
-cleanup:
-    BN_free(r);
-    BN_free(s);
-    ECDSA_SIG_free(es);
-    OPENSSL_free(der);
-    EVP_PKEY_CTX_free(ctx);
-    EVP_PKEY_free(pkey);
+        rv = CKR_OPERATION_ACTIVE;
+    else if ((rv = final_digest(op, data, len, single, digest)) == CKR_OK)
+        rv = sig_len != 64 ? CKR_SIGNATURE_LEN_RANGE : p11_ecdsa_verify_digest(op->pub, digest, sig);
     p11_op_reset(op);
     return rv;
 }
@@ -262,8 +219,11 @@ CK_RV p11_digest_final(struct p11_op *op, const CK_BYTE *data, CK_ULONG len, boo
     uint8_t d[32];
     CK_RV rv;
 
-    if (single && op->multi)
+    /* C_Digest after C_DigestUpdate: refused, and the operation ends. */
+    if (single && op->multi) {
+        p11_op_reset(op);
         return CKR_OPERATION_ACTIVE;
+    }
     if (out == NULL || *out_len < 32) {
         rv = out == NULL ? CKR_OK : CKR_BUFFER_TOO_SMALL;
         *out_len = 32;

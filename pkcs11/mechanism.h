@@ -6,7 +6,8 @@
  * Owns: CKM_ECDSA and CKM_ECDSA_SHA256 (hash on the host, sign on the
  * chip; verify on the host with OpenSSL), CKM_SHA256, CKM_ECDH1_DERIVE,
  * and the output-buffer sizing of C_Sign/C_Digest (the two-call rule: a
- * NULL buffer or one too small leaves the operation active).
+ * NULL buffer or one too small leaves the operation active, and the data
+ * it was given is not consumed; every other error ends the operation).
  * Must never: see a private key (the chip signs), be called without the
  * module lock, or call the chip itself (entry_ops.c does, unlocked).
  */
@@ -35,6 +36,8 @@ struct p11_sign_job {
     bool ready;              /* false: the answer was a length (no chip call) */
     unsigned chip_slot;
     uint8_t digest[32];
+    bool have_pub;           /* the key's public half is known: */
+    uint8_t pub[64];         /* X || Y, for verify-after-sign */
 };
 /* Sign/SignFinal up to the chip call: answers a length query or a short
  * buffer (job->ready false, operation still active), else computes the
@@ -42,6 +45,10 @@ struct p11_sign_job {
  * with p11_chip_sign, sets *sig_len = 64 and cleanses the job. */
 CK_RV p11_sign_prepare(struct p11_op *op, const CK_BYTE *data, CK_ULONG len, bool single,
                        const CK_BYTE *sig, CK_ULONG *sig_len, struct p11_sign_job *job);
+/* ECDSA P-256 check of sig (r || s) over a 32-byte digest: CKR_OK,
+ * CKR_SIGNATURE_INVALID, or CKR_FUNCTION_FAILED (OpenSSL failed).
+ * Thread-safe, needs no lock (verify-after-sign runs it unlocked). */
+CK_RV p11_ecdsa_verify_digest(const uint8_t pub[64], const uint8_t digest[32], const uint8_t sig[64]);
 CK_RV p11_verify_final(struct p11_op *op, const CK_BYTE *data, CK_ULONG len, bool single,
                        const CK_BYTE *sig, CK_ULONG sig_len);
 CK_RV p11_digest_final(struct p11_op *op, const CK_BYTE *data, CK_ULONG len, bool single,

@@ -99,6 +99,27 @@ static const struct p11_attr_rule priv_rules[] = {
     {CKA_EC_PARAMS, P11_K_BYTES, 0},
 };
 
+/* Secret keys exist only as ECDH results (C_DeriveKey, session objects). */
+static const struct p11_attr_rule secret_rules[] = {
+    COMMON_RULES,
+    KEY_RULES,
+    {CKA_SENSITIVE, P11_K_BOOL, MOD},
+    {CKA_ENCRYPT, P11_K_BOOL, MOD},
+    {CKA_DECRYPT, P11_K_BOOL, MOD},
+    {CKA_SIGN, P11_K_BOOL, MOD},
+    {CKA_VERIFY, P11_K_BOOL, MOD},
+    {CKA_WRAP, P11_K_BOOL, MOD},
+    {CKA_UNWRAP, P11_K_BOOL, MOD},
+    {CKA_EXTRACTABLE, P11_K_BOOL, MOD},
+    {CKA_ALWAYS_SENSITIVE, P11_K_BOOL, RO},
+    {CKA_NEVER_EXTRACTABLE, P11_K_BOOL, RO},
+    {CKA_CHECK_VALUE, P11_K_BYTES, RO},
+    {CKA_WRAP_WITH_TRUSTED, P11_K_BOOL, 0},
+    {CKA_TRUSTED, P11_K_BOOL, RO},
+    {CKA_VALUE, P11_K_BYTES, RO},
+    {CKA_VALUE_LEN, P11_K_ULONG, 0},
+};
+
 #define NRULES(r) (sizeof(r) / sizeof((r)[0]))
 
 static void rules_for(CK_OBJECT_CLASS cls, const struct p11_attr_rule **rules, size_t *n)
@@ -108,6 +129,7 @@ static void rules_for(CK_OBJECT_CLASS cls, const struct p11_attr_rule **rules, s
     case CKO_CERTIFICATE: *rules = cert_rules; *n = NRULES(cert_rules); break;
     case CKO_PUBLIC_KEY: *rules = pub_rules; *n = NRULES(pub_rules); break;
     case CKO_PRIVATE_KEY: *rules = priv_rules; *n = NRULES(priv_rules); break;
+    case CKO_SECRET_KEY: *rules = secret_rules; *n = NRULES(secret_rules); break;
     default: *rules = NULL; *n = 0; break;
     }
 }
@@ -172,7 +194,7 @@ static CK_RV common_defaults(p11_attrs *a, bool private_default)
     if ((rv = p11_attrs_default_bool(a, CKA_TOKEN, false)) != CKR_OK ||
         (rv = p11_attrs_default_bool(a, CKA_PRIVATE, private_default)) != CKR_OK ||
         (rv = p11_attrs_default_bool(a, CKA_MODIFIABLE, true)) != CKR_OK ||
-        (rv = p11_attrs_default_bool(a, CKA_COPYABLE, false)) != CKR_OK ||
+        (rv = p11_attrs_default_bool(a, CKA_COPYABLE, true)) != CKR_OK ||
         (rv = p11_attrs_default_bool(a, CKA_DESTROYABLE, true)) != CKR_OK ||
         (rv = p11_attrs_default(a, CKA_LABEL, NULL, 0)) != CKR_OK)
         return rv;
@@ -433,6 +455,7 @@ CK_RV p11_object_check_keygen(const CK_ATTRIBUTE *pub, CK_ULONG npub, const CK_A
     if ((p11_tmpl_get_bool(priv, npriv, CKA_SENSITIVE, &b) && !b) ||
         (p11_tmpl_get_bool(priv, npriv, CKA_EXTRACTABLE, &b) && b) ||
         (p11_tmpl_get_bool(priv, npriv, CKA_ALWAYS_AUTHENTICATE, &b) && b) ||
+        (p11_tmpl_get_bool(priv, npriv, CKA_COPYABLE, &b) && b) ||
         (p11_tmpl_get_bool(priv, npriv, CKA_TOKEN, &b) && !b))
         return CKR_ATTRIBUTE_VALUE_INVALID;
     return CKR_OK;
@@ -495,6 +518,8 @@ CK_RV p11_object_keypair(const CK_ATTRIBUTE *pub, CK_ULONG npub, const CK_ATTRIB
         (rv = p11_attrs_set_bool(&ka, CKA_NEVER_EXTRACTABLE, true)) != CKR_OK ||
         (rv = p11_attrs_set_bool(&ka, CKA_ALWAYS_AUTHENTICATE, false)) != CKR_OK ||
         (rv = p11_attrs_set_ulong(&ka, CKA_TRUSTLINK_CHIP_SLOT, chip_slot)) != CKR_OK ||
+        /* A copy would be a second object naming the same chip slot. */
+        (rv = p11_attrs_set_bool(&ka, CKA_COPYABLE, false)) != CKR_OK ||
         (rv = key_defaults(&ka, true)) != CKR_OK ||
         (rv = p11_attrs_default_bool(&ka, CKA_SIGN, true)) != CKR_OK ||
         (rv = p11_attrs_default_bool(&ka, CKA_DERIVE, true)) != CKR_OK ||
@@ -502,6 +527,11 @@ CK_RV p11_object_keypair(const CK_ATTRIBUTE *pub, CK_ULONG npub, const CK_ATTRIB
         (rv = p11_attrs_default_bool(&ka, CKA_SIGN_RECOVER, false)) != CKR_OK ||
         (rv = p11_attrs_default_bool(&ka, CKA_UNWRAP, false)) != CKR_OK ||
         (rv = p11_attrs_default_bool(&ka, CKA_WRAP_WITH_TRUSTED, false)) != CKR_OK)
+        goto cleanup;
+    /* Both halves of a pair say the same about key agreement: clients
+     * that pair keys by their usage flags expect it. */
+    if (p11_tmpl_find(pub, npub, CKA_DERIVE) == NULL &&
+        (rv = p11_attrs_set_bool(&pa, CKA_DERIVE, p11_attrs_bool(&ka, CKA_DERIVE, false))) != CKR_OK)
         goto cleanup;
     *pub_out = pa;
     *priv_out = ka;
@@ -549,5 +579,114 @@ CK_RV p11_object_set(p11_attrs *obj, const CK_ATTRIBUTE *t, CK_ULONG n)
     }
     p11_attrs_free(obj);
     *obj = copy;
+    return CKR_OK;
+}
+
+bool p11_object_private_key_public(const p11_attrs *obj, uint8_t xy[64])
+{
+    const CK_ATTRIBUTE *at = p11_attrs_find(obj, CKA_PUBLIC_KEY_INFO);
+    const uint8_t *p;
+
+    if (at == NULL || at->ulValueLen != sizeof(p256_spki_prefix) + 65)
+        return false;
+    p = at->pValue;
+    if (memcmp(p, p256_spki_prefix, sizeof(p256_spki_prefix)) != 0)
+        return false;
+    return p11_ec_point_parse(p + sizeof(p256_spki_prefix), 65, xy);
+}
+
+/* Attributes C_CopyObject may change besides the modifiable ones
+ * (PKCS#11 v2.40 §5.7: CKA_TOKEN and CKA_PRIVATE; v3.0: CKA_COPYABLE,
+ * to false only). */
+static bool copy_may_set(CK_ATTRIBUTE_TYPE type)
+{
+    return type == CKA_TOKEN || type == CKA_PRIVATE || type == CKA_COPYABLE;
+}
+
+CK_RV p11_object_copy(const p11_attrs *src, const CK_ATTRIBUTE *t, CK_ULONG n, p11_attrs *out)
+{
+    struct p11_attr_rule rules[64];
+    const struct p11_attr_rule *base;
+    size_t nrules;
+    p11_attrs copy;
+    bool b;
+    CK_RV rv;
+
+    if (n > 0 && t == NULL)
+        return CKR_ARGUMENTS_BAD;
+    /* A private key names a chip slot: a copy could not be destroyed
+     * or regenerated on its own. */
+    if (p11_object_class(src) == CKO_PRIVATE_KEY || !p11_attrs_bool(src, CKA_COPYABLE, true))
+        return CKR_ACTION_PROHIBITED;
+    rules_for(p11_object_class(src), &base, &nrules);
+    if (base == NULL || nrules > sizeof(rules) / sizeof(rules[0]))
+        return CKR_ACTION_PROHIBITED;
+    memcpy(rules, base, nrules * sizeof(rules[0]));
+    for (size_t i = 0; i < nrules; i++)
+        if (copy_may_set(rules[i].type))
+            rules[i].flags |= MOD;
+    if ((rv = p11_template_check(rules, nrules, t, n, P11_TMPL_SET)) != CKR_OK)
+        return rv;
+    /* The one-way attributes stay one-way in a copy. */
+    if ((p11_tmpl_get_bool(t, n, CKA_COPYABLE, &b) && b && !p11_attrs_bool(src, CKA_COPYABLE, true)) ||
+        (p11_tmpl_get_bool(t, n, CKA_SENSITIVE, &b) && !b && p11_attrs_bool(src, CKA_SENSITIVE, false)) ||
+        (p11_tmpl_get_bool(t, n, CKA_EXTRACTABLE, &b) && b && !p11_attrs_bool(src, CKA_EXTRACTABLE, true)))
+        return CKR_ATTRIBUTE_READ_ONLY;
+    if ((rv = p11_attrs_dup(&copy, src)) != CKR_OK)
+        return rv;
+    if ((rv = take_template(&copy, t, n)) != CKR_OK) {
+        p11_attrs_free(&copy);
+        return rv;
+    }
+    *out = copy;
+    return CKR_OK;
+}
+
+CK_RV p11_object_check_derive(const CK_ATTRIBUTE *t, CK_ULONG n, CK_ULONG *value_len)
+{
+    CK_ULONG v;
+    bool b;
+    CK_RV rv;
+
+    if (n > 0 && t == NULL)
+        return CKR_ARGUMENTS_BAD;
+    if ((rv = p11_template_check(secret_rules, NRULES(secret_rules), t, n, P11_TMPL_GENERATE)) != CKR_OK)
+        return rv;
+    /* The result is a session CKK_GENERIC_SECRET of at most 32 bytes. */
+    if ((p11_tmpl_get_ulong(t, n, CKA_CLASS, &v) && v != CKO_SECRET_KEY) ||
+        (p11_tmpl_get_ulong(t, n, CKA_KEY_TYPE, &v) && v != CKK_GENERIC_SECRET) ||
+        (p11_tmpl_get_bool(t, n, CKA_TOKEN, &b) && b))
+        return CKR_TEMPLATE_INCONSISTENT;
+    *value_len = 32;
+    if (p11_tmpl_get_ulong(t, n, CKA_VALUE_LEN, &v)) {
+        if (v == 0 || v > 32)
+            return CKR_ATTRIBUTE_VALUE_INVALID;
+        *value_len = v;
+    }
+    return CKR_OK;
+}
+
+CK_RV p11_object_derived_secret(const CK_ATTRIBUTE *t, CK_ULONG n, const uint8_t *value, CK_ULONG value_len,
+                                p11_attrs *out)
+{
+    p11_attrs a;
+    CK_RV rv;
+
+    p11_attrs_init(&a);
+    if ((rv = take_template(&a, t, n)) != CKR_OK ||
+        (rv = p11_attrs_set_ulong(&a, CKA_CLASS, CKO_SECRET_KEY)) != CKR_OK ||
+        (rv = p11_attrs_set_ulong(&a, CKA_KEY_TYPE, CKK_GENERIC_SECRET)) != CKR_OK ||
+        (rv = p11_attrs_set_bool(&a, CKA_TOKEN, false)) != CKR_OK ||
+        (rv = p11_attrs_set(&a, CKA_VALUE, value, value_len)) != CKR_OK ||
+        (rv = p11_attrs_set_ulong(&a, CKA_VALUE_LEN, value_len)) != CKR_OK ||
+        (rv = p11_attrs_default_bool(&a, CKA_SENSITIVE, false)) != CKR_OK ||
+        (rv = p11_attrs_default_bool(&a, CKA_EXTRACTABLE, true)) != CKR_OK ||
+        (rv = p11_attrs_set_bool(&a, CKA_LOCAL, false)) != CKR_OK ||
+        (rv = p11_attrs_set_bool(&a, CKA_ALWAYS_SENSITIVE, p11_attrs_bool(&a, CKA_SENSITIVE, false))) != CKR_OK ||
+        (rv = p11_attrs_set_bool(&a, CKA_NEVER_EXTRACTABLE, !p11_attrs_bool(&a, CKA_EXTRACTABLE, true))) != CKR_OK) {
+        p11_attrs_free(&a);
+        return rv;
+    }
+    *out = a;
     return CKR_OK;
 }

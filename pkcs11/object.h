@@ -71,6 +71,26 @@ int p11_object_chip_slot(const p11_attrs *obj);
 /* EC public key X || Y from a public key object's CKA_EC_POINT. */
 bool p11_object_ec_point(const p11_attrs *obj, uint8_t xy[64]);
 
+/* X || Y of a private key object's public half (CKA_PUBLIC_KEY_INFO). */
+bool p11_object_private_key_public(const p11_attrs *obj, uint8_t xy[64]);
+
+/* C_CopyObject: *out is src with t applied. The template may change what
+ * C_SetAttributeValue may, plus CKA_TOKEN, CKA_PRIVATE and CKA_COPYABLE
+ * (to false only), checked with the class's rules like C_CreateObject's.
+ * Private keys (CKA_COPYABLE false: they name a chip slot) and objects
+ * with CKA_COPYABLE false -> CKR_ACTION_PROHIBITED. */
+CK_RV p11_object_copy(const p11_attrs *src, const CK_ATTRIBUTE *t, CK_ULONG n, p11_attrs *out);
+
+/* C_DeriveKey (ECDH): checks the whole template against the secret-key
+ * rules before the chip runs (unknown or token-computed attributes,
+ * CKA_VALUE included, are refused; class, key type and CKA_TOKEN must fit
+ * a session CKK_GENERIC_SECRET); *value_len is CKA_VALUE_LEN (1-32,
+ * default 32). derived_secret builds the object from the checked
+ * template and the shared value. */
+CK_RV p11_object_check_derive(const CK_ATTRIBUTE *t, CK_ULONG n, CK_ULONG *value_len);
+CK_RV p11_object_derived_secret(const CK_ATTRIBUTE *t, CK_ULONG n, const uint8_t *value, CK_ULONG value_len,
+                                p11_attrs *out);
+
 /* Parses CKA_EC_POINT (DER OCTET STRING of 04||X||Y, or the raw 65 bytes)
  * into X || Y; checks the point is on P-256. */
 bool p11_ec_point_parse(const uint8_t *p, size_t len, uint8_t xy[64]);

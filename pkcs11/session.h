@@ -30,7 +30,8 @@ struct p11_op {
     CK_MECHANISM_TYPE mech;
     CK_OBJECT_HANDLE key;
     int chip_slot;           /* sign: the private key's chip slot */
-    uint8_t pub[64];         /* verify: X || Y */
+    uint8_t pub[64];         /* verify: X || Y; sign: the key's public half */
+    bool have_pub;           /* sign: pub is known (verify-after-sign) */
     EVP_MD_CTX *md;          /* hashing mechanisms, multi-part */
     bool multi;              /* an Update was made: single-part calls refused */
     bool raw;                /* CKM_ECDSA: accumulates the hash input */

@@ -71,6 +71,17 @@ CK_RV p11_module_init(struct p11_module *m, bool no_os_threads, char *err, size_
         return CKR_GENERAL_ERROR;
     }
     p11_log_set_level(m->cfg.log_level);
+    for (size_t i = 0; i < m->cfg.n_tokens; i++) {
+        if (!p11_chip_interface_known(m->cfg.tokens[i].interface)) {
+            snprintf(err, err_len,
+                     "%s: tokens[%zu].interface \"%s\": unknown interface scheme (expected "
+                     "i2c:/dev/i2c-N@0xADDR or emu:/path/to/socket)",
+                     p11_config_path(), i, m->cfg.tokens[i].interface);
+            p11_log(P11_LOG_ERROR, "%s", err);
+            p11_config_free(&m->cfg);
+            return CKR_GENERAL_ERROR;
+        }
+    }
     m->tokens = calloc(m->cfg.n_tokens, sizeof(*m->tokens));
     if (m->tokens == NULL) {
         p11_config_free(&m->cfg);
@@ -84,6 +95,8 @@ CK_RV p11_module_init(struct p11_module *m, bool no_os_threads, char *err, size_
         /* A chip that does not answer now is "token not present"; it is
          * tried again by the next call that needs it. */
         (void)p11_token_ensure(m, &m->tokens[i]);
+        /* The state at C_Initialize is the baseline, not an event. */
+        m->tokens[i].event = false;
     }
     return CKR_OK;
 }
@@ -186,20 +199,84 @@ static bool needs_provisioning(struct p11_token *tok)
     return false;
 }
 
+bool p11_token_is_present(const struct p11_token *tok)
+{
+    return tok->chip != NULL && !tok->removed && tok->store != NULL;
+}
+
+static void note_presence(struct p11_token *tok)
+{
+    bool now = p11_token_is_present(tok);
+    if (now != tok->present) {
+        tok->present = now;
+        tok->event = true;
+    }
+}
+
+void p11_token_mark_removed(struct p11_module *m, struct p11_token *tok)
+{
+    if (tok->removed)
+        return;
+    p11_log(P11_LOG_WARNING, "token \"%s\": the chip at %s stopped answering; token marked absent, its sessions closed",
+            tok->cfg->label, tok->cfg->interface);
+    snprintf(tok->error, sizeof(tok->error), "the chip at %s stopped answering", tok->cfg->interface);
+    tok->removed = true;
+    p11_session_close_all(m, tok->id);
+    note_presence(tok);
+}
+
+bool p11_slot_take_event(struct p11_module *m, CK_SLOT_ID *slot)
+{
+    for (size_t i = 0; i < m->n_tokens; i++) {
+        if (m->tokens[i].event) {
+            m->tokens[i].event = false;
+            *slot = m->tokens[i].id;
+            return true;
+        }
+    }
+    return false;
+}
+
+void p11_slot_probe_absent(struct p11_module *m)
+{
+    for (size_t i = 0; i < m->n_tokens; i++)
+        if (!p11_token_is_present(&m->tokens[i]))
+            (void)p11_token_ensure(m, &m->tokens[i]);
+}
+
+static CK_RV token_ensure(struct p11_module *m, struct p11_token *tok);
+
 CK_RV p11_token_ensure(struct p11_module *m, struct p11_token *tok)
+{
+    CK_RV rv = token_ensure(m, tok);
+    note_presence(tok);
+    return rv;
+}
+
+static CK_RV token_ensure(struct p11_module *m, struct p11_token *tok)
 {
     char detail[384];
     enum tok_store_err e;
     CK_RV rv;
 
+    if (tok->chip != NULL && tok->removed) {
+        /* Removed earlier: present again once it answers. */
+        if (p11_chip_info(tok->chip, &tok->info) != CKR_OK)
+            return CKR_TOKEN_NOT_PRESENT;
+        tok->removed = false;
+        tok->error[0] = '\0';
+        p11_log(P11_LOG_INFO, "token \"%s\": the chip answers again", tok->cfg->label);
+    }
     if (tok->chip != NULL && tok->store != NULL)
         return CKR_OK;
     if (tok->chip == NULL) {
         rv = p11_chip_open(tok->cfg->interface, !m->no_os_threads, &tok->chip, detail,
                            sizeof(detail));
         if (rv != CKR_OK) {
+            /* Logged once per reason: C_WaitForSlotEvent probes every second. */
+            if (strncmp(tok->error, detail, sizeof(tok->error)) != 0)
+                p11_log(P11_LOG_WARNING, "token \"%s\" not present: %s", tok->cfg->label, detail);
             snprintf(tok->error, sizeof(tok->error), "%s", detail);
-            p11_log(P11_LOG_WARNING, "token \"%s\" not present: %s", tok->cfg->label, detail);
             tok->chip = NULL;
             return CKR_TOKEN_NOT_PRESENT;
         }
@@ -231,7 +308,7 @@ void p11_slot_info(const struct p11_token *tok, CK_SLOT_INFO *info)
     snprintf(desc, sizeof(desc), "trustlink ATECC608 %s", tok->cfg->interface);
     memcpy(info->slotDescription, desc, strnlen(desc, sizeof(info->slotDescription)));
     memcpy(info->manufacturerID, "trustlink", 9);
-    info->flags = CKF_HW_SLOT | CKF_REMOVABLE_DEVICE | (tok->chip != NULL ? CKF_TOKEN_PRESENT : 0);
+    info->flags = CKF_HW_SLOT | CKF_REMOVABLE_DEVICE | (p11_token_is_present(tok) ? CKF_TOKEN_PRESENT : 0);
     info->hardwareVersion.major = 0;
     info->hardwareVersion.minor = 0;
     info->firmwareVersion.major = 0;

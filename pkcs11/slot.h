@@ -46,7 +46,13 @@ struct p11_handle_map {
 struct p11_token {
     CK_SLOT_ID id;
     const struct p11_token_config *cfg;   /* points into module->cfg */
-    struct p11_chip *chip;                /* NULL: token not present */
+    struct p11_chip *chip;                /* NULL: never answered yet */
+    /* The chip stopped answering (a call returned CKR_DEVICE_REMOVED): the
+     * token is absent and its sessions are closed; the handle stays open
+     * (calls in other threads may still use it) and is probed again. */
+    bool removed;
+    bool present;                         /* as last reported */
+    bool event;                           /* presence changed, not yet told by C_WaitForSlotEvent */
     struct p11_chip_info info;
     struct tok_store *store;              /* NULL when the chip is absent */
     enum p11_login login;
@@ -84,6 +90,17 @@ struct p11_token *p11_slot_get(struct p11_module *m, CK_SLOT_ID id);  /* NULL: C
  * (reason in tok->error) when the chip does not answer. */
 CK_RV p11_token_ensure(struct p11_module *m, struct p11_token *tok);
 void p11_slot_info(const struct p11_token *tok, CK_SLOT_INFO *info);
+bool p11_token_is_present(const struct p11_token *tok);
+/* A chip call returned CKR_DEVICE_REMOVED: marks the token absent
+ * (CKF_TOKEN_PRESENT clear, every session of the slot closed, logged
+ * out) and records a slot event. */
+void p11_token_mark_removed(struct p11_module *m, struct p11_token *tok);
+/* C_WaitForSlotEvent: takes the first pending slot event (chip came or
+ * went since the last call) into *slot; false when there is none. */
+bool p11_slot_take_event(struct p11_module *m, CK_SLOT_ID *slot);
+/* Probes the tokens that are not present (records an event when one
+ * answers again). */
+void p11_slot_probe_absent(struct p11_module *m);
 CK_RV p11_token_info(struct p11_module *m, struct p11_token *tok, CK_TOKEN_INFO *info);
 
 /* Login state (the caller has checked the session handle). */

@@ -4,6 +4,7 @@
  * read-modify-write, reload on change. See store.h for the format.
  */
 #include "store.h"
+#include "store_owner.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -535,6 +536,7 @@ static enum tok_store_err write_file(struct tok_store *st)
     char *tmp = NULL;
     int fd = -1, dfd = -1;
     enum tok_store_err ret = TOK_STORE_IO;
+    struct tok_file_owner owner;
     size_t tmp_len;
 
     if ((root = build_json(&st->data)) == NULL) {
@@ -548,12 +550,17 @@ static enum tok_store_err write_file(struct tok_store *st)
         goto cleanup;
     }
     remove_stale_temps(st);
+    /* The new file keeps the old one's owner, group and mode (store.h). */
+    if (tok_owner_for(st->path, st->dir, &owner, st->error, sizeof(st->error)) != 0)
+        goto cleanup;
     snprintf(tmp, tmp_len, "%s.tmp.%ld.%u", st->path, (long)getpid(), st->tmp_counter++);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, TOK_STORE_NEW_FILE_MODE);
     if (fd < 0) {
         st_err(st, "cannot create %s: %s", tmp, strerror(errno));
         goto cleanup;
     }
+    if (tok_owner_apply(fd, st->path, &owner, st->error, sizeof(st->error)) != 0)
+        goto cleanup;
     if (write_all(fd, text, strlen(text)) != 0 || write_all(fd, "\n", 1) != 0 || fsync(fd) != 0) {
         st_err(st, "cannot write %s: %s", tmp, strerror(errno));
         goto cleanup;
@@ -659,19 +666,27 @@ enum tok_store_err tok_store_refresh(struct tok_store *st)
 enum tok_store_err tok_store_begin(struct tok_store *st)
 {
     enum tok_store_err ret;
+    struct tok_file_owner owner;
     int fd;
 
     if (st->lock_fd >= 0) {
         st_err(st, "token store %s: nested lock (internal error)", st->dir);
         return TOK_STORE_IO;
     }
-    if (mkdir(st->dir, 0700) != 0 && errno != EEXIST) {
+    if (mkdir(st->dir, TOK_STORE_NEW_DIR_MODE) != 0 && errno != EEXIST) {
         st_err(st, "cannot create token store directory %s: %s", st->dir, strerror(errno));
         return TOK_STORE_IO;
     }
-    fd = open(st->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (tok_owner_for(st->lock_path, st->dir, &owner, st->error, sizeof(st->error)) != 0)
+        return TOK_STORE_IO;
+    fd = open(st->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, TOK_STORE_NEW_FILE_MODE);
     if (fd < 0) {
         st_err(st, "cannot open lock file %s: %s", st->lock_path, strerror(errno));
+        return TOK_STORE_IO;
+    }
+    /* A lock file this call created follows the new-file rule. */
+    if (!owner.strict && tok_owner_apply(fd, st->lock_path, &owner, st->error, sizeof(st->error)) != 0) {
+        close(fd);
         return TOK_STORE_IO;
     }
     while (flock(fd, LOCK_EX) != 0) {

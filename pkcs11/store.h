@@ -31,6 +31,14 @@
  * old or the new file; leftover temp files are ignored by load and removed
  * by the next write.
  *
+ * Ownership contract (store_owner.h): a rewrite keeps the existing
+ * token.json's owner, group and mode (set on the temp file with fchown and
+ * fchmod before the rename; a writer that cannot keep them fails instead
+ * of changing them). A new token.json or .lock gets mode 0600 and, when
+ * the writer is root, the owner and group of the store directory; a new
+ * store directory gets 0700 and the writer's owner. A symbolic link at
+ * token.json or .lock is refused, never followed.
+ *
  * Concurrency: tok_store_begin() takes flock(LOCK_EX) on <dir>/.lock and
  * reloads the file if it changed; the caller edits store->data and calls
  * tok_store_commit() (or tok_store_abort() to drop its edits), then

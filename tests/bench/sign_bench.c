@@ -96,6 +96,7 @@ struct bench {
     unsigned sigs;
     unsigned naive_sigs;
     bool long_watchdog;     /* also run the --long-watchdog emulator */
+    bool verify_cost;       /* also run tuned at the most callers with verify_signatures off/on */
 };
 
 /* One emulator's worth of phases. */
@@ -555,21 +556,57 @@ static double framing_ms(unsigned bus_hz)
     return 2.0 * 3.0 * 9.0 / bus_hz * 1e3;
 }
 
+/* verify: the module's verify_signatures (verify-after-sign); both
+ * configurations of one emulator name the same token store. */
 static int write_config(const struct bench *b, const char *sock, unsigned bus_hz, bool long_wd,
-                        char *conf, size_t conf_len)
+                        bool verify, char *conf, size_t conf_len)
 {
     FILE *f;
 
-    snprintf(conf, conf_len, "%s/pkcs11-%u%s.json", b->dir, bus_hz, long_wd ? "-longwd" : "");
+    snprintf(conf, conf_len, "%s/pkcs11-%u%s%s.json", b->dir, bus_hz, long_wd ? "-longwd" : "",
+             verify ? "" : "-noverify");
     f = fopen(conf, "w");
     if (f == NULL)
         return -1;
     fprintf(f,
             "{\"tokens\":[{\"label\":\"bench\",\"interface\":\"emu:%s@0x35\",\"key_slots\":[0],"
             "\"free_slots\":[2,3],\"store\":\"%s/token-%u%s\"}],\"log_level\":\"error\","
-            "\"pin_kdf_iterations\":1000}\n",
-            sock, b->dir, bus_hz, long_wd ? "-longwd" : "");
+            "\"pin_kdf_iterations\":1000,\"verify_signatures\":%s}\n",
+            sock, b->dir, bus_hz, long_wd ? "-longwd" : "", verify ? "true" : "false");
     return fclose(f) == 0 ? 0 : -1;
+}
+
+/* Verify-after-sign cost: tuned at the most callers with the check off
+ * and on, alternated over VERIFY_COST_ROUNDS rounds on the same emulator
+ * so load from elsewhere hits both alike; rates are totals over rounds. */
+#define VERIFY_COST_ROUNDS 3
+static int run_verify_cost(const struct bench *b, const char *sock, unsigned bus_hz, double limit)
+{
+    unsigned tmax = b->threads[b->n_threads - 1];
+    double sigs[2] = {0, 0}, secs[2] = {0, 0}, rate[2];
+    char conf[2][160];
+
+    if (write_config(b, sock, bus_hz, false, false, conf[0], sizeof(conf[0])) != 0 ||
+        write_config(b, sock, bus_hz, false, true, conf[1], sizeof(conf[1])) != 0)
+        return -1;
+    for (unsigned round = 0; round < VERIFY_COST_ROUNDS; round++) {
+        for (unsigned verify = 0; verify < 2; verify++) {
+            struct phase ph;
+            setenv("TRUSTLINK_PKCS11_CONF", conf[verify], 1);
+            if (run_phase(b, "tuned", tmax, b->sigs, &ph) != 0 || ph.failures > 0)
+                return -1;
+            sigs[verify] += ph.sigs;
+            secs[verify] += ph.seconds;
+        }
+    }
+    setenv("TRUSTLINK_PKCS11_CONF", conf[1], 1);
+    rate[0] = secs[0] > 0 ? sigs[0] / secs[0] : 0;
+    rate[1] = secs[1] > 0 ? sigs[1] / secs[1] : 0;
+    printf("  verify-after-sign, tuned, %u callers, %u rounds: on %.3f sig/s (%.3f x limit), off %.3f "
+           "sig/s (%.3f x limit): on/off %.4f, cost %.2f %% (expected < 1 %%)\n",
+           tmax, VERIFY_COST_ROUNDS, rate[1], rate[1] / limit, rate[0], rate[0] / limit,
+           rate[0] > 0 ? rate[1] / rate[0] : 0, rate[0] > 0 ? 100.0 * (1.0 - rate[1] / rate[0]) : 0);
+    return 0;
 }
 
 /* ---- report ----------------------------------------------------------- */
@@ -647,7 +684,7 @@ static int run_emulator(const struct bench *b, struct emu_run *run, double limit
     run->n = 0;
     if (emu < 0)
         return 1;
-    if (write_config(b, sock, run->bus_hz, run->long_watchdog, conf, sizeof(conf)) != 0)
+    if (write_config(b, sock, run->bus_hz, run->long_watchdog, true, conf, sizeof(conf)) != 0)
         goto cleanup;
     setenv("TRUSTLINK_PKCS11_CONF", conf, 1);
     if (init_token(b->module) != 0) {
@@ -668,6 +705,10 @@ static int run_emulator(const struct bench *b, struct emu_run *run, double limit
             fflush(stdout);
             run->n++;
         }
+    }
+    if (!run->long_watchdog && b->verify_cost && run_verify_cost(b, sock, run->bus_hz, limit) != 0) {
+        fprintf(stderr, "trustlink-bench: verify-after-sign phases failed\n");
+        goto cleanup;
     }
     rc = 0;
 cleanup:
@@ -731,7 +772,7 @@ static int usage(void)
 {
     fprintf(stderr, "usage: trustlink-bench --module LIBTRUSTLINK_PKCS11 --emu ATECC608_EMU "
                     "[--out FILE.json] [--bus 100000,400000] [--threads 1,4] [--sigs M] "
-                    "[--naive-sigs M] [--long-watchdog on|off]\n");
+                    "[--naive-sigs M] [--long-watchdog on|off] [--verify-cost on|off]\n");
     return 2;
 }
 
@@ -753,6 +794,7 @@ int main(int argc, char **argv)
     b.sigs = 12;
     b.naive_sigs = 6;
     b.long_watchdog = true;
+    b.verify_cost = true;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -772,6 +814,10 @@ int main(int argc, char **argv)
             b.sigs = (unsigned)strtoul(v, NULL, 10);
         else if (strcmp(argv[i], "--naive-sigs") == 0)
             b.naive_sigs = (unsigned)strtoul(v, NULL, 10);
+        else if (strcmp(argv[i], "--verify-cost") == 0 && v != NULL && strcmp(v, "on") == 0)
+            b.verify_cost = true;
+        else if (strcmp(argv[i], "--verify-cost") == 0 && v != NULL && strcmp(v, "off") == 0)
+            b.verify_cost = false;
         else if (strcmp(argv[i], "--long-watchdog") == 0 && strcmp(v, "on") == 0)
             b.long_watchdog = true;
         else if (strcmp(argv[i], "--long-watchdog") == 0 && strcmp(v, "off") == 0)

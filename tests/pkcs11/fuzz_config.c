@@ -39,7 +39,7 @@ static const char *const seeds[] = {
     "{\"tokens\":[" TOKEN0 "],\"log_level\":\"warning\",\"pin_kdf_iterations\":100000}",
     "{\"tokens\":[" TOKEN0 "," TOKEN1 "],\"log_level\":\"debug\",\"pin_kdf_iterations\":1000}",
     "{\"tokens\":[{\"label\":\"\xc3\xa9t\xc3\xa9\",\"interface\":\"emu:x\",\"key_slots\":[],"
-    "\"free_slots\":[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15],\"store\":\"s\"}],\"log_level\":\"error\"}",
+    "\"free_slots\":[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15],\"store\":\"/s\"}],\"log_level\":\"error\"}",
     "{\"tokens\":[{\"label\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"interface\":\"emu:y\","
     "\"key_slots\":[5],\"free_slots\":[6],\"store\":\"/t\"}],\"pin_kdf_iterations\":10000000}",
 };

@@ -23,6 +23,7 @@
 
 #include <p11-kit/pkcs11.h>
 
+#include "chip_atecc.h"
 #include "emu_harness.h"
 #include "p11_fixture.h"
 #include "object.h"
@@ -539,11 +540,30 @@ static void test_cant_create_os_threads_signs_without_a_library_thread(void **st
     assert_int_equal(thread_count(), before);
 }
 
+/* CKR_DEVICE_REMOVED means removed: only "nothing answers" is; a bad
+ * interface, an unopenable bus and transient faults are device errors,
+ * and so is a chip execution error 0x0F (seen under load). */
+static void test_driver_errors_map_to_spec_ckr(void **state)
+{
+    (void)state;
+    assert_int_equal(p11_ckr_from_atecc(ATECC_E_NO_DEVICE), CKR_DEVICE_REMOVED);
+    assert_int_equal(p11_ckr_from_atecc(ATECC_E_EXECUTION), CKR_DEVICE_ERROR);
+    assert_int_equal(p11_ckr_from_atecc(ATECC_E_INTERFACE), CKR_DEVICE_ERROR);
+    assert_int_equal(p11_ckr_from_atecc(ATECC_E_OPEN), CKR_DEVICE_ERROR);
+    assert_int_equal(p11_ckr_from_atecc(ATECC_E_BUS), CKR_DEVICE_ERROR);
+    assert_int_equal(p11_ckr_from_atecc(ATECC_E_CRC), CKR_DEVICE_ERROR);
+    assert_int_equal(p11_ckr_from_atecc(ATECC_E_TIMEOUT), CKR_DEVICE_ERROR);
+    assert_int_equal(p11_ckr_from_atecc(ATECC_E_BUS_LOCK), CKR_DEVICE_ERROR);
+    assert_int_equal(p11_ckr_from_atecc(ATECC_E_SLOT_POLICY), CKR_FUNCTION_REJECTED);
+    assert_int_equal(p11_ckr_from_atecc(ATECC_OK), CKR_OK);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, p11_emu_fixture_setup, p11_emu_fixture_teardown)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_driver_errors_map_to_spec_ckr),
         T(test_token_info_carries_chip_serial_model_and_revision),
         T(test_device_key_signs_and_openssl_verifies),
         T(test_keypair_fills_free_slots_and_destroy_frees_one),
