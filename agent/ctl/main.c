@@ -45,7 +45,7 @@ static const char ctl_default_config[] = "/etc/trustlink/trustlink.json";
 
 static const char usage_text[] =
     "Usage: trustlinkctl [--socket PATH] [--json] [--timeout SECONDS] COMMAND [ARGS]\n"
-    "       trustlinkctl check [--config PATH]\n"
+    "       trustlinkctl check [--config PATH] [--pin-file FILE]\n"
     "       trustlinkctl --help | --version\n";
 
 static const char help_text[] =
@@ -71,7 +71,8 @@ static const char help_text[] =
     "  reconnect             drop the broker connection and connect again now.\n"
     "  rotate                start a key rotation (new key on the chip, new\n"
     "                        certificate), if the agent supports it.\n"
-    "  check [--config PATH] preflight a configuration without the agent: one\n"
+    "  check [--config PATH] [--pin-file FILE]\n"
+    "                        preflight a configuration without the agent: one\n"
     "                        PASS/FAIL/SKIP line each for the config file, the key\n"
     "                        URI resolving to exactly one sensitive,\n"
     "                        non-extractable key, the certificate matching it and\n"
@@ -79,7 +80,11 @@ static const char help_text[] =
     "                        full mutual-TLS handshake with the broker.\n"
     "                        Default config: /etc/trustlink/trustlink.json (or\n"
     "                        $TRUSTLINK_CONFIG). Needs access to the token: run it\n"
-    "                        as the trustlink user or root.\n"
+    "                        as the trustlink user or root. A config that takes\n"
+    "                        the PIN from the unit's credential (pin_credential\n"
+    "                        NAME) is checked with /etc/trustlink/NAME, the\n"
+    "                        credential's source, when the caller can read it\n"
+    "                        (root), else with --pin-file FILE.\n"
     "\n"
     "publish, reconnect and rotate are privileged: the agent accepts them from\n"
     "root, its own user, and the uids and primary gids listed in the config's\n"
@@ -98,6 +103,9 @@ static const char help_text[] =
     "  -q, --qos N           publish: MQTT QoS 0, 1 or 2\n"
     "  -r, --retain          publish: ask the broker to retain the message\n"
     "  -c, --config PATH     check: the configuration to check\n"
+    "  -p, --pin-file FILE   check: read the token PIN from FILE (first line)\n"
+    "                        instead of identity.pin_file/pin_credential;\n"
+    "                        /dev/stdin reads it from a pipe\n"
     "  -h, --help            show this help and exit\n"
     "  -V, --version         show the version and exit\n"
     "\n"
@@ -118,11 +126,13 @@ static const char help_text[] =
     "  trustlinkctl --json status | jq .certificate\n"
     "  trustlinkctl publish sensors/temp '{\"c\":21.5}' --qos 1\n"
     "  journalctl -n 20 -o cat | trustlinkctl publish logs/tail -\n"
-    "  sudo -u trustlink trustlinkctl check --config /etc/trustlink/trustlink.json\n";
+    "  sudo trustlinkctl check\n"
+    "  sudo cat /etc/trustlink/pin | sudo -u trustlink trustlinkctl check --pin-file /dev/stdin\n";
 
 struct ctl_options {
     const char *socket;
     const char *config;
+    const char *pin_file;
     int timeout_ms;
     int qos;
     bool qos_set;
@@ -298,7 +308,7 @@ static int cmd_publish(const struct ctl_options *opt, const char *topic, const c
 
 static int cmd_check(const struct ctl_options *opt)
 {
-    enum agent_preflight_result r = agent_preflight(opt->config, stdout);
+    enum agent_preflight_result r = agent_preflight(opt->config, opt->pin_file, stdout);
 
     fflush(stdout);
     switch (r) {
@@ -320,6 +330,7 @@ int main(int argc, char **argv)
         { "socket", required_argument, NULL, 's' }, { "json", no_argument, NULL, 'j' },
         { "timeout", required_argument, NULL, 't' }, { "qos", required_argument, NULL, 'q' },
         { "retain", no_argument, NULL, 'r' },        { "config", required_argument, NULL, 'c' },
+        { "pin-file", required_argument, NULL, 'p' },
         { "help", no_argument, NULL, 'h' },          { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
@@ -335,7 +346,7 @@ int main(int argc, char **argv)
     opt.config = env != NULL && *env != '\0' ? env : ctl_default_config;
 
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":s:jt:q:rc:hV", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":s:jt:q:rc:p:hV", long_opts, NULL)) != -1) {
         switch (c) {
         case 's':
             if (optarg[0] == '\0')
@@ -362,6 +373,11 @@ int main(int argc, char **argv)
         case 'c':
             opt.config = optarg;
             break;
+        case 'p':
+            if (optarg[0] == '\0')
+                return usage_error("--pin-file needs a non-empty path");
+            opt.pin_file = optarg;
+            break;
         case 'h':
             fputs(usage_text, stdout);
             fputs(help_text, stdout);
@@ -382,6 +398,8 @@ int main(int argc, char **argv)
 
     if ((opt.qos_set || opt.retain) && strcmp(cmd, "publish") != 0)
         return usage_error("--qos and --retain apply to publish only");
+    if (opt.pin_file && strcmp(cmd, "check") != 0)
+        return usage_error("--pin-file applies to check only");
     if (strcmp(cmd, "status") == 0 || strcmp(cmd, "reconnect") == 0 ||
         strcmp(cmd, "rotate") == 0) {
         if (nargs != 0)
