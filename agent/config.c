@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 #include <openssl/err.h>
@@ -88,18 +89,50 @@ static bool is_octal_mode(const char *s)
     return errno == 0 && *end == '\0' && v <= 0777;
 }
 
+void agent_default_pkcs11_module(char *buf, size_t len)
+{
+    const char *rel = AGENT_PKCS11_MODULE_PREFIX_RELPATH;
+    char exe[PATH_MAX];
+    ssize_t n;
+
+    snprintf(buf, len, "%s", AGENT_DEFAULT_PKCS11_MODULE);
+    if (rel[0] == '\0')
+        return;
+    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return;
+    exe[n] = '\0';
+    /* PREFIX/sbin/trustlinkd or PREFIX/bin/trustlinkctl -> PREFIX */
+    for (int level = 0; level < 2; level++) {
+        char *slash = strrchr(exe, '/');
+        if (!slash || slash == exe)
+            return;
+        *slash = '\0';
+    }
+    {
+        char candidate[PATH_MAX];
+        int w = snprintf(candidate, sizeof(candidate), "%s/%s", exe, rel);
+
+        if (w > 0 && (size_t)w < sizeof(candidate) && (size_t)w < len &&
+            access(candidate, F_OK) == 0)
+            snprintf(buf, len, "%s", candidate);
+    }
+}
+
 static int parse_identity(struct cfg_reader *r, struct json_object *root, struct agent_config *cfg)
 {
     static const char *const keys[] = {"module", "key", "certificate", "chain_file",
                                        "pin_file", "pin_credential", NULL};
     struct json_object *sec = NULL;
     struct agent_identity_config *id = &cfg->identity;
+    char default_module[PATH_MAX];
 
+    agent_default_pkcs11_module(default_module, sizeof(default_module));
     if (cfg_get_section(r, root, "identity", true, &sec) != 0 ||
         cfg_check_keys(r, sec, "identity", keys) != 0)
         return -1;
     if (cfg_get_string(r, sec, "identity", "module", false, "an absolute path of a PKCS#11 module",
-                       PATH_MAX, is_absolute_path, AGENT_DEFAULT_PKCS11_MODULE, &id->module) != 0 ||
+                       PATH_MAX, is_absolute_path, default_module, &id->module) != 0 ||
         cfg_get_string(r, sec, "identity", "key", true,
                        "a pkcs11: URI naming the private key (RFC 7512)", 4096, is_pkcs11_uri, NULL,
                        &id->key_uri) != 0 ||

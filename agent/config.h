@@ -21,8 +21,13 @@
 #include "log.h"
 
 #define AGENT_CONFIG_DEFAULT_PATH "/etc/trustlink/trustlink.json"
+/* The build defines both (agent/CMakeLists.txt): the module's configure-time
+ * absolute path, and its path relative to the install prefix ("" if none). */
 #ifndef AGENT_DEFAULT_PKCS11_MODULE
 #define AGENT_DEFAULT_PKCS11_MODULE "/usr/lib/x86_64-linux-gnu/pkcs11/libtrustlink-pkcs11.so"
+#endif
+#ifndef AGENT_PKCS11_MODULE_PREFIX_RELPATH
+#define AGENT_PKCS11_MODULE_PREFIX_RELPATH ""
 #endif
 
 enum agent_tls_version { AGENT_TLS_1_2 = 0, AGENT_TLS_1_3 = 1 };
@@ -127,6 +132,10 @@ struct agent_config {
 int agent_config_parse(const char *text, size_t len, struct agent_config *out,
                        char *err, size_t err_len);
 /* Reads and parses a file; errors are prefixed with the path. */
+/* identity.module's default: PREFIX/<module dir>/libtrustlink-pkcs11.so
+ * where PREFIX is the parent of the running executable's directory, if
+ * that file exists; else AGENT_DEFAULT_PKCS11_MODULE. */
+void agent_default_pkcs11_module(char *buf, size_t len);
 int agent_config_load(const char *path, struct agent_config *out, char *err, size_t err_len);
 void agent_config_free(struct agent_config *cfg);
 

@@ -100,7 +100,8 @@ int agent_pin_read(const struct agent_identity_config *cfg, struct p11_kit_uri *
         if (!dir || dir[0] != '/') {
             snprintf(err, err_len,
                      "identity.pin_credential is \"%s\" but $CREDENTIALS_DIRECTORY is not set: "
-                     "start trustlinkd from its unit (LoadCredential=%s:...) or use pin_file",
+                     "start trustlinkd from its unit (LoadCredential=%s:...) or use pin_file "
+                     "(trustlinkctl check: run it as root or give --pin-file FILE)",
                      cfg->pin_credential, cfg->pin_credential);
             return -1;
         }

@@ -11,8 +11,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -201,7 +203,28 @@ cleanup:
     return ok;
 }
 
-enum agent_preflight_result agent_preflight(const char *config_path, FILE *out)
+/* The PIN source of a check run outside the service (see preflight.h). */
+static int override_pin_source(struct agent_identity_config *id, const char *pin_file)
+{
+    char fallback[PATH_MAX];
+
+    if (!pin_file && id->pin_credential && !getenv("CREDENTIALS_DIRECTORY")) {
+        int n = snprintf(fallback, sizeof(fallback), "%s/%s", AGENT_CREDENTIAL_SOURCE_DIR,
+                         id->pin_credential);
+        if (n > 0 && (size_t)n < sizeof(fallback) && access(fallback, R_OK) == 0)
+            pin_file = fallback;
+    }
+    if (!pin_file)
+        return 0;
+    free(id->pin_file);
+    free(id->pin_credential);
+    id->pin_credential = NULL;
+    id->pin_file = strdup(pin_file);
+    return id->pin_file ? 0 : -1;
+}
+
+enum agent_preflight_result agent_preflight(const char *config_path, const char *pin_file,
+                                            FILE *out)
 {
     struct agent_config cfg;
     struct agent_identity *id = NULL;
@@ -216,6 +239,10 @@ enum agent_preflight_result agent_preflight(const char *config_path, FILE *out)
         return AGENT_PREFLIGHT_CONFIG;
     }
     line(out, "PASS", "config", "%s is valid", config_path);
+    if (override_pin_source(&cfg.identity, pin_file) != 0) {
+        line(out, "FAIL", "key", "out of memory");
+        goto cleanup;
+    }
 
     st = agent_identity_load(&cfg.identity, &id, err, sizeof(err));
     if (st != AGENT_IDENTITY_OK) {

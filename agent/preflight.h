@@ -23,6 +23,14 @@ enum agent_preflight_result {
     AGENT_PREFLIGHT_CONFIG = 2,    /* the config itself could not be loaded */
 };
 
-enum agent_preflight_result agent_preflight(const char *config_path, FILE *out);
+/* Where the unit's LoadCredential= takes credentials from: outside the
+ * service ($CREDENTIALS_DIRECTORY unset), identity.pin_credential NAME is
+ * read from AGENT_CREDENTIAL_SOURCE_DIR/NAME when the caller can read it. */
+#define AGENT_CREDENTIAL_SOURCE_DIR "/etc/trustlink"
+
+/* pin_file: if not NULL, the PIN is read from it instead of
+ * identity.pin_file / identity.pin_credential ("/dev/stdin" works). */
+enum agent_preflight_result agent_preflight(const char *config_path, const char *pin_file,
+                                            FILE *out);
 
 #endif

@@ -49,7 +49,7 @@ static const char ctl_default_config[] = "/etc/trustlink/trustlink.json";
 
 static const char usage_text[] =
     "Usage: trustlinkctl [--socket PATH] [--json] [--timeout SECONDS] COMMAND [ARGS]\n"
-    "       trustlinkctl check [--config PATH]\n"
+    "       trustlinkctl check [--config PATH] [--pin-file FILE]\n"
     "       trustlinkctl csr --subject SUBJECT [--out FILE] [--config PATH]\n"
     "       trustlinkctl install-cert FILE [--chain FILE] [--config PATH]\n"
     "       trustlinkctl --help | --version\n";
@@ -77,7 +77,8 @@ static const char help_text[] =
     "  reconnect             drop the broker connection and connect again now.\n"
     "  rotate                start a key rotation (new key on the chip, new\n"
     "                        certificate), if the agent supports it.\n"
-    "  check [--config PATH] preflight a configuration without the agent: one\n"
+    "  check [--config PATH] [--pin-file FILE]\n"
+    "                        preflight a configuration without the agent: one\n"
     "                        PASS/FAIL/SKIP line each for the config file, the key\n"
     "                        URI resolving to exactly one sensitive,\n"
     "                        non-extractable key, the certificate matching it and\n"
@@ -85,7 +86,11 @@ static const char help_text[] =
     "                        full mutual-TLS handshake with the broker.\n"
     "                        Default config: /etc/trustlink/trustlink.json (or\n"
     "                        $TRUSTLINK_CONFIG). Needs access to the token: run it\n"
-    "                        as the trustlink user or root.\n"
+    "                        as the trustlink user or root. A config that takes\n"
+    "                        the PIN from the unit's credential (pin_credential\n"
+    "                        NAME) is checked with /etc/trustlink/NAME, the\n"
+    "                        credential's source, when the caller can read it\n"
+    "                        (root), else with --pin-file FILE.\n"
     "  csr --subject SUBJECT [--out FILE]\n"
     "                        first enrollment: a PKCS#10 certificate signing\n"
     "                        request for the key identity.key names, signed by\n"
@@ -129,6 +134,9 @@ static const char help_text[] =
     "  -q, --qos N           publish: MQTT QoS 0, 1 or 2\n"
     "  -r, --retain          publish: ask the broker to retain the message\n"
     "  -c, --config PATH     check, csr, install-cert: the agent configuration\n"
+    "  -p, --pin-file FILE   check: read the token PIN from FILE (first line)\n"
+    "                        instead of identity.pin_file/pin_credential;\n"
+    "                        /dev/stdin reads it from a pipe\n"
     "      --subject SUBJECT csr: the subject of the request\n"
     "  -o, --out FILE        csr: write the request to FILE\n"
     "      --chain FILE      install-cert: PEM intermediates\n"
@@ -156,13 +164,15 @@ static const char help_text[] =
     "  trustlinkctl --json status | jq .certificate\n"
     "  trustlinkctl publish sensors/temp '{\"c\":21.5}' --qos 1\n"
     "  journalctl -n 20 -o cat | trustlinkctl publish logs/tail -\n"
-    "  sudo -u trustlink trustlinkctl check --config /etc/trustlink/trustlink.json\n"
+    "  sudo trustlinkctl check\n"
+    "  sudo cat /etc/trustlink/pin | sudo -u trustlink trustlinkctl check --pin-file /dev/stdin\n"
     "  sudo trustlinkctl csr --subject /CN=device-001 --out device.csr\n"
     "  sudo trustlinkctl install-cert device.pem --chain intermediates.pem\n";
 
 struct ctl_options {
     const char *socket;
     const char *config;
+    const char *pin_file;
     int timeout_ms;
     int qos;
     bool qos_set;
@@ -341,7 +351,7 @@ static int cmd_publish(const struct ctl_options *opt, const char *topic, const c
 
 static int cmd_check(const struct ctl_options *opt)
 {
-    enum agent_preflight_result r = agent_preflight(opt->config, stdout);
+    enum agent_preflight_result r = agent_preflight(opt->config, opt->pin_file, stdout);
 
     fflush(stdout);
     switch (r) {
@@ -389,6 +399,7 @@ int main(int argc, char **argv)
         { "socket", required_argument, NULL, 's' }, { "json", no_argument, NULL, 'j' },
         { "timeout", required_argument, NULL, 't' }, { "qos", required_argument, NULL, 'q' },
         { "retain", no_argument, NULL, 'r' },        { "config", required_argument, NULL, 'c' },
+        { "pin-file", required_argument, NULL, 'p' },
         { "help", no_argument, NULL, 'h' },          { "version", no_argument, NULL, 'V' },
         { "subject", required_argument, NULL, 'S' }, { "out", required_argument, NULL, 'o' },
         { "chain", required_argument, NULL, 'C' },
@@ -406,7 +417,7 @@ int main(int argc, char **argv)
     opt.config = env != NULL && *env != '\0' ? env : ctl_default_config;
 
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":s:jt:q:rc:hVo:", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":s:jt:q:rc:p:hVo:", long_opts, NULL)) != -1) {
         switch (c) {
         case 's':
             if (optarg[0] == '\0')
@@ -442,6 +453,11 @@ int main(int argc, char **argv)
         case 'C':
             opt.chain = optarg;
             break;
+        case 'p':
+            if (optarg[0] == '\0')
+                return usage_error("--pin-file needs a non-empty path");
+            opt.pin_file = optarg;
+            break;
         case 'h':
             fputs(usage_text, stdout);
             fputs(help_text, stdout);
@@ -463,6 +479,8 @@ int main(int argc, char **argv)
 
     if ((opt.qos_set || opt.retain) && strcmp(cmd, "publish") != 0)
         return usage_error("--qos and --retain apply to publish only");
+    if (opt.pin_file && strcmp(cmd, "check") != 0)
+        return usage_error("--pin-file applies to check only");
     if ((opt.subject != NULL || opt.out != NULL) && strcmp(cmd, "csr") != 0)
         return usage_error("--subject and --out apply to csr only");
     if (opt.chain != NULL && strcmp(cmd, "install-cert") != 0)

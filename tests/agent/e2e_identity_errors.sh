@@ -49,6 +49,31 @@ softhsm)
     "$TRUSTLINKCTL" check --config "$AG_DIR/agent.json" >"$AG_DIR/good.check" 2>&1 || rc=$?
     grep -q "^PASS key: " "$AG_DIR/good.check" || ag_fail "baseline key check failed: $(cat "$AG_DIR/good.check")"
 
+    # The PIN from the unit's credential (pin_credential), checked outside
+    # the service: without $CREDENTIALS_DIRECTORY the check says how to
+    # give the PIN; --pin-file FILE (or a pipe on /dev/stdin) gives it.
+    sed 's|"pin_file": "[^"]*"|"pin_credential": "pin"|' "$AG_DIR/agent.json" >"$AG_DIR/cred.json"
+    rc=0
+    env -u CREDENTIALS_DIRECTORY "$TRUSTLINKCTL" check --config "$AG_DIR/cred.json" \
+        >"$AG_DIR/cred-none.check" 2>&1 || rc=$?
+    [ "$rc" -eq 4 ] && grep -q '^FAIL key: .*CREDENTIALS_DIRECTORY is not set.*--pin-file FILE' \
+        "$AG_DIR/cred-none.check" ||
+        ag_fail "check of a pin_credential config without a PIN source (exit $rc): $(cat "$AG_DIR/cred-none.check")"
+    rc=0
+    env -u CREDENTIALS_DIRECTORY "$TRUSTLINKCTL" check --config "$AG_DIR/cred.json" \
+        --pin-file "$AG_DIR/pin" >"$AG_DIR/cred-file.check" 2>&1 || rc=$?
+    grep -q "^PASS key: " "$AG_DIR/cred-file.check" ||
+        ag_fail "check --pin-file: key check failed (exit $rc): $(cat "$AG_DIR/cred-file.check")"
+    rc=0
+    env -u CREDENTIALS_DIRECTORY "$TRUSTLINKCTL" check --config "$AG_DIR/cred.json" \
+        --pin-file /dev/stdin <"$AG_DIR/pin" >"$AG_DIR/cred-stdin.check" 2>&1 || rc=$?
+    grep -q "^PASS key: " "$AG_DIR/cred-stdin.check" ||
+        ag_fail "check --pin-file /dev/stdin: key check failed (exit $rc): $(cat "$AG_DIR/cred-stdin.check")"
+    rc=0
+    "$TRUSTLINKCTL" status --pin-file "$AG_DIR/pin" >/dev/null 2>&1 || rc=$?
+    [ "$rc" -eq 2 ] || ag_fail "--pin-file with status: exit $rc, want 2 (usage)"
+    ag_note "check: pin_credential outside the service needs --pin-file; --pin-file FILE and /dev/stdin pass"
+
     AG_KEY_URI="pkcs11:token=$AG_TOKEN;object=nosuch;type=private" \
         expect_identity_error object-not-found object-not-found \
         'object not found: no private key on token "agent" matches identity.key .*object=nosuch.*\(private keys there: .*(object=device;id=01.*object=exportable;id=02|object=exportable;id=02.*object=device;id=01)'
