@@ -800,7 +800,24 @@ int agent_publish(struct agent *a, const char *topic, const void *payload, size_
         a->counters.rejected++;
         return -1;
     }
-    snprintf(full, sizeof(full), "%s/%s", a->config.telemetry.topic_prefix, topic);
+    if ((size_t)snprintf(full, sizeof(full), "%s/%s", a->config.telemetry.topic_prefix, topic) >=
+            sizeof(full) ||
+        mosquitto_validate_utf8(full, (int)strlen(full)) != MOSQ_ERR_SUCCESS ||
+        mosquitto_pub_topic_check(full) != MOSQ_ERR_SUCCESS) {
+        /* Refused here, not queued: libmosquitto would refuse it on every
+         * attempt (MQTT 3.1.1/5: UTF-8 without U+0000, no wildcards). */
+        snprintf(err, err_len, "topic must be valid UTF-8 without control characters or "
+                               "wildcards, at most 256 bytes below %s/",
+                 a->config.telemetry.topic_prefix);
+        a->counters.rejected++;
+        return -1;
+    }
+    if (len > AGENT_PUBLISH_MAX_PAYLOAD) {
+        snprintf(err, err_len, "payload too large (%zu bytes, at most %u)", len,
+                 AGENT_PUBLISH_MAX_PAYLOAD);
+        a->counters.rejected++;
+        return -1;
+    }
     if (a->state == AGENT_STATE_STOPPING) {
         snprintf(err, err_len, "the agent is stopping: message not accepted");
         a->counters.rejected++;

@@ -29,6 +29,8 @@
 #define AGENT_TOKEN_REINIT_INTERVAL_MS 30000u
 #define AGENT_CONNECT_TIMEOUT_MS 30000u
 #define AGENT_SHUTDOWN_GRACE_MS 3000u
+/* MQTT allows 256 MB; the queue's byte limit is the practical bound. */
+#define AGENT_PUBLISH_MAX_PAYLOAD (256u * 1024u * 1024u - 1024u)
 
 struct agent_identity;
 struct agent_mqtt;
