@@ -107,13 +107,36 @@ static void notify_status(struct agent *a)
     }
 }
 
+/* The client is going away: libmosquitto would discard what it holds
+ * unacknowledged, so the agent's copies go back to the head of its queue. */
+static void requeue_inflight(struct agent *a)
+{
+    size_t n = agent_inflight_requeue(&a->inflight, &a->queue);
+
+    if (n > 0) {
+        a->counters.requeued += n;
+        agent_notice("%zu unacknowledged message(s) back at the head of the queue; they are "
+                     "sent again after the reconnect",
+                     n);
+    }
+}
+
+/* Frees the MQTT client only (the TLS context keeps its session). */
+static void release_client(struct agent *a)
+{
+    if (!a->mqtt)
+        return;
+    requeue_inflight(a);
+    agent_mqtt_free(a->mqtt);
+    a->mqtt = NULL;
+}
+
 /* Teardown order matters: client, then context, then identity. */
 static void drop_connection_objects(struct agent *a, bool drop_identity)
 {
     if (drop_identity)
         agent_rotation_abandon(a, "the identity is being reloaded");
-    agent_mqtt_free(a->mqtt);
-    a->mqtt = NULL;
+    release_client(a);
     agent_tls_free(a->tls);
     a->tls = NULL;
     if (drop_identity) {
@@ -164,6 +187,10 @@ static void on_published(void *ctx, int mid)
 {
     struct agent *a = ctx;
 
+    /* QoS 0 ids are not in the ledger (their callback runs inside
+     * mosquitto_publish): ignored there, no count skewed. */
+    if (agent_inflight_ack(&a->inflight, mid))
+        a->event_acked = true;
     if (a->state == AGENT_STATE_STOPPING && mid == a->offline_mid)
         a->offline_sent = true;
 }
@@ -293,6 +320,7 @@ static int ensure_client(struct agent *a, uint64_t now)
             .will_topic = a->config.telemetry.status_topic,
             .ssl_ctx = agent_tls_ctx(a->tls),
             .proxy = &a->config.broker.proxy,
+            .inflight_window = AGENT_INFLIGHT_WINDOW,
         };
         struct agent_mqtt_callbacks cb = {.connected = on_connack,
                                           .disconnected = on_disconnected,
@@ -351,22 +379,50 @@ static void publish_status_online(struct agent *a)
         agent_warn("cannot publish the online status: %s", mosquitto_strerror(rc));
 }
 
-/* Hands queued messages to the connection, oldest first. */
+/* libmosquitto refuses this message itself (not the connection's state):
+ * it would refuse it on every later attempt too. */
+static bool publish_refused_for_good(int rc)
+{
+    return rc == MOSQ_ERR_INVAL || rc == MOSQ_ERR_PAYLOAD_SIZE || rc == MOSQ_ERR_MALFORMED_UTF8 ||
+           rc == MOSQ_ERR_QOS_NOT_SUPPORTED || rc == MOSQ_ERR_OVERSIZE_PACKET ||
+           rc == MOSQ_ERR_NOT_SUPPORTED;
+}
+
+/* Hands queued messages to the connection, oldest first, while the
+ * in-flight window has room: the rest wait in the agent's bounded queue,
+ * never in libmosquitto's unbounded one. */
 static void flush_queue(struct agent *a)
 {
     const struct agent_queue_item *item;
 
-    while ((item = agent_queue_peek(&a->queue)) != NULL) {
+    while (a->mqtt && (item = agent_queue_peek(&a->queue)) != NULL) {
+        struct agent_queue_item *sent;
         int mid = 0;
-        int rc = agent_mqtt_publish(a->mqtt, item->topic, item->payload, item->payload_len,
-                                    item->qos, item->retain, &mid);
+        int rc;
+
+        if (item->qos > 0 && !agent_inflight_has_room(&a->inflight))
+            return;
+        rc = agent_mqtt_publish(a->mqtt, item->topic, item->payload, item->payload_len,
+                                item->qos, item->retain, &mid);
+        if (rc != MOSQ_ERR_SUCCESS && publish_refused_for_good(rc)) {
+            /* Never a plug: counted, logged, dropped. */
+            agent_err("queued message to %.200s dropped: the MQTT client refuses it (%s)",
+                      item->topic, mosquitto_strerror(rc));
+            a->counters.dropped++;
+            agent_queue_pop(&a->queue);
+            continue;
+        }
         if (rc != MOSQ_ERR_SUCCESS) {
-            agent_warn("queued message to %s stays queued: %s", item->topic,
+            agent_info("queued message to %.200s stays queued: %s", item->topic,
                        mosquitto_strerror(rc));
             return;
         }
         a->counters.published++;
-        agent_queue_pop(&a->queue);
+        sent = agent_queue_take(&a->queue);
+        if (sent->qos > 0)
+            agent_inflight_add(&a->inflight, sent, mid);
+        else
+            agent_queue_item_free(sent);
     }
 }
 
@@ -387,6 +443,11 @@ void agent_process_events(struct agent *a)
 {
     uint64_t now = agent_monotonic_ms();
 
+    if (a->event_acked) {
+        a->event_acked = false;
+        if (a->state == AGENT_STATE_CONNECTED && !a->publish_hold)
+            flush_queue(a);
+    }
     if (a->event_connack) {
         a->event_connack = false;
         if (a->event_connack_rc != 0) {
@@ -438,6 +499,10 @@ void agent_process_events(struct agent *a)
         } else {
             handle_failure(a, rc, a->event_disconnect_errno, now);
         }
+        /* Every reconnect uses a new client: the ledger, not libmosquitto,
+         * decides what is sent again (and a failed connect's socket is
+         * closed, not polled). */
+        release_client(a);
     }
     notify_status(a);
 }
@@ -455,6 +520,43 @@ void agent_mqtt_io_done(struct agent *a, int rc)
         a->event_disconnect_errno = rc == MOSQ_ERR_ERRNO ? saved_errno : 0;
     }
     agent_process_events(a);
+}
+
+/* A connect that failed under libmosquitto: close its socket (by freeing
+ * the client: libmosquitto keeps polling a dead one) and class errno. */
+static void connect_failed(struct agent *a, int err)
+{
+    uint64_t now = agent_monotonic_ms();
+
+    release_client(a);
+    a->event_connack = a->event_disconnected = false;
+    handle_failure(a, MOSQ_ERR_ERRNO, err, now);
+    notify_status(a);
+}
+
+bool agent_mqtt_hangup(struct agent *a)
+{
+    int err;
+
+    if (a->state != AGENT_STATE_CONNECTING || !a->mqtt)
+        return false;
+    err = agent_mqtt_socket_error(a->mqtt);
+    if (err == 0)
+        return false;   /* read it: the broker may have sent a TLS alert */
+    connect_failed(a, err);
+    return true;
+}
+
+void agent_mqtt_hangup_read_done(struct agent *a)
+{
+    int err;
+
+    if (a->state != AGENT_STATE_CONNECTING || !a->mqtt || agent_mqtt_fd(a->mqtt) < 0)
+        return;
+    err = agent_mqtt_socket_error(a->mqtt);
+    if (err == 0)
+        err = agent_mqtt_connect_errno(a->mqtt);
+    connect_failed(a, err ? err : ECONNRESET);
 }
 
 int agent_run_timers(struct agent *a, uint64_t now)
@@ -517,6 +619,12 @@ int agent_run_timers(struct agent *a, uint64_t now)
             next = now + (uint64_t)rotation_ms;
     }
 
+    /* A disconnect started here (rotation switch, reconnect request,
+     * shutdown) may complete at once, inside mosquitto_disconnect: act on
+     * it now, not at the next socket event or once-a-second misc tick. */
+    if (a->event_connack || a->event_disconnected || a->event_acked)
+        agent_process_events(a);
+
     if ((a->state == AGENT_STATE_WAITING || a->state == AGENT_STATE_IDENTITY_WAIT) &&
         a->next_attempt_ms < next)
         next = a->next_attempt_ms;
@@ -548,6 +656,7 @@ int agent_init(struct agent *a, const char *config_path)
                        a->config.reconnect.jitter);
     agent_queue_init(&a->queue, a->config.telemetry.queue_max_messages,
                      a->config.telemetry.queue_max_bytes);
+    agent_inflight_init(&a->inflight, AGENT_INFLIGHT_WINDOW);
     agent_rotation_init(&a->rotation);
     if (a->config.rotation.enabled) {
         char label[ROTATION_LABEL_MAX + 1];
@@ -578,6 +687,7 @@ void agent_destroy(struct agent *a)
 {
     agent_rotation_free(&a->rotation);
     drop_connection_objects(a, true);
+    agent_inflight_clear(&a->inflight);
     agent_queue_clear(&a->queue);
     agent_config_free(&a->config);
     free(a->config_path);
@@ -678,7 +788,6 @@ int agent_publish(struct agent *a, const char *topic, const void *payload, size_
                   bool retain, char *err, size_t err_len)
 {
     char full[600];
-    int mid = 0;
 
     if (!topic_is_valid(topic)) {
         snprintf(err, err_len, "topic must be 1-256 bytes below %s/ without wildcards (+, #), "
@@ -692,11 +801,23 @@ int agent_publish(struct agent *a, const char *topic, const void *payload, size_
         a->counters.rejected++;
         return -1;
     }
-    snprintf(full, sizeof(full), "%s/%s", a->config.telemetry.topic_prefix, topic);
-    if (a->state == AGENT_STATE_CONNECTED && a->mqtt && !a->publish_hold &&
-        agent_mqtt_publish(a->mqtt, full, payload, len, qos, retain, &mid) == MOSQ_ERR_SUCCESS) {
-        a->counters.published++;
-        return 0;
+    if ((size_t)snprintf(full, sizeof(full), "%s/%s", a->config.telemetry.topic_prefix, topic) >=
+            sizeof(full) ||
+        mosquitto_validate_utf8(full, (int)strlen(full)) != MOSQ_ERR_SUCCESS ||
+        mosquitto_pub_topic_check(full) != MOSQ_ERR_SUCCESS) {
+        /* Refused here, not queued: libmosquitto would refuse it on every
+         * attempt (MQTT 3.1.1/5: UTF-8 without U+0000, no wildcards). */
+        snprintf(err, err_len, "topic must be valid UTF-8 without control characters or "
+                               "wildcards, at most 256 bytes below %s/",
+                 a->config.telemetry.topic_prefix);
+        a->counters.rejected++;
+        return -1;
+    }
+    if (len > AGENT_PUBLISH_MAX_PAYLOAD) {
+        snprintf(err, err_len, "payload too large (%zu bytes, at most %u)", len,
+                 AGENT_PUBLISH_MAX_PAYLOAD);
+        a->counters.rejected++;
+        return -1;
     }
     if (a->state == AGENT_STATE_STOPPING) {
         snprintf(err, err_len, "the agent is stopping: message not accepted");
@@ -708,5 +829,9 @@ int agent_publish(struct agent *a, const char *topic, const void *payload, size_
         return -1;
     }
     a->counters.queued++;
+    /* Through the queue even when connected: it is what bounds messages
+     * beyond the in-flight window while a dead link is not yet detected. */
+    if (a->state == AGENT_STATE_CONNECTED && !a->publish_hold)
+        flush_queue(a);
     return 0;
 }

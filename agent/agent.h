@@ -21,6 +21,7 @@
 #include "backoff.h"
 #include "config.h"
 #include "failure.h"
+#include "inflight.h"
 #include "queue.h"
 #include "rotation.h"
 #include "tls.h"
@@ -28,6 +29,8 @@
 #define AGENT_TOKEN_REINIT_INTERVAL_MS 30000u
 #define AGENT_CONNECT_TIMEOUT_MS 30000u
 #define AGENT_SHUTDOWN_GRACE_MS 3000u
+/* MQTT allows 256 MB; the queue's byte limit is the practical bound. */
+#define AGENT_PUBLISH_MAX_PAYLOAD (256u * 1024u * 1024u - 1024u)
 
 struct agent_identity;
 struct agent_mqtt;
@@ -50,6 +53,9 @@ struct agent_counters {
     uint64_t rejected;           /* publish requests refused (queue full, bad topic) */
     uint64_t heartbeats;
     uint64_t token_reinits;
+    uint64_t requeued;           /* unacknowledged messages put back when a client went away */
+    uint64_t dropped;            /* queued messages the MQTT client refused (logged) */
+    uint64_t loop_wakeups;       /* poll() returns of the event loop (spin check) */
 };
 
 struct agent_cert_info {
@@ -74,6 +80,7 @@ struct agent {
     struct agent_counters counters;
     struct agent_backoff backoff;
     struct agent_queue queue;
+    struct agent_inflight inflight;  /* QoS 1/2 messages sent, not yet acknowledged */
 
     enum agent_state state;
     bool starting;               /* until agent_start returned (status "starting") */
@@ -93,6 +100,7 @@ struct agent {
     int event_disconnect_rc;
     int event_disconnect_errno;
     int last_connack_rc;
+    bool event_acked;            /* a PUBACK freed room in the in-flight window */
 
     struct agent_rotation rotation;
     bool publish_hold;           /* rotation switching: queue, do not send */
@@ -139,6 +147,14 @@ void agent_process_events(struct agent *a);
  * on_disconnect; this turns that into the disconnect event, then calls
  * agent_process_events. */
 void agent_mqtt_io_done(struct agent *a, int rc);
+
+/* The loop saw POLLERR/POLLHUP on the main client's socket. While
+ * connecting, a pending socket error (SO_ERROR) is the failure, classed
+ * by its errno; true when it was handled (do not read the socket). */
+bool agent_mqtt_hangup(struct agent *a);
+/* After a read on a hung-up socket: a connect that made no progress
+ * (still connecting, socket still open) failed; the peer closed it. */
+void agent_mqtt_hangup_read_done(struct agent *a);
 
 void agent_request_reconnect(struct agent *a);
 /* Frees the MQTT client and TLS context (identity kept). */

@@ -12,12 +12,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -699,13 +701,27 @@ int agent_config_load(const char *path, struct agent_config *out, char *err, siz
     char *text = NULL;
     size_t cap = 0, used = 0;
     char inner[512];
+    struct stat st;
+    int fd = -1;
     int rc = -1;
 
-    f = fopen(path, "re");
+    /* Non-blocking open and a regular file only: a FIFO (or a device)
+     * given as the config would otherwise block the daemon forever. */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+        goto cleanup;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, err_len, "%s: not a regular file", path);
+        goto cleanup;
+    }
+    f = fdopen(fd, "r");
     if (!f) {
         snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
         goto cleanup;
     }
+    fd = -1;
     for (;;) {
         size_t n;
 
@@ -741,6 +757,8 @@ int agent_config_load(const char *path, struct agent_config *out, char *err, siz
     }
     rc = 0;
 cleanup:
+    if (fd >= 0)
+        close(fd);
     if (f)
         fclose(f);
     free(text);

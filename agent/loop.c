@@ -199,14 +199,19 @@ int agent_loop_run(struct agent *a)
             agent_err("poll: %s", strerror(errno));
             goto cleanup;
         }
+        a->counters.loop_wakeups++;
         if (fds[0].revents & POLLIN)
             handle_signals(a, sig_fd);
         if (mqtt_index != SIZE_MAX && a->mqtt == polled_mqtt &&
             agent_mqtt_fd(polled_mqtt) == mqtt_fd) {
             short re = fds[mqtt_index].revents;
 
-            if (re & (POLLIN | POLLHUP | POLLERR)) {
+            if ((re & (POLLHUP | POLLERR)) && agent_mqtt_hangup(a)) {
+                re = 0;   /* connect failed and classed; the client is gone */
+            } else if (re & (POLLIN | POLLHUP | POLLERR)) {
                 agent_mqtt_io_done(a, agent_mqtt_read(polled_mqtt));
+                if ((re & (POLLHUP | POLLERR)) && a->mqtt == polled_mqtt)
+                    agent_mqtt_hangup_read_done(a);
             }
             if ((re & POLLOUT) && a->mqtt == polled_mqtt && agent_mqtt_fd(polled_mqtt) >= 0) {
                 agent_mqtt_io_done(a, agent_mqtt_write(polled_mqtt));

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <mosquitto.h>
 
@@ -23,7 +24,7 @@ struct agent_mqtt {
     char *host;
     unsigned port;
     unsigned keepalive_s;
-    unsigned inflight;
+    int connect_errno;          /* errno the connect call left (see agent_mqtt_connect_errno) */
     char last_log[256];
 };
 
@@ -50,8 +51,6 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid)
     struct agent_mqtt *m = obj;
 
     (void)mosq;
-    if (m->inflight > 0)
-        m->inflight--;
     if (m->callbacks.published)
         m->callbacks.published(m->callbacks.ctx, mid);
 }
@@ -156,6 +155,11 @@ struct agent_mqtt *agent_mqtt_new(const struct agent_mqtt_params *p,
     if (rc == MOSQ_ERR_SUCCESS && p->proxy != NULL && p->proxy->host != NULL &&
         set_proxy(m, p->proxy, err, err_len) != 0)
         goto cleanup;
+    /* The agent's window plus room for its own status and rotation
+     * messages: libmosquitto never has to hold a message of the agent's
+     * queue in its own unbounded backlog. */
+    if (rc == MOSQ_ERR_SUCCESS)
+        rc = mosquitto_int_option(m->mosq, MOSQ_OPT_SEND_MAXIMUM, (int)p->inflight_window + 4);
     if (rc == MOSQ_ERR_SUCCESS && p->will_topic)
         rc = mosquitto_will_set(m->mosq, p->will_topic, (int)strlen(offline), offline, 1, true);
     if (rc != MOSQ_ERR_SUCCESS) {
@@ -187,12 +191,31 @@ int agent_mqtt_connect(struct agent_mqtt *m, int *saved_errno)
     m->last_log[0] = '\0';
     rc = mosquitto_connect_async(m->mosq, m->host, (int)m->port, (int)m->keepalive_s);
     *saved_errno = errno;
+    m->connect_errno = errno == EINPROGRESS || errno == EAGAIN ? 0 : errno;
     return rc;
 }
 
 int agent_mqtt_fd(const struct agent_mqtt *m)
 {
     return mosquitto_socket(m->mosq);
+}
+
+int agent_mqtt_socket_error(const struct agent_mqtt *m)
+{
+    int fd = mosquitto_socket(m->mosq);
+    int err = 0;
+    socklen_t len = sizeof(err);
+
+    if (fd < 0)
+        return 0;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        return errno;
+    return err;
+}
+
+int agent_mqtt_connect_errno(const struct agent_mqtt *m)
+{
+    return m->connect_errno;
 }
 
 bool agent_mqtt_want_write(const struct agent_mqtt *m)
@@ -223,19 +246,12 @@ int agent_mqtt_publish(struct agent_mqtt *m, const char *topic, const void *payl
     if (len > 256 * 1024 * 1024)
         return MOSQ_ERR_PAYLOAD_SIZE;
     rc = mosquitto_publish(m->mosq, mid, topic, (int)len, payload, qos, retain);
-    if (rc == MOSQ_ERR_SUCCESS)
-        m->inflight++;
     return rc;
 }
 
 int agent_mqtt_subscribe(struct agent_mqtt *m, const char *filter, int qos, int *mid)
 {
     return mosquitto_subscribe(m->mosq, mid, filter, qos);
-}
-
-unsigned agent_mqtt_inflight(const struct agent_mqtt *m)
-{
-    return m->inflight;
 }
 
 int agent_mqtt_disconnect(struct agent_mqtt *m)

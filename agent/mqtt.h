@@ -26,7 +26,8 @@ struct agent_mqtt_callbacks {
     void (*connected)(void *ctx, int rc);
     /* Connection closed; rc 0 = after our disconnect. */
     void (*disconnected)(void *ctx, int rc);
-    /* A QoS 0 message was written or a QoS 1/2 one acknowledged. */
+    /* A QoS 0 message was written (inside agent_mqtt_publish, before it
+     * returns: integration-facts.md 7) or a QoS 1/2 one acknowledged. */
     void (*published)(void *ctx, int mid);
     /* Optional: a message arrived on a subscribed topic (payload is only
      * valid during the call). */
@@ -48,6 +49,7 @@ struct agent_mqtt_params {
     const char *will_topic;     /* retained "offline", QoS 1; NULL: no will */
     SSL_CTX *ssl_ctx;           /* the client takes its own reference */
     const struct agent_proxy_config *proxy; /* NULL or no host: direct */
+    unsigned inflight_window;   /* the agent's in-flight window (agent/inflight.h) */
 };
 
 struct agent_mqtt;
@@ -62,6 +64,14 @@ void agent_mqtt_free(struct agent_mqtt *m);
 int agent_mqtt_connect(struct agent_mqtt *m, int *saved_errno);
 /* The socket to poll, or -1. */
 int agent_mqtt_fd(const struct agent_mqtt *m);
+/* The socket's pending error (SO_ERROR, cleared by reading it), 0 if
+ * none: how an asynchronous connect failure shows, because libmosquitto
+ * 2.0.11 keeps such a socket and reports success (integration-facts.md 7). */
+int agent_mqtt_socket_error(const struct agent_mqtt *m);
+/* On loopback the refusal arrives while mosquitto_connect_async still
+ * runs: its first TLS write fails (consuming SO_ERROR) and it still
+ * returns success. The errno that call left, 0 if none or "in progress". */
+int agent_mqtt_connect_errno(const struct agent_mqtt *m);
 bool agent_mqtt_want_write(const struct agent_mqtt *m);
 /* Each returns a MOSQ_ERR_*; on error libmosquitto has already called
  * disconnected(). */
@@ -71,10 +81,6 @@ int agent_mqtt_misc(struct agent_mqtt *m);
 int agent_mqtt_publish(struct agent_mqtt *m, const char *topic, const void *payload, size_t len,
                        int qos, bool retain, int *mid);
 int agent_mqtt_subscribe(struct agent_mqtt *m, const char *filter, int qos, int *mid);
-/* Messages handed to agent_mqtt_publish that libmosquitto has not yet
- * written (QoS 0) or had acknowledged (QoS 1/2): destroying the client
- * now would lose them. */
-unsigned agent_mqtt_inflight(const struct agent_mqtt *m);
 int agent_mqtt_disconnect(struct agent_mqtt *m);
 /* The last error-level line libmosquitto logged ("" if none). */
 const char *agent_mqtt_last_log(const struct agent_mqtt *m);

@@ -76,20 +76,50 @@ const struct agent_queue_item *agent_queue_peek(const struct agent_queue *q)
     return q->head;
 }
 
-void agent_queue_pop(struct agent_queue *q)
+void agent_queue_item_free(struct agent_queue_item *item)
+{
+    if (!item)
+        return;
+    free(item->topic);
+    free(item->payload);
+    free(item);
+}
+
+struct agent_queue_item *agent_queue_take(struct agent_queue *q)
 {
     struct agent_queue_item *item = q->head;
 
     if (!item)
-        return;
+        return NULL;
     q->head = item->next;
     if (!q->head)
         q->tail = NULL;
     q->count--;
     q->bytes -= strlen(item->topic) + item->payload_len;
-    free(item->topic);
-    free(item->payload);
-    free(item);
+    item->next = NULL;
+    return item;
+}
+
+void agent_queue_pop(struct agent_queue *q)
+{
+    agent_queue_item_free(agent_queue_take(q));
+}
+
+void agent_queue_prepend(struct agent_queue *q, struct agent_queue_item *first)
+{
+    struct agent_queue_item *last = NULL;
+
+    if (!first)
+        return;
+    for (struct agent_queue_item *it = first; it; it = it->next) {
+        q->count++;
+        q->bytes += strlen(it->topic) + it->payload_len;
+        last = it;
+    }
+    last->next = q->head;
+    q->head = first;
+    if (!q->tail)
+        q->tail = last;
 }
 
 void agent_queue_clear(struct agent_queue *q)

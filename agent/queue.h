@@ -20,6 +20,7 @@ struct agent_queue_item {
     size_t payload_len;
     int qos;
     bool retain;
+    int mid;                     /* message id while in flight (agent/inflight.h) */
     struct agent_queue_item *next;
 };
 
@@ -41,6 +42,13 @@ int agent_queue_push(struct agent_queue *q, const char *topic, const void *paylo
                      size_t payload_len, int qos, bool retain, char *err, size_t err_len);
 const struct agent_queue_item *agent_queue_peek(const struct agent_queue *q);
 void agent_queue_pop(struct agent_queue *q);
+/* Detaches the oldest item: the caller owns it (agent_queue_item_free). */
+struct agent_queue_item *agent_queue_take(struct agent_queue *q);
+void agent_queue_item_free(struct agent_queue_item *item);
+/* Puts a chain of items (linked by next, oldest first) back in front of
+ * the queue, whatever the limits: they were accepted already and must
+ * not be dropped. Takes ownership. */
+void agent_queue_prepend(struct agent_queue *q, struct agent_queue_item *first);
 void agent_queue_clear(struct agent_queue *q);
 
 #endif

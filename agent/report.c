@@ -84,8 +84,12 @@ static struct json_object *counters_json(const struct agent *a)
     add_u64(c, "rejected", a->counters.rejected);
     add_u64(c, "queue_length", a->queue.count);
     add_u64(c, "queue_bytes", a->queue.bytes);
+    add_u64(c, "inflight", a->inflight.count);
+    add_u64(c, "requeued", a->counters.requeued);
+    add_u64(c, "dropped", a->counters.dropped);
     add_u64(c, "heartbeats", a->counters.heartbeats);
     add_u64(c, "token_reinits", a->counters.token_reinits);
+    add_u64(c, "loop_wakeups", a->counters.loop_wakeups);
     return c;
 }
 

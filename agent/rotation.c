@@ -574,11 +574,12 @@ static void drain_step(struct agent *a, uint64_t now)
         switch_identity_now(a);
         return;
     }
-    if (agent_mqtt_inflight(a->mqtt) > 0 && now < r->deadline_ms)
+    if (a->inflight.count > 0 && now < r->deadline_ms)
         return;
-    if (agent_mqtt_inflight(a->mqtt) > 0)
-        agent_warn("rotation: %u message(s) still unacknowledged after %u s; switching anyway",
-                   agent_mqtt_inflight(a->mqtt), ROTATION_DRAIN_TIMEOUT_MS / 1000);
+    if (a->inflight.count > 0)
+        agent_warn("rotation: %zu message(s) still unacknowledged after %u s; switching anyway "
+                   "(they are sent again on the new connection)",
+                   a->inflight.count, ROTATION_DRAIN_TIMEOUT_MS / 1000);
     r->phase = ROTATION_PHASE_SWITCHING;
     a->switch_disconnect = true;
     if (agent_mqtt_disconnect(a->mqtt) != MOSQ_ERR_SUCCESS) {

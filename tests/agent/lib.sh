@@ -268,6 +268,7 @@ ag_setup_token() {
 
 # ag_write_config [CA_FILE]: $AG_DIR/agent.json for this test's token/broker.
 # Optional knobs: AG_MQTT_VERSION ("5"), AG_HEARTBEAT (s, default 1),
+# AG_KEEPALIVE (broker.keepalive in s, default 5),
 # AG_TELEMETRY_EXTRA (JSON members ending in ","), AG_KEY_URI, AG_CERT_URI,
 # AG_CONFIG_MODULE (identity.module), AG_PIN_IN_FILE (the PIN written),
 # AG_CONFIG_EXTRA (top-level members, each starting with a newline and
@@ -291,7 +292,7 @@ ag_write_config() {
     "host": "127.0.0.1",
     "port": $AG_PORT,
     "ca_file": "$ca",$mqtt
-    "keepalive": 5
+    "keepalive": ${AG_KEEPALIVE:-5}
   },
   "reconnect": { "initial": 0.2, "maximum": ${AG_MAX_BACKOFF:-2}, "jitter": "full", "stable_reset": 30 },
   "control": { "path": "$AG_DIR/control.sock", "mode": "0660" },${AG_CONFIG_EXTRA:-}
