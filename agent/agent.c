@@ -27,6 +27,7 @@
 #include "mqtt.h"
 #include "notify.h"
 #include "report.h"
+#include "topic_guard.h"
 
 uint64_t agent_monotonic_ms(void)
 {
@@ -692,6 +693,10 @@ int agent_publish(struct agent *a, const char *topic, const void *payload, size_
         return -1;
     }
     snprintf(full, sizeof(full), "%s/%s", a->config.telemetry.topic_prefix, topic);
+    if (agent_topic_check_app(&a->config, full, err, err_len) != 0) {
+        a->counters.rejected++;
+        return -1;
+    }
     if (a->state == AGENT_STATE_CONNECTED && a->mqtt && !a->publish_hold &&
         agent_mqtt_publish(a->mqtt, full, payload, len, qos, retain, &mid) == MOSQ_ERR_SUCCESS) {
         a->counters.published++;
