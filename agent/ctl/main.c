@@ -20,6 +20,7 @@
 #include <json-c/json.h>
 
 #include "client.h"
+#include "log.h"
 #include "status_format.h"
 #include "preflight.h"
 
@@ -224,11 +225,14 @@ static int run_request(const struct ctl_options *opt, const char *cmd,
         printf("%s\n", reply.raw);
     } else if (rc != CTL_EXIT_OK) {
         const char *msg = "no error message";
+        char shown[2048];
 
         if (json_object_object_get_ex(reply.obj, "error", &v) &&
             json_object_is_type(v, json_type_string))
             msg = json_object_get_string(v);
-        fprintf(stderr, "trustlinkctl: %s failed: %s\n", cmd, msg);
+        /* The message may quote network input: no control bytes to the terminal. */
+        agent_escape_controls(msg, shown, sizeof(shown));
+        fprintf(stderr, "trustlinkctl: %s failed: %s\n", cmd, shown);
     } else if (strcmp(cmd, "status") == 0) {
         ctl_print_status(stdout, reply.obj);
     } else if (strcmp(cmd, "publish") == 0) {
