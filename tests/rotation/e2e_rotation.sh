@@ -291,7 +291,7 @@ need_test_hooks() {
 # the agent continues; then it is killed and restarted on the still failing
 # storage. A working identity must remain every time.
 scenario_journalfail() {
-    local fails stop old_id old_fp new_fp objs blocker=$AG_DIR/state/.rotation.json.tmp
+    local fails stop old_id old_fp new_fp objs type blocker=$AG_DIR/state/.rotation.json.tmp
     need_test_hooks
     rotation_config
     start_responder --seconds 3600
@@ -359,6 +359,29 @@ scenario_journalfail() {
     [ "$(key_id)" != "$old_id" ] || ag_fail "pending commit: the key did not change"
     [ ! -e "$AG_DIR/state/rotation.json" ] || ag_fail "pending commit: journal left"
     check_one_identity
+    ag_kill "$AG_AGENT_PID"
+    AG_AGENT_PID=
+
+    # The token ran ahead of the journal (it says cert-stored, roll back,
+    # but the old key is gone): recovery must keep the only key left.
+    ag_start_agent_crashing cert-stored
+    old_id=$(key_id)
+    ag_control '{"cmd":"rotate"}' >/dev/null || true
+    ag_wait_for 60 "trustlinkd crashed after cert-stored" sh -c "! kill -0 $AG_AGENT_PID 2>/dev/null"
+    wait "$AG_AGENT_PID" 2>/dev/null || true
+    AG_AGENT_PID=
+    for type in privkey pubkey cert; do
+        ag_tool pkcs11-tool --module "$AG_MODULE" --token-label "$AG_TOKEN" --login --pin "$AG_PIN" \
+            --delete-object --type "$type" --id "$old_id" >/dev/null 2>&1 || true
+    done
+    objs=$(token_objects)
+    grep -q " $old_id\$" <<<"$objs" && ag_fail "could not remove the old key for the test: $objs"
+    ag_start_agent
+    ag_wait_state connected
+    check_one_identity
+    [ "$(key_id)" != "$old_id" ] || ag_fail "old key id still in use"
+    [ "$(rotation_field last_result)" = completed-after-restart ] ||
+        ag_fail "old key gone: result $(rotation_field last_result)"
 }
 
 # ---------------------------------------------------------------------------
