@@ -27,6 +27,7 @@
 #include "mqtt.h"
 #include "notify.h"
 #include "report.h"
+#include "topic_guard.h"
 
 uint64_t agent_monotonic_ms(void)
 {
@@ -816,6 +817,10 @@ int agent_publish(struct agent *a, const char *topic, const void *payload, size_
     if (len > AGENT_PUBLISH_MAX_PAYLOAD) {
         snprintf(err, err_len, "payload too large (%zu bytes, at most %u)", len,
                  AGENT_PUBLISH_MAX_PAYLOAD);
+        a->counters.rejected++;
+        return -1;
+    }
+    if (agent_topic_check_app(&a->config, full, err, err_len) != 0) {
         a->counters.rejected++;
         return -1;
     }

@@ -29,6 +29,7 @@
 #include "config_reader.h"
 #include "net_options.h"
 #include "csr.h"
+#include "uri.h"
 
 #define MAX_ID_LIST 64
 
@@ -128,6 +129,7 @@ static int parse_identity(struct cfg_reader *r, struct json_object *root, struct
     struct json_object *sec = NULL;
     struct agent_identity_config *id = &cfg->identity;
     char default_module[PATH_MAX];
+    char msg[256];
 
     agent_default_pkcs11_module(default_module, sizeof(default_module));
     if (cfg_get_section(r, root, "identity", true, &sec) != 0 ||
@@ -153,6 +155,11 @@ static int parse_identity(struct cfg_reader *r, struct json_object *root, struct
     if (id->pin_file && id->pin_credential)
         return cfg_fail(r, "identity", "expected at most one of \"pin_file\" and \"pin_credential\", "
                                    "got both");
+    if (agent_uri_refuse_pin_value(id->key_uri, msg, sizeof(msg)) != 0)
+        return cfg_fail(r, "identity.key", "%s", msg);
+    if (is_pkcs11_uri(id->certificate) &&
+        agent_uri_refuse_pin_value(id->certificate, msg, sizeof(msg)) != 0)
+        return cfg_fail(r, "identity.certificate", "%s", msg);
     return 0;
 }
 
@@ -295,7 +302,7 @@ static int parse_reconnect(struct cfg_reader *r, struct json_object *root, struc
     return 0;
 }
 
-/* allowed_uids / allowed_gids: integers or user/group names. */
+/* admin_uids / publish_gids ...: integers or user/group names. */
 static int get_id_list(struct cfg_reader *r, struct json_object *sec, const char *key, bool groups,
                        unsigned **out, size_t *n_out)
 {
@@ -368,32 +375,53 @@ static int get_id_list(struct cfg_reader *r, struct json_object *sec, const char
 
 static int parse_control(struct cfg_reader *r, struct json_object *root, struct agent_config *cfg)
 {
-    static const char *const keys[] = {"path", "mode", "allowed_uids", "allowed_gids", NULL};
+    /* allowed_uids/allowed_gids: the names before the privilege split;
+     * they keep their meaning (every command), i.e. admin_*. */
+    static const char *const keys[] = {"path", "mode", "admin_uids", "admin_gids",
+                                       "publish_uids", "publish_gids", "allowed_uids",
+                                       "allowed_gids", NULL};
     struct json_object *sec = NULL;
     struct agent_control_section *c = &cfg->control;
     char *mode = NULL;
-    unsigned *uids = NULL, *gids = NULL;
+    unsigned *admin_uids = NULL, *admin_gids = NULL, *pub_uids = NULL, *pub_gids = NULL;
+    const char *uid_key = "admin_uids", *gid_key = "admin_gids";
     int rc = -1;
 
     if (cfg_get_section(r, root, "control", false, &sec) != 0 ||
         (sec && cfg_check_keys(r, sec, "control", keys) != 0))
         return -1;
+    if (sec && json_object_object_get_ex(sec, "allowed_uids", NULL)) {
+        if (json_object_object_get_ex(sec, "admin_uids", NULL))
+            return cfg_fail(r, "control.allowed_uids", "is the old name of admin_uids: give one");
+        uid_key = "allowed_uids";
+    }
+    if (sec && json_object_object_get_ex(sec, "allowed_gids", NULL)) {
+        if (json_object_object_get_ex(sec, "admin_gids", NULL))
+            return cfg_fail(r, "control.allowed_gids", "is the old name of admin_gids: give one");
+        gid_key = "allowed_gids";
+    }
     if (cfg_get_string(r, sec, "control", "path", false, "an absolute path of the control socket",
                        107, is_absolute_path, "/run/trustlink/control.sock", &c->path) != 0 ||
         cfg_get_string(r, sec, "control", "mode", false, "an octal file mode such as \"0660\"", 4,
                        is_octal_mode, "0660", &mode) != 0 ||
-        get_id_list(r, sec, "allowed_uids", false, &uids, &c->n_allowed_uids) != 0 ||
-        get_id_list(r, sec, "allowed_gids", true, &gids, &c->n_allowed_gids) != 0)
+        get_id_list(r, sec, uid_key, false, &admin_uids, &c->n_admin_uids) != 0 ||
+        get_id_list(r, sec, gid_key, true, &admin_gids, &c->n_admin_gids) != 0 ||
+        get_id_list(r, sec, "publish_uids", false, &pub_uids, &c->n_publish_uids) != 0 ||
+        get_id_list(r, sec, "publish_gids", true, &pub_gids, &c->n_publish_gids) != 0)
         goto cleanup;
     c->mode = (mode_t)strtoul(mode, NULL, 8);
-    c->allowed_uids = (uid_t *)uids;
-    c->allowed_gids = (gid_t *)gids;
-    uids = gids = NULL;
+    c->admin_uids = (uid_t *)admin_uids;
+    c->admin_gids = (gid_t *)admin_gids;
+    c->publish_uids = (uid_t *)pub_uids;
+    c->publish_gids = (gid_t *)pub_gids;
+    admin_uids = admin_gids = pub_uids = pub_gids = NULL;
     rc = 0;
 cleanup:
     free(mode);
-    free(uids);
-    free(gids);
+    free(admin_uids);
+    free(admin_gids);
+    free(pub_uids);
+    free(pub_gids);
     return rc;
 }
 
@@ -785,8 +813,10 @@ void agent_config_free(struct agent_config *cfg)
     free(cfg->broker.proxy.auth_file);
     free(cfg->broker.proxy.auth_credential);
     free(cfg->control.path);
-    free(cfg->control.allowed_uids);
-    free(cfg->control.allowed_gids);
+    free(cfg->control.admin_uids);
+    free(cfg->control.admin_gids);
+    free(cfg->control.publish_uids);
+    free(cfg->control.publish_gids);
     free(cfg->telemetry.topic_prefix);
     free(cfg->telemetry.status_topic);
     free(cfg->telemetry.heartbeat_topic);

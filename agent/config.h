@@ -76,10 +76,16 @@ struct agent_reconnect_config {
 struct agent_control_section {
     char *path;
     mode_t mode;
-    uid_t *allowed_uids;
-    size_t n_allowed_uids;
-    gid_t *allowed_gids;
-    size_t n_allowed_gids;
+    /* rotate, reconnect and publish (besides root and the agent's uid). */
+    uid_t *admin_uids;
+    size_t n_admin_uids;
+    gid_t *admin_gids;
+    size_t n_admin_gids;
+    /* publish only. */
+    uid_t *publish_uids;
+    size_t n_publish_uids;
+    gid_t *publish_gids;
+    size_t n_publish_gids;
 };
 
 struct agent_telemetry_config {

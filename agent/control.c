@@ -13,7 +13,7 @@
  *
  * Peer credentials: SO_PEERCRED gives the peer's uid, its primary gid and
  * pid as they were at connect(); supplementary groups do not come with it,
- * so allowed_gids match the peer's primary gid only (a user who relies on
+ * so admin_gids and publish_gids match the peer's primary gid only (a user who relies on
  * a supplementary group can run the client with `sg GROUP -c ...` or be
  * listed by uid instead).
  */
@@ -82,10 +82,14 @@ struct agent_control {
     dev_t sock_dev;
     ino_t sock_ino;
     uid_t self_uid;
-    uid_t *allowed_uids;
-    size_t n_allowed_uids;
-    gid_t *allowed_gids;
-    size_t n_allowed_gids;
+    uid_t *admin_uids;
+    size_t n_admin_uids;
+    gid_t *admin_gids;
+    size_t n_admin_gids;
+    uid_t *publish_uids;
+    size_t n_publish_uids;
+    gid_t *publish_gids;
+    size_t n_publish_gids;
     size_t max_clients;
     size_t max_line;
     unsigned idle_timeout_ms;
@@ -116,6 +120,21 @@ static void control_log(const struct agent_control *control, int priority, const
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     control->handlers.log(control->handlers.ctx, priority, msg);
+}
+
+/* A private copy of a peer id list from the config (n may be 0). */
+static int copy_ids(const void *src, size_t n, size_t size, void **out, size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    if (n == 0)
+        return 0;
+    *out = calloc(n, size);
+    if (*out == NULL)
+        return -1;
+    memcpy(*out, src, n * size);
+    *n_out = n;
+    return 0;
 }
 
 /* ---- socket file ---------------------------------------------------- */
@@ -224,22 +243,15 @@ struct agent_control *agent_control_open(const struct agent_control_config *conf
         goto nomem;
     for (i = 0; i < control->max_clients; i++)
         control->clients[i].fd = -1;
-    if (config->n_allowed_uids > 0) {
-        control->allowed_uids = calloc(config->n_allowed_uids, sizeof(uid_t));
-        if (control->allowed_uids == NULL)
-            goto nomem;
-        memcpy(control->allowed_uids, config->allowed_uids,
-               config->n_allowed_uids * sizeof(uid_t));
-        control->n_allowed_uids = config->n_allowed_uids;
-    }
-    if (config->n_allowed_gids > 0) {
-        control->allowed_gids = calloc(config->n_allowed_gids, sizeof(gid_t));
-        if (control->allowed_gids == NULL)
-            goto nomem;
-        memcpy(control->allowed_gids, config->allowed_gids,
-               config->n_allowed_gids * sizeof(gid_t));
-        control->n_allowed_gids = config->n_allowed_gids;
-    }
+    if (copy_ids(config->admin_uids, config->n_admin_uids, sizeof(uid_t),
+                 (void **)&control->admin_uids, &control->n_admin_uids) != 0 ||
+        copy_ids(config->admin_gids, config->n_admin_gids, sizeof(gid_t),
+                 (void **)&control->admin_gids, &control->n_admin_gids) != 0 ||
+        copy_ids(config->publish_uids, config->n_publish_uids, sizeof(uid_t),
+                 (void **)&control->publish_uids, &control->n_publish_uids) != 0 ||
+        copy_ids(config->publish_gids, config->n_publish_gids, sizeof(gid_t),
+                 (void **)&control->publish_gids, &control->n_publish_gids) != 0)
+        goto nomem;
 
     if (remove_stale_socket(config->path, &sun, err, err_len) < 0)
         goto fail;
@@ -310,8 +322,10 @@ void agent_control_close(struct agent_control *control)
             unlink(control->path);
     }
     free(control->clients);
-    free(control->allowed_uids);
-    free(control->allowed_gids);
+    free(control->admin_uids);
+    free(control->admin_gids);
+    free(control->publish_uids);
+    free(control->publish_gids);
     free(control->path);
     free(control);
 }
@@ -431,33 +445,45 @@ static int reply_error(struct agent_control *control, struct control_client *c,
 
 /* ---- requests ------------------------------------------------------- */
 
-static bool peer_is_privileged(const struct agent_control *control, const struct control_client *c)
+static bool id_listed(const struct control_client *c, const uid_t *uids, size_t n_uids,
+                      const gid_t *gids, size_t n_gids)
 {
     size_t i;
 
-    if (!c->cred_ok)
-        return false;
-    if (c->cred.uid == 0 || c->cred.uid == control->self_uid)
-        return true;
-    for (i = 0; i < control->n_allowed_uids; i++)
-        if (control->allowed_uids[i] == c->cred.uid)
+    for (i = 0; i < n_uids; i++)
+        if (uids[i] == c->cred.uid)
             return true;
     /* Primary gid only: see the file comment. */
-    for (i = 0; i < control->n_allowed_gids; i++)
-        if (control->allowed_gids[i] == c->cred.gid)
+    for (i = 0; i < n_gids; i++)
+        if (gids[i] == c->cred.gid)
             return true;
     return false;
+}
+
+/* What this peer may do (control_request_run enforces it). */
+static struct control_peer peer_rights(const struct agent_control *control,
+                                       const struct control_client *c)
+{
+    struct control_peer peer = {.uid = -1L, .gid = -1L};
+
+    if (!c->cred_ok)
+        return peer;
+    peer.uid = (long)c->cred.uid;
+    peer.gid = (long)c->cred.gid;
+    peer.may_admin = c->cred.uid == 0 || c->cred.uid == control->self_uid ||
+                     id_listed(c, control->admin_uids, control->n_admin_uids, control->admin_gids,
+                               control->n_admin_gids);
+    peer.may_publish = peer.may_admin ||
+                       id_listed(c, control->publish_uids, control->n_publish_uids,
+                                 control->publish_gids, control->n_publish_gids);
+    return peer;
 }
 
 /* Handles one line (without its '\n'). -1 when the client was closed. */
 static int handle_line(struct agent_control *control, struct control_client *c, const char *line,
                        size_t len)
 {
-    struct control_peer peer = {
-        .privileged = peer_is_privileged(control, c),
-        .uid = c->cred_ok ? (long)c->cred.uid : -1L,
-        .gid = c->cred_ok ? (long)c->cred.gid : -1L,
-    };
+    struct control_peer peer = peer_rights(control, c);
     struct json_object *req = NULL;
     struct json_object *reply = NULL;
     struct json_object *id = NULL;

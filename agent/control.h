@@ -31,8 +31,11 @@
  *     defaults to 0, retain to false; payload is a JSON string (any
  *     bytes, \u0000 included, reach the handler with their length).
  *   - Blank lines are ignored; a trailing '\r' is tolerated.
- *   - Privileged (publish, reconnect, rotate): peer uid 0, the agent's
- *     euid, a uid in allowed_uids, or a *primary* gid in allowed_gids.
+ *   - Privileges: status for anyone who can connect; publish for peer
+ *     uid 0, the agent's euid, a uid in admin_uids or publish_uids, or a
+ *     *primary* gid in admin_gids or publish_gids; reconnect and rotate
+ *     for uid 0, the agent's euid, admin_uids or a primary gid in
+ *     admin_gids (control_request_run decides from struct control_peer).
  *     SO_PEERCRED carries no supplementary groups.
  *   - A client over max_clients gets one error line and is closed. A
  *     client silent for idle_timeout_ms is closed. Backpressure: while
@@ -73,13 +76,18 @@ struct agent_control_handlers {
 struct agent_control_config {
     const char *path;          /* socket path */
     mode_t mode;               /* socket file mode, e.g. 0660 */
-    /* Peers allowed to run privileged commands (publish, reconnect,
-     * rotate) besides root and the agent's own uid. status is open to
-     * anyone who can connect. */
-    const uid_t *allowed_uids;
-    size_t n_allowed_uids;
-    const gid_t *allowed_gids;
-    size_t n_allowed_gids;
+    /* Peers allowed to run the admin commands (reconnect, rotate, and
+     * publish) besides root and the agent's own uid. */
+    const uid_t *admin_uids;
+    size_t n_admin_uids;
+    const gid_t *admin_gids;
+    size_t n_admin_gids;
+    /* Peers allowed to publish only. status is open to anyone who can
+     * connect. */
+    const uid_t *publish_uids;
+    size_t n_publish_uids;
+    const gid_t *publish_gids;
+    size_t n_publish_gids;
     size_t max_clients;        /* 0 = default 16 */
     size_t max_line;           /* 0 = default 65536 bytes */
     unsigned idle_timeout_ms;  /* 0 = default 30000: silent clients are closed */

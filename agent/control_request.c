@@ -108,10 +108,18 @@ int control_request_run(const struct agent_control_handlers *h, const struct con
                  "unknown command \"%.64s\" (expected status, publish, reconnect or rotate)", cmd);
         return -1;
     }
-    if (!peer->privileged) {
+    if (strcmp(cmd, "publish") == 0 && !peer->may_publish && !peer->may_admin) {
+        snprintf(err, err_len,
+                 "permission denied: publish needs root, the agent's user or a uid/primary gid "
+                 "listed in control.publish_uids/publish_gids or admin_uids/admin_gids (peer "
+                 "uid %ld gid %ld)",
+                 peer->uid, peer->gid);
+        return -1;
+    }
+    if (strcmp(cmd, "publish") != 0 && !peer->may_admin) {
         snprintf(err, err_len,
                  "permission denied: %s needs root, the agent's user or a uid/primary gid listed "
-                 "in control.allowed_uids/allowed_gids (peer uid %ld gid %ld)",
+                 "in control.admin_uids/admin_gids (peer uid %ld gid %ld)",
                  cmd, peer->uid, peer->gid);
         return -1;
     }

@@ -23,7 +23,8 @@
 
 /* Who sent the request, as the caller established it (SO_PEERCRED). */
 struct control_peer {
-    bool privileged;
+    bool may_publish;  /* publish */
+    bool may_admin;    /* reconnect, rotate (and publish) */
     long uid;   /* -1 when unknown */
     long gid;
 };

@@ -47,9 +47,35 @@ const char *agent_log_level_name(enum agent_log_level level)
     return "info";
 }
 
+size_t agent_escape_controls(const char *in, char *out, size_t out_len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t used = 0;
+
+    if (out_len == 0)
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            if (used + 4 >= out_len)
+                break;
+            out[used++] = '\\';
+            out[used++] = 'x';
+            out[used++] = hex[*p >> 4];
+            out[used++] = hex[*p & 0xf];
+        } else {
+            if (used + 1 >= out_len)
+                break;
+            out[used++] = (char)*p;
+        }
+    }
+    out[used] = '\0';
+    return used;
+}
+
 void agent_vlog(enum agent_log_level level, const char *fmt, va_list ap)
 {
-    char line[1024];
+    char message[1024];
+    char line[1024 * 2];
     int n;
 
     if ((int)level > atomic_load(&current_level))
@@ -57,7 +83,11 @@ void agent_vlog(enum agent_log_level level, const char *fmt, va_list ap)
     n = snprintf(line, sizeof(line), "<%d>", (int)level);
     if (n < 0)
         return;
-    vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    /* Messages carry text from the network, the socket and the token: a
+     * newline would start a forged "<0>..." line, an ESC would drive the
+     * terminal. One line per message, control bytes as \xNN. */
+    agent_escape_controls(message, line + n, sizeof(line) - (size_t)n);
     /* One fputs per line keeps lines whole when several writers share stderr. */
     fprintf(stderr, "%s\n", line);
 }

@@ -12,6 +12,7 @@
 #define TRUSTLINK_AGENT_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 /* Values are the syslog priorities of the same name. */
 enum agent_log_level {
@@ -30,6 +31,11 @@ const char *agent_log_level_name(enum agent_log_level level);
 
 void agent_log(enum agent_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Copies in to out with every control byte (0x00-0x1f, 0x7f) written as
+ * \xNN; always NUL-terminates, truncates at a whole character. Returns
+ * the length written. Every log line goes through it. */
+size_t agent_escape_controls(const char *in, char *out, size_t out_len);
+
 void agent_vlog(enum agent_log_level level, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 

@@ -94,10 +94,14 @@ static struct agent_control_thread *open_control(struct agent *a,
     memset(&cc, 0, sizeof(cc));
     cc.path = a->config.control.path;
     cc.mode = a->config.control.mode;
-    cc.allowed_uids = a->config.control.allowed_uids;
-    cc.n_allowed_uids = a->config.control.n_allowed_uids;
-    cc.allowed_gids = a->config.control.allowed_gids;
-    cc.n_allowed_gids = a->config.control.n_allowed_gids;
+    cc.admin_uids = a->config.control.admin_uids;
+    cc.n_admin_uids = a->config.control.n_admin_uids;
+    cc.admin_gids = a->config.control.admin_gids;
+    cc.n_admin_gids = a->config.control.n_admin_gids;
+    cc.publish_uids = a->config.control.publish_uids;
+    cc.n_publish_uids = a->config.control.n_publish_uids;
+    cc.publish_gids = a->config.control.publish_gids;
+    cc.n_publish_gids = a->config.control.n_publish_gids;
     control = agent_control_thread_start(&cc, h, err, sizeof(err));
     if (!control)
         agent_err("control socket %s: %s", cc.path, err);

@@ -11,12 +11,44 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <p11-kit/uri.h>
 
 #include "config.h"
+
+/* The PIN file must be a regular file owned by root or by the agent's
+ * user, with no permission for others: a PIN anyone on the device can
+ * read gates nothing. Group read is allowed (root:trustlink 0640 is the
+ * usual way to share it with the agent's group); see docs/security.md. */
+static int check_pin_file(int fd, const char *path, char *err, size_t err_len)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) != 0) {
+        snprintf(err, err_len, "cannot check the PIN file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, err_len, "the PIN file %s is not a regular file", path);
+        return -1;
+    }
+    if (st.st_uid != 0 && st.st_uid != geteuid()) {
+        snprintf(err, err_len, "the PIN file %s is owned by uid %ld: it must belong to root or "
+                               "to the agent's user (uid %ld)",
+                 path, (long)st.st_uid, (long)geteuid());
+        return -1;
+    }
+    if (st.st_mode & (S_IROTH | S_IWOTH | S_IXOTH)) {
+        snprintf(err, err_len, "the PIN file %s has mode %04o: others may not have access "
+                               "(chmod o-rwx, e.g. 0600 or 0640)",
+                 path, (unsigned)(st.st_mode & 07777));
+        return -1;
+    }
+    return 0;
+}
 
 /* Reads the first line of path (trailing newline dropped). */
 static int read_pin_file(const char *path, struct agent_pin *pin, char *err, size_t err_len)
@@ -27,11 +59,13 @@ static int read_pin_file(const char *path, struct agent_pin *pin, char *err, siz
     int fd;
     int rc = -1;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         snprintf(err, err_len, "cannot read the PIN from %s: %s", path, strerror(errno));
         return -1;
     }
+    if (check_pin_file(fd, path, err, err_len) != 0)
+        goto cleanup;
     got = read(fd, buf, sizeof(buf) - 1);
     if (got < 0) {
         snprintf(err, err_len, "cannot read the PIN from %s: %s", path, strerror(errno));
@@ -65,15 +99,10 @@ int agent_pin_read(const struct agent_identity_config *cfg, struct p11_kit_uri *
 
     agent_pin_clear(pin);
     if (uri_value) {
-        size_t len = strlen(uri_value);
-        if (len == 0 || len > AGENT_PIN_MAX) {
-            snprintf(err, err_len, "identity.key: pin-value must be 1-%d bytes", AGENT_PIN_MAX);
-            return -1;
-        }
-        memcpy(pin->value, uri_value, len + 1);
-        pin->present = true;
-        pin->source = "pin-value in identity.key";
-        return 0;
+        /* The config refuses it already (agent_uri_refuse_pin_value). */
+        snprintf(err, err_len, "identity.key: a pin-value in the URI is refused; put the PIN in "
+                               "identity.pin_file or identity.pin_credential");
+        return -1;
     }
     if (uri_source) {
         const char *path = uri_source;

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Where the token PIN comes from: a pin-value or pin-source=file: in the
- * key URI, else identity.pin_file, else a systemd credential
- * ($CREDENTIALS_DIRECTORY/<identity.pin_credential>). Never argv.
+ * Where the token PIN comes from: pin-source=file: in the key URI, else
+ * identity.pin_file, else a systemd credential
+ * ($CREDENTIALS_DIRECTORY/<identity.pin_credential>). Never argv, never a
+ * pin-value in the config (refused). A PIN file must be a regular file
+ * owned by root or the agent's user with no access for others.
  *
  * Owns: the PIN buffer, zeroised (OPENSSL_cleanse) when freed.
  * Must never: log or print the PIN, or leave a copy in a stack buffer.
@@ -21,7 +23,7 @@ struct agent_identity_config;
 struct agent_pin {
     char value[AGENT_PIN_MAX + 1];
     bool present;              /* false: no PIN configured anywhere */
-    const char *source;        /* "pin-value in the key URI", a path, ... (static or cfg) */
+    const char *source;        /* "pin-source in identity.key", a path, ... (static or cfg) */
 };
 
 /* Fills pin. 0 on success (pin->present may be false); -1 with err set

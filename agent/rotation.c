@@ -11,11 +11,22 @@
  * Callbacks (main client messages/SUBACKs, probe events) only record;
  * agent_rotation_run acts.
  *
- * Test hook: TRUSTLINK_ROTATION_CRASH_AFTER=<step> makes trustlinkd kill
- * itself with SIGKILL right after that step took effect (steps:
- * key-generated, csr-published, cert-received, cert-stored, probe-ok,
- * switched, committed — the last one after the old pair was retired and
- * before the new one got the configured label).
+ * Fail-stop: from probe-ok on, a journal write that fails stops the
+ * rotation where it is. At probe-ok the new pair is rolled back (the old
+ * identity is still the one in use); after the switch the agent keeps the
+ * new identity, keeps both pairs on the token and retries the journal
+ * every ROTATION_JOURNAL_RETRY_MS ("commit-pending"): the old pair is
+ * retired only once "committed" is on disk, so the journal never
+ * describes less than the token has already lost.
+ *
+ * Test hooks, compiled only with -DTRUSTLINK_TEST_HOOKS=ON (never in the
+ * shipped daemon): TRUSTLINK_ROTATION_CRASH_AFTER=<step> makes trustlinkd
+ * kill itself with SIGKILL right after that step took effect, and
+ * TRUSTLINK_ROTATION_STOP_AFTER=<step> stops it (SIGSTOP) there so a test
+ * can change the world before it continues (steps: key-generated,
+ * csr-published, cert-received, cert-stored, probe-ok, switched,
+ * committed — the last one after the old pair was retired and before the
+ * new one got the configured label).
  */
 #include "rotation.h"
 #include "rotation_internal.h"
@@ -54,29 +65,52 @@ const char *agent_rotation_phase_name(enum rotation_phase phase)
     case ROTATION_PHASE_PROBING: return "probing";
     case ROTATION_PHASE_DRAINING: return "draining";
     case ROTATION_PHASE_SWITCHING: return "switching";
+    case ROTATION_PHASE_COMMIT_PENDING: return "commit-pending";
     }
     return "unknown";
 }
 
-/* The test hook: see the file comment. */
+#ifdef TRUSTLINK_TEST_HOOKS
+/* The test hooks: see the file comment. */
 static void crash_point(const char *step)
 {
-    const char *want = getenv("TRUSTLINK_ROTATION_CRASH_AFTER");
+    const char *crash = getenv("TRUSTLINK_ROTATION_CRASH_AFTER");
+    const char *stop = getenv("TRUSTLINK_ROTATION_STOP_AFTER");
 
-    if (want && strcmp(want, step) == 0) {
+    if (crash && strcmp(crash, step) == 0) {
         agent_err("rotation: TRUSTLINK_ROTATION_CRASH_AFTER=%s: killing trustlinkd (test hook)",
                   step);
         raise(SIGKILL);
     }
+    if (stop && strcmp(stop, step) == 0) {
+        agent_err("rotation: TRUSTLINK_ROTATION_STOP_AFTER=%s: stopping trustlinkd (test hook)",
+                  step);
+        raise(SIGSTOP);
+    }
 }
+#else
+static void crash_point(const char *step)
+{
+    (void)step;
+}
+#endif
 
+/* Records the step; on failure the in-memory record keeps the step that
+ * is on disk, so status and the next attempt never claim more. */
 static int journal_step(struct agent *a, enum rotation_step step, char *err, size_t err_len)
 {
     struct agent_rotation *r = &a->rotation;
+    enum rotation_step before = r->rec.step;
+    int64_t updated = r->rec.updated;
 
     r->rec.step = step;
     r->rec.updated = (int64_t)time(NULL);
-    return rotation_journal_write(a->config.rotation.state_dir, &r->rec, err, err_len);
+    if (rotation_journal_write(a->config.rotation.state_dir, &r->rec, err, err_len) != 0) {
+        r->rec.step = before;
+        r->rec.updated = updated;
+        return -1;
+    }
+    return 0;
 }
 
 static void free_inflight(struct agent_rotation *r)
@@ -148,14 +182,35 @@ static void fail_rotation(struct agent *a, const char *msg)
     rotation_schedule_next_check(a);
 }
 
-static void commit_rotation(struct agent *a)
+/* The new identity is in use but the journal could not record the next
+ * step: keep both pairs, retry later (fail-stop, see the file comment). */
+static void hold_commit(struct agent *a, uint64_t now, const char *err)
+{
+    struct agent_rotation *r = &a->rotation;
+
+    if (r->phase != ROTATION_PHASE_COMMIT_PENDING)
+        agent_err("rotation: the journal cannot be written (%s); using the new identity but "
+                  "keeping the old key on the token until the journal records the commit "
+                  "(retrying every %u s)",
+                  err, ROTATION_JOURNAL_RETRY_MS / 1000);
+    r->phase = ROTATION_PHASE_COMMIT_PENDING;
+    r->deadline_ms = now + ROTATION_JOURNAL_RETRY_MS;
+    snprintf(r->last_result, sizeof(r->last_result), "commit-pending");
+    snprintf(r->last_error, sizeof(r->last_error), "journal: %s", err);
+}
+
+static void commit_rotation(struct agent *a, uint64_t now)
 {
     struct agent_rotation *r = &a->rotation;
     char err[512];
     enum agent_identity_status st;
 
-    if (journal_step(a, ROTATION_COMMITTED, err, sizeof(err)) != 0)
-        agent_warn("rotation journal: %s", err);
+    /* Retiring the old pair is destructive: only once "committed" is on
+     * disk, so a crash can never roll back to a key that is gone. */
+    if (journal_step(a, ROTATION_COMMITTED, err, sizeof(err)) != 0) {
+        hold_commit(a, now, err);
+        return;
+    }
     st = rotation_retire_old(&a->config, a->identity, &r->rec, r->old_id, r->old_id_len, r->new_id,
                     r->new_id_len, err, sizeof(err));
     if (st == AGENT_IDENTITY_OK) {
@@ -537,8 +592,14 @@ static void probe_step(struct agent *a, uint64_t now)
         agent_mqtt_disconnect(r->probe);
         agent_mqtt_free(r->probe);
         r->probe = NULL;
-        if (journal_step(a, ROTATION_PROBE_OK, err, sizeof(err)) != 0)
-            agent_warn("rotation journal: %s", err);
+        if (journal_step(a, ROTATION_PROBE_OK, err, sizeof(err)) != 0) {
+            /* Fail-stop: without probe-ok on disk a crash after the
+             * switch would roll back the key in use. The old identity is
+             * still the live one, so roll back now. */
+            snprintf(msg, sizeof(msg), "the journal cannot record probe-ok: %s", err);
+            fail_rotation(a, msg);
+            return;
+        }
         crash_point("probe-ok");
         begin_switch(a, now);
         return;
@@ -633,6 +694,10 @@ int agent_rotation_run(struct agent *a, uint64_t now)
         break;
     case ROTATION_PHASE_SWITCHING:
         break;
+    case ROTATION_PHASE_COMMIT_PENDING:
+        if (now >= r->deadline_ms)
+            commit_rotation(a, now);
+        break;
     }
     if (r->phase == ROTATION_PHASE_IDLE)
         return 0;
@@ -654,10 +719,12 @@ void agent_rotation_connected(struct agent *a)
         return;
     subscribe_answers(a);
     if (r->phase == ROTATION_PHASE_SWITCHING) {
-        if (journal_step(a, ROTATION_SWITCHED, err, sizeof(err)) != 0)
-            agent_warn("rotation journal: %s", err);
+        if (journal_step(a, ROTATION_SWITCHED, err, sizeof(err)) != 0) {
+            hold_commit(a, agent_monotonic_ms(), err);
+            return;
+        }
         crash_point("switched");
-        commit_rotation(a);
+        commit_rotation(a, agent_monotonic_ms());
     }
 }
 

@@ -13,7 +13,11 @@
  *   [journal switched] -> [journal committed] retire the old pair, relabel
  *   the new one to the configured label -> journal removed.
  *   Any failure before probe-ok: roll back (destroy the new objects by
- *   CKA_ID; the old identity never stopped). A crash anywhere: the next
+ *   CKA_ID; the old identity never stopped). Fail-stop: no destructive
+ *   token step runs unless the step before it is on disk; a journal write
+ *   that fails at probe-ok rolls back, after the switch the agent keeps
+ *   both pairs and retries ("commit-pending"); recovery never destroys
+ *   the only key left on the token. A crash anywhere: the next
  *   identity load reads the journal and completes or rolls back
  *   (agent_rotation_recover) before the key URI is resolved.
  *
@@ -47,6 +51,7 @@ struct agent_tls;
 
 #define ROTATION_PROBE_TIMEOUT_MS 30000u
 #define ROTATION_DRAIN_TIMEOUT_MS 5000u
+#define ROTATION_JOURNAL_RETRY_MS 5000u
 
 enum rotation_phase {
     ROTATION_PHASE_IDLE = 0,
@@ -55,6 +60,7 @@ enum rotation_phase {
     ROTATION_PHASE_PROBING,
     ROTATION_PHASE_DRAINING,     /* main connection finishing in-flight messages */
     ROTATION_PHASE_SWITCHING,    /* main connection redone with the new identity */
+    ROTATION_PHASE_COMMIT_PENDING, /* new identity in use, the journal refuses "committed" */
 };
 
 struct agent_rotation {

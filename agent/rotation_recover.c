@@ -199,6 +199,30 @@ enum agent_identity_status agent_rotation_recover(struct agent *a, struct agent_
                  rec.new_key_id, rotation_step_name(rec.step));
         return AGENT_IDENTITY_OK;
     }
+    if (action == ROTATION_ACTION_ROLL_BACK &&
+        !has_private_key(id, old_id, old_len, err, err_len, &fault)) {
+        if (fault)
+            return AGENT_IDENTITY_TOKEN_FAULT;
+        /* Rolling back would destroy the only key left: never. If the new
+         * pair is there, it is the identity now (the journal lags behind
+         * the token, e.g. storage failed); otherwise leave it all alone. */
+        if (!has_private_key(id, new_id, new_len, err, err_len, &fault)) {
+            if (fault)
+                return AGENT_IDENTITY_TOKEN_FAULT;
+            agent_err("rotation journal says step %s (roll back) but neither the old key (id %s) "
+                      "nor the new one (id %s) is on the token; leaving the token as it is",
+                      rotation_step_name(rec.step), rec.old_key_id, rec.new_key_id);
+            snprintf(r->last_result, sizeof(r->last_result), "journal-refused");
+            snprintf(r->last_error, sizeof(r->last_error), "old key %s and new key %s missing",
+                     rec.old_key_id, rec.new_key_id);
+            return AGENT_IDENTITY_OK;
+        }
+        agent_err("rotation journal says step %s (roll back) but the old key (id %s) is gone; "
+                  "keeping the new key %s, the only one left",
+                  rotation_step_name(rec.step), rec.old_key_id, rec.new_key_id);
+        action = ROTATION_ACTION_COMPLETE;
+        why = "the old key is gone: the new one is the only identity left";
+    }
     agent_notice("rotation journal: interrupted at step %s (%s): %s", rotation_step_name(rec.step),
                  why, action == ROTATION_ACTION_COMPLETE ? "completing it" : "rolling it back");
     if (action == ROTATION_ACTION_ROLL_BACK) {

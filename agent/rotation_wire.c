@@ -75,10 +75,12 @@ enum rotation_answer rotation_wire_answer(enum agent_rotation_profile profile, b
             snprintf(err, err_len, "answer for request %.64s, waiting for %.64s", id, request_id);
             goto cleanup;
         }
-        /* A rejection without a usable id is still meant for us: the
-         * topic is per device and only one request is outstanding. */
-        if (!id && accepted) {
-            snprintf(err, err_len, "the CA's answer has no request_id");
+        /* No id, no answer: anyone allowed to publish on the answer
+         * topics could otherwise fail our rotation or put their text in
+         * our logs and status. The request times out instead. */
+        if (!id) {
+            result = ROTATION_ANSWER_IGNORE;
+            snprintf(err, err_len, "an answer without request_id, waiting for %.64s", request_id);
             goto cleanup;
         }
     }

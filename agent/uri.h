@@ -2,11 +2,10 @@
 /*
  * pkcs11: URI helpers of the agent (RFC 7512), on top of p11-kit's parser.
  *
- * Owns: redacting pin-value for anything printed, and describing a URI
- * parse error in words.
- * Must never: keep or print a pin-value; parse URIs by hand beyond the
- * redaction (which must also work on URIs p11-kit rejects, because those
- * end up in error messages).
+ * Owns: redacting PIN attributes for anything printed, refusing a
+ * pin-value in the config, and describing a URI parse error in words.
+ * Must never: keep or print a pin-value; parse URIs by hand (p11-kit's
+ * reading is the one that logs in, so it is the one that redacts).
  */
 #ifndef TRUSTLINK_AGENT_URI_H
 #define TRUSTLINK_AGENT_URI_H
@@ -15,9 +14,14 @@
 
 struct p11_kit_uri;
 
-/* Copies uri into out with the value of every pin-value attribute (path
- * or query) replaced by "REDACTED". Always NUL-terminates; truncates. */
+/* uri as p11-kit understands it, re-serialised without pin-value and
+ * pin-source; a URI p11-kit rejects becomes a fixed placeholder. Always
+ * NUL-terminates; truncates. */
 void agent_uri_redact(const char *uri, char *out, size_t out_len);
+
+/* -1 with err when uri carries a pin-value (as p11-kit reads it: any
+ * whitespace or percent-encoding); the config refuses those. */
+int agent_uri_refuse_pin_value(const char *uri, char *err, size_t err_len);
 
 /* Parses a pkcs11: URI with p11-kit. NULL with err set (the URI in the
  * message is redacted). Free with p11_kit_uri_free. */

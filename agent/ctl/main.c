@@ -21,6 +21,7 @@
 #include <json-c/json.h>
 
 #include "client.h"
+#include "log.h"
 #include "status_format.h"
 #include "enroll.h"
 #include "preflight.h"
@@ -117,10 +118,12 @@ static const char help_text[] =
     "                        trustlink user or root, with the service stopped or\n"
     "                        running (they do not talk to the agent).\n"
     "\n"
-    "publish, reconnect and rotate are privileged: the agent accepts them from\n"
-    "root, its own user, and the uids and primary gids listed in the config's\n"
-    "control.allowed_uids / control.allowed_gids (the kernel reports only the\n"
-    "primary group of a peer, not supplementary groups).\n"
+    "status is open to anyone who can connect. publish is accepted from root,\n"
+    "the agent's own user and the uids and primary gids listed in the config's\n"
+    "control.publish_uids / publish_gids or admin_uids / admin_gids; reconnect\n"
+    "and rotate only from root, the agent's user and admin_uids / admin_gids\n"
+    "(the kernel reports only the primary group of a peer, not supplementary\n"
+    "groups).\n"
     "\n"
     "Options:\n"
     "  -s, --socket PATH     the agent's control socket (default\n"
@@ -275,11 +278,14 @@ static int run_request(const struct ctl_options *opt, const char *cmd,
         printf("%s\n", reply.raw);
     } else if (rc != CTL_EXIT_OK) {
         const char *msg = "no error message";
+        char shown[2048];
 
         if (json_object_object_get_ex(reply.obj, "error", &v) &&
             json_object_is_type(v, json_type_string))
             msg = json_object_get_string(v);
-        fprintf(stderr, "trustlinkctl: %s failed: %s\n", cmd, msg);
+        /* The message may quote network input: no control bytes to the terminal. */
+        agent_escape_controls(msg, shown, sizeof(shown));
+        fprintf(stderr, "trustlinkctl: %s failed: %s\n", cmd, shown);
     } else if (strcmp(cmd, "status") == 0) {
         ctl_print_status(stdout, reply.obj);
     } else if (strcmp(cmd, "publish") == 0) {

@@ -13,6 +13,8 @@
 
 #include <json-c/json.h>
 
+#include "log.h"
+
 enum { LABEL_WIDTH = 22 };
 
 struct known_field {
@@ -107,6 +109,29 @@ static void print_epoch(FILE *out, int64_t t)
         fprintf(out, "%" PRId64, t);
 }
 
+/* Strings in the reply can come from the network (a CA's rejection text,
+ * a broker's alert): control bytes are shown as \xNN, never sent to the
+ * terminal. */
+static void put_escaped(FILE *out, const char *s)
+{
+    char buf[4096];
+    size_t len = strlen(s);
+
+    /* Long strings in pieces; a piece never ends inside an escape since
+     * each one is escaped on its own. */
+    while (len > 0) {
+        char piece[1024];
+        size_t n = len < sizeof(piece) - 1 ? len : sizeof(piece) - 1;
+
+        memcpy(piece, s, n);
+        piece[n] = '\0';
+        agent_escape_controls(piece, buf, sizeof(buf));
+        fputs(buf, out);
+        s += n;
+        len -= n;
+    }
+}
+
 static void print_value(FILE *out, const char *key, struct json_object *v)
 {
     switch (json_object_get_type(v)) {
@@ -127,7 +152,7 @@ static void print_value(FILE *out, const char *key, struct json_object *v)
             fprintf(out, "%" PRId64, json_object_get_int64(v));
         break;
     case json_type_string:
-        fputs(json_object_get_string(v), out);
+        put_escaped(out, json_object_get_string(v));
         break;
     default: /* double, array: compact JSON */
         fputs(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN), out);
@@ -198,12 +223,13 @@ static void print_state_details(FILE *out, struct json_object *reply)
 static void print_field(FILE *out, int indent, const char *key, struct json_object *v,
                         struct json_object *parent)
 {
-    char label[64];
+    char raw_label[64], label[64];
     int width = LABEL_WIDTH - indent;
 
     if (indent == 0 && is_state_detail(key))
         return;
-    label_for(key, label, sizeof(label) - 1); /* room for the colon */
+    label_for(key, raw_label, sizeof(raw_label));
+    agent_escape_controls(raw_label, label, sizeof(label) - 1); /* room for the colon */
     if (json_object_is_type(v, json_type_object)) {
         fprintf(out, "%*s%s:\n", indent, "", label);
         print_object(out, indent + 2, v);

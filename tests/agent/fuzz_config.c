@@ -78,8 +78,10 @@ static void check_result(int rc, const struct agent_config *cfg, const char *err
         assert_true(cfg->broker.port >= 1 && cfg->broker.port <= 65535);
         assert_true(cfg->broker.ca_file != NULL || cfg->broker.ca_dir != NULL);
         assert_false(cfg->identity.pin_file != NULL && cfg->identity.pin_credential != NULL);
-        assert_true(cfg->control.n_allowed_uids == 0 || cfg->control.allowed_uids != NULL);
-        assert_true(cfg->control.n_allowed_gids == 0 || cfg->control.allowed_gids != NULL);
+        assert_true(cfg->control.n_admin_uids == 0 || cfg->control.admin_uids != NULL);
+        assert_true(cfg->control.n_admin_gids == 0 || cfg->control.admin_gids != NULL);
+        assert_true(cfg->control.n_publish_uids == 0 || cfg->control.publish_uids != NULL);
+        assert_true(cfg->control.n_publish_gids == 0 || cfg->control.publish_gids != NULL);
         assert_non_null(cfg->telemetry.status_topic);
         assert_non_null(cfg->telemetry.heartbeat_topic);
         /* Every topic is expanded: no template left (ids cannot hold

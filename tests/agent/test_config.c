@@ -277,8 +277,8 @@ static void test_full_config_is_read_field_by_field(void **state)
         "\"broker\":{\"host\":\"127.0.0.1\",\"port\":1883,\"ca_dir\":\"/etc/ssl/certs\","
         "\"tls_min_version\":\"1.3\",\"mqtt_version\":\"5\",\"keepalive\":30,\"client_id\":\"c\"},"
         "\"reconnect\":{\"initial\":0.5,\"maximum\":10,\"jitter\":\"none\",\"stable_reset\":5},"
-        "\"control\":{\"path\":\"/tmp/c.sock\",\"mode\":\"0600\",\"allowed_uids\":[0,1000],"
-        "\"allowed_gids\":[\"root\"]},"
+        "\"control\":{\"path\":\"/tmp/c.sock\",\"mode\":\"0600\",\"admin_uids\":[0,1000],"
+        "\"admin_gids\":[\"root\"],\"publish_uids\":[1001],\"publish_gids\":[0,\"root\"]},"
         "\"telemetry\":{\"heartbeat_interval\":0,\"topic_prefix\":\"x/{client_id}\","
         "\"status_topic\":\"s\",\"heartbeat_topic\":\"h/b\",\"queue_max_messages\":5,"
         "\"queue_max_bytes\":2048}}";
@@ -293,9 +293,12 @@ static void test_full_config_is_read_field_by_field(void **state)
     assert_int_equal(cfg.broker.tls_min_version, AGENT_TLS_1_3);
     assert_int_equal(cfg.reconnect.initial_ms, 500);
     assert_false(cfg.reconnect.jitter);
-    assert_int_equal(cfg.control.n_allowed_uids, 2);
-    assert_int_equal(cfg.control.allowed_uids[1], 1000);
-    assert_int_equal(cfg.control.allowed_gids[0], 0);
+    assert_int_equal(cfg.control.n_admin_uids, 2);
+    assert_int_equal(cfg.control.admin_uids[1], 1000);
+    assert_int_equal(cfg.control.admin_gids[0], 0);
+    assert_int_equal(cfg.control.n_publish_uids, 1);
+    assert_int_equal(cfg.control.publish_uids[0], 1001);
+    assert_int_equal(cfg.control.n_publish_gids, 2);
     assert_string_equal(cfg.telemetry.status_topic, "x/c/s");
     assert_string_equal(cfg.telemetry.heartbeat_topic, "x/c/h/b");
     agent_config_free(&cfg);
@@ -348,6 +351,16 @@ static const struct bad_case bad_cases[] = {
      "reconnect.initial: expected a number of seconds 0.01-3600, got -1"},
     {"{\"device_id\":\"d\"," IDENTITY "," BROKER ",\"reconnect\":{\"initial\":10,\"maximum\":5}}",
      "reconnect.maximum: expected at least reconnect.initial (10 s), got 5"},
+    {"{\"device_id\":\"d\",\"identity\":{\"key\":\"pkcs11:token=t;object=k;pin-value=1234\","
+     "\"certificate\":\"/c.pem\"}," BROKER "}",
+     "identity.key: a pin-value in the URI is refused"},
+    /* p11-kit drops the whitespace: this is a pin-value too. */
+    {"{\"device_id\":\"d\",\"identity\":{\"key\":\"pkcs11:token=t;object=k;pin-\\nvalue=1234\","
+     "\"certificate\":\"/c.pem\"}," BROKER "}",
+     "identity.key: a pin-value in the URI is refused"},
+    {"{\"device_id\":\"d\",\"identity\":{\"key\":\"pkcs11:token=t;object=k\","
+     "\"certificate\":\"pkcs11:token=t;object=k?pin-value=1\"}," BROKER "}",
+     "identity.certificate: a pin-value in the URI is refused"},
     {"{\"device_id\":\"d\"," IDENTITY "," BROKER ",\"reconnect\":{\"jitter\":true}}",
      "reconnect.jitter: expected \"none\" or \"full\", got true"},
     {"{\"device_id\":\"d\"," IDENTITY "," BROKER ",\"control\":{\"mode\":\"660\"}}",
@@ -356,6 +369,10 @@ static const struct bad_case bad_cases[] = {
      "control.allowed_uids[1]: expected an id 0-4294967294, got -2"},
     {"{\"device_id\":\"d\"," IDENTITY "," BROKER ",\"control\":{\"allowed_gids\":[\"no-such-group-x\"]}}",
      "control.allowed_gids[0]: expected an existing group, got \"no-such-group-x\""},
+    {"{\"device_id\":\"d\"," IDENTITY "," BROKER ",\"control\":{\"publish_uids\":[\"no-such-user-x\"]}}",
+     "control.publish_uids[0]: expected an existing user, got \"no-such-user-x\""},
+    {"{\"device_id\":\"d\"," IDENTITY "," BROKER ",\"control\":{\"allowed_uids\":[1],\"admin_uids\":[2]}}",
+     "control.allowed_uids: is the old name of admin_uids: give one"},
     {"{\"device_id\":\"d\"," IDENTITY "," BROKER ",\"telemetry\":{\"topic_prefix\":\"a/#\"}}",
      "telemetry.topic_prefix: expected a topic without wildcards"},
     {"{\"device_id\":\"d\"," IDENTITY "," BROKER ",\"telemetry\":{\"queue_max_messages\":0}}",

@@ -6,8 +6,11 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -26,12 +29,17 @@ static void test_redact_pin_value_in_path_and_query(void **state)
         const char *out;
     } cases[] = {
         {"pkcs11:token=t;object=k", "pkcs11:token=t;object=k"},
-        {"pkcs11:token=t;pin-value=1234", "pkcs11:token=t;pin-value=REDACTED"},
-        {"pkcs11:pin-value=1234;token=t", "pkcs11:pin-value=REDACTED;token=t"},
-        {"pkcs11:token=t?pin-value=s3cr%20t&module-name=x",
-         "pkcs11:token=t?pin-value=REDACTED&module-name=x"},
-        {"pkcs11:object=pin-value=x", "pkcs11:object=pin-value=x"},
-        {"pkcs11:token=t?module-name=x&pin-value=9", "pkcs11:token=t?module-name=x&pin-value=REDACTED"},
+        {"pkcs11:token=t;pin-value=1234", "pkcs11:token=t"},
+        {"pkcs11:pin-value=1234;token=t", "pkcs11:token=t"},
+        {"pkcs11:token=t?pin-value=s3cr%20t&module-name=x", "pkcs11:token=t?module-name=x"},
+        {"pkcs11:token=t?module-name=x&pin-value=9", "pkcs11:token=t?module-name=x"},
+        {"pkcs11:token=t?pin-source=file:/etc/pin", "pkcs11:token=t"},
+        /* p11-kit drops whitespace before it reads attribute names. */
+        {"pkcs11:token=t;pin-\nvalue=1234", "pkcs11:token=t"},
+        {"pkcs11:token=t;pin-value=12\n34", "pkcs11:token=t"},
+        /* Unparseable: not shown at all. */
+        {"pkcs11:id=%zz;pin-value=9999", "pkcs11:(not shown: not a valid pkcs11 URI)"},
+        {"/not/a/uri", "pkcs11:(not shown: not a valid pkcs11 URI)"},
     };
     char out[256];
 
@@ -44,12 +52,130 @@ static void test_redact_pin_value_in_path_and_query(void **state)
 
 static void test_redact_truncates_safely(void **state)
 {
-    char out[20];
+    char out[12];
 
     (void)state;
-    agent_uri_redact("pkcs11:token=t;pin-value=123456789", out, sizeof(out));
+    agent_uri_redact("pkcs11:token=t;object=abcdefgh;pin-value=123456789", out, sizeof(out));
     assert_int_equal(strlen(out), sizeof(out) - 1);
     assert_null(strstr(out, "1234"));
+}
+
+/* ---- property: no spelling of a PIN survives redaction --------------- */
+
+static uint64_t prop_state;
+
+static unsigned prop_next(unsigned bound)
+{
+    /* xorshift64*: deterministic, seeded below. */
+    prop_state ^= prop_state >> 12;
+    prop_state ^= prop_state << 25;
+    prop_state ^= prop_state >> 27;
+    return (unsigned)((prop_state * 2685821657736338717ULL) >> 33) % bound;
+}
+
+static void prop_append(char *buf, size_t len, size_t *used, const char *text)
+{
+    size_t n = strlen(text);
+
+    assert_true(*used + n < len);
+    memcpy(buf + *used, text, n + 1);
+    *used += n;
+}
+
+/* Appends text with random whitespace between characters and, when
+ * encode is set, some characters percent-encoded (either hex case). */
+static void prop_mangle(char *buf, size_t len, size_t *used, const char *text, bool encode)
+{
+    static const char *const spaces[] = {" ", "\t", "\n", "\r", "\r\n"};
+    char one[8];
+
+    for (const char *p = text; *p; p++) {
+        if (prop_next(4) == 0)
+            prop_append(buf, len, used, spaces[prop_next(5)]);
+        if (encode && prop_next(3) == 0)
+            snprintf(one, sizeof(one), prop_next(2) ? "%%%02X" : "%%%02x", (unsigned char)*p);
+        else
+            snprintf(one, sizeof(one), "%c", *p);
+        prop_append(buf, len, used, one);
+    }
+}
+
+/* Percent-decodes and drops whitespace: the PIN must not hide in the
+ * output in any spelling either. */
+static void prop_normalise(const char *in, char *out, size_t len)
+{
+    size_t o = 0;
+
+    for (const char *p = in; *p && o + 1 < len; p++) {
+        unsigned v;
+
+        if (*p == '%' && p[1] && p[2] && sscanf(p + 1, "%2x", &v) == 1) {
+            out[o++] = (char)v;
+            p += 2;
+        } else if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+            out[o++] = *p;
+        }
+    }
+    out[o] = '\0';
+}
+
+static void test_redact_property_no_pin_survives(void **state)
+{
+    static const char *const others[] = {"token", "object", "manufacturer", "model", "serial"};
+    const char *seed_env = getenv("TRUSTLINK_PROPERTY_SEED");
+    unsigned iterations = 20000;
+    char uri[1024], out[1024], norm[1024], pin[16];
+    unsigned shown = 0;
+
+    (void)state;
+    prop_state = seed_env ? strtoull(seed_env, NULL, 0) : 0x5eedULL;
+    if (prop_state == 0)
+        prop_state = 1;
+    for (unsigned i = 0; i < iterations; i++) {
+        size_t used = 0;
+        unsigned n_other = 1 + prop_next(3);
+        bool in_query = prop_next(2) == 0;
+        unsigned pin_at = prop_next(n_other + 1);
+
+        /* Digits between Q and Z: no other generated value can contain it. */
+        snprintf(pin, sizeof(pin), "Q%06uZ", prop_next(1000000));
+        prop_append(uri, sizeof(uri), &used, "pkcs11:");
+        for (unsigned k = 0; k <= n_other; k++) {
+            if (k == pin_at && !in_query) {
+                if (k > 0)
+                    prop_append(uri, sizeof(uri), &used, ";");
+                prop_mangle(uri, sizeof(uri), &used, "pin-value", false);
+                prop_append(uri, sizeof(uri), &used, "=");
+                prop_mangle(uri, sizeof(uri), &used, pin, true);
+                if (k == n_other)
+                    break;
+                prop_append(uri, sizeof(uri), &used, ";");
+            } else if (k > 0) {
+                prop_append(uri, sizeof(uri), &used, ";");
+            }
+            if (k == n_other)
+                break;
+            prop_mangle(uri, sizeof(uri), &used, others[prop_next(5)], false);
+            prop_append(uri, sizeof(uri), &used, "=");
+            prop_mangle(uri, sizeof(uri), &used, "abc", true);
+        }
+        if (in_query) {
+            prop_append(uri, sizeof(uri), &used, prop_next(2) ? "?" : "?module-name=m&");
+            prop_mangle(uri, sizeof(uri), &used, "pin-value", false);
+            prop_append(uri, sizeof(uri), &used, "=");
+            prop_mangle(uri, sizeof(uri), &used, pin, true);
+        }
+        agent_uri_redact(uri, out, sizeof(out));
+        prop_normalise(out, norm, sizeof(norm));
+        if (strstr(out, pin) || strstr(norm, pin) || strstr(norm, "pin-value") ||
+            strstr(norm, "pin-source"))
+            fail_msg("iteration %u: the PIN survived redaction:\n  uri: %s\n  out: %s", i, uri,
+                     out);
+        shown += strncmp(out, "pkcs11:(not shown", 17) != 0;
+    }
+    /* Most generated URIs are valid: the property is about real output. */
+    print_message("%u of %u generated URIs were shown redacted\n", shown, iterations);
+    assert_true(shown > iterations / 2);
 }
 
 static void test_parse_error_is_redacted_and_explained(void **state)
@@ -183,6 +309,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_redact_pin_value_in_path_and_query),
         cmocka_unit_test(test_redact_truncates_safely),
+        cmocka_unit_test(test_redact_property_no_pin_survives),
         cmocka_unit_test(test_parse_error_is_redacted_and_explained),
         cmocka_unit_test(test_classify_table),
         cmocka_unit_test(test_eproto_before_connack_is_tls),

@@ -467,8 +467,11 @@ static int run_as_nobody(struct ctl_fixture *fx, const char *line, const char *e
     pid_t pid;
     int status = 0;
 
-    if (geteuid() != 0)
+    if (geteuid() != 0) {
+        /* Denial itself is covered without root by test_control_privileges. */
+        print_message("skipped: switching to uid %d needs root\n", NOBODY);
         skip();
+    }
     pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
@@ -521,30 +524,49 @@ static void test_privileged_commands_refused_for_other_users(void **state)
     assert_int_equal(fx->fake.rotate_calls, 0);
 }
 
-static void test_allowed_uid_may_run_privileged_commands(void **state)
+static void test_admin_uid_may_run_privileged_commands(void **state)
 {
     struct ctl_fixture *fx = *state;
     static const uid_t uids[] = { 1234, NOBODY };
 
-    fx->config.allowed_uids = uids;
-    fx->config.n_allowed_uids = 2;
+    fx->config.admin_uids = uids;
+    fx->config.n_admin_uids = 2;
     ctlt_open(fx);
     assert_int_equal(run_as_nobody(fx, "{\"cmd\":\"reconnect\"}\n", "\"ok\":true"), 0);
     assert_int_equal(fx->fake.reconnect_calls, 1);
 }
 
-static void test_allowed_primary_gid_may_run_privileged_commands(void **state)
+static void test_admin_primary_gid_may_run_privileged_commands(void **state)
 {
     struct ctl_fixture *fx = *state;
     static const gid_t gids[] = { NOBODY };
 
-    fx->config.allowed_gids = gids;
-    fx->config.n_allowed_gids = 1;
+    fx->config.admin_gids = gids;
+    fx->config.n_admin_gids = 1;
     ctlt_open(fx);
     assert_int_equal(run_as_nobody(fx, "{\"cmd\":\"publish\",\"topic\":\"t\",\"payload\":\"p\"}\n",
                                    "\"ok\":true"),
                      0);
     assert_int_equal(fx->fake.publish_calls, 1);
+}
+
+/* The socket server hands the peer's rights to control_request_run: a
+ * publish-only uid publishes, but may not rotate or reconnect. */
+static void test_publish_uid_may_publish_only(void **state)
+{
+    struct ctl_fixture *fx = *state;
+    static const uid_t uids[] = { NOBODY };
+
+    fx->config.publish_uids = uids;
+    fx->config.n_publish_uids = 1;
+    ctlt_open(fx);
+    assert_int_equal(run_as_nobody(fx, "{\"cmd\":\"publish\",\"topic\":\"t\",\"payload\":\"p\"}\n",
+                                   "\"ok\":true"),
+                     0);
+    assert_int_equal(run_as_nobody(fx, "{\"cmd\":\"rotate\"}\n", "permission denied: rotate"), 0);
+    assert_int_equal(run_as_nobody(fx, "{\"cmd\":\"reconnect\"}\n", "permission denied"), 0);
+    assert_int_equal(fx->fake.publish_calls, 1);
+    assert_int_equal(fx->fake.rotate_calls + fx->fake.reconnect_calls, 0);
 }
 
 /* ---- socket file ---------------------------------------------------- */
@@ -667,8 +689,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_many_pipelined_requests_to_a_reading_client_all_answered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peer_closing_after_request_still_gets_reply, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_privileged_commands_refused_for_other_users, setup_open, teardown),
-        cmocka_unit_test_setup_teardown(test_allowed_uid_may_run_privileged_commands, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_allowed_primary_gid_may_run_privileged_commands, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_uid_may_run_privileged_commands, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_primary_gid_may_run_privileged_commands, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_publish_uid_may_publish_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_socket_file_gets_configured_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_socket_is_replaced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_live_socket_is_not_stolen, setup, teardown),

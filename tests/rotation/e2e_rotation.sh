@@ -12,13 +12,17 @@
 #   crash     trustlinkd killed right after each step, restarted: connected
 #             with a valid identity, completed from probe-ok on, rolled back
 #             before; the token holds exactly one identity
+#   journalfail  journal writes fail from probe-ok, switched or committed
+#             on (EISDIR): the rotation stops where it is, the old key is
+#             never retired before the journal records the commit, and a
+#             crash + restart on the failing storage keeps a working identity
 #   auto      automatic renewal of a short-lived certificate
 #   aws       one rotation speaking AWS IoT's CreateCertificateFromCsr topics
 #   keep      retire = keep-previous over four rotations (chip slots cycle)
 #   chain     the CA issues from a new intermediate: the chain its answer
 #             carried (not identity.chain_file) survives a restart
 . "$(dirname "$0")/../agent/lib.sh"
-scenario=${1:?usage: e2e_rotation.sh full|failures|crash|auto|aws|keep|chain softhsm|emu}
+scenario=${1:?usage: e2e_rotation.sh full|failures|crash|journalfail|auto|aws|keep|chain softhsm|emu}
 kind=${2:?usage: e2e_rotation.sh SCENARIO softhsm|emu}
 [ -x "${CA_RESPONDER:-}" ] || ag_fail "CA_RESPONDER must name trustlink-ca-responder"
 [ "$scenario" != chain ] || [ -x "${TRUSTLINKCTL:-}" ] || ag_fail "TRUSTLINKCTL must name trustlinkctl"
@@ -218,6 +222,7 @@ scenario_failures() {
 # ---------------------------------------------------------------------------
 scenario_crash() {
     local step old_fp rc
+    need_test_hooks
     rotation_config
     start_responder --seconds 3600
     for step in key-generated csr-published cert-received cert-stored probe-ok switched committed; do
@@ -258,6 +263,125 @@ ag_start_agent_crashing() {   # like ag_start_agent, with the crash hook
     AG_AGENT_PID=$!
     ag_wait_for "$AG_WAIT" "control socket" ag_agent_up
     ag_wait_state connected
+}
+
+ag_start_agent_stopping() {   # like ag_start_agent, with the stop hook (SIGSTOP after step $1)
+    rm -f "$AG_DIR/control.sock"
+    TRUSTLINK_ROTATION_STOP_AFTER=$1 "$TRUSTLINKD" --config "$AG_DIR/agent.json" \
+        >>"$AG_DIR/agent.log" 2>&1 &
+    AG_AGENT_PID=$!
+    ag_wait_for "$AG_WAIT" "control socket" ag_agent_up
+    ag_wait_state connected
+}
+
+agent_stopped() { ps -o stat= -p "$AG_AGENT_PID" 2>/dev/null | grep -q '^T'; }
+
+need_test_hooks() {
+    if [ "${TRUSTLINK_TEST_HOOKS:-}" != 1 ]; then
+        echo "SKIP: trustlinkd was built without -DTRUSTLINK_TEST_HOOKS=ON (the crash/stop hooks this scenario drives)"
+        exit 77
+    fi
+}
+
+# ---------------------------------------------------------------------------
+# Storage fails in the middle of a rotation: a directory named like the
+# journal's temporary file makes every journal write fail (EISDIR, standing
+# in for ENOSPC/EIO on an SD card). For each first failing step the agent
+# is stopped right after the step before it, the directory is created, and
+# the agent continues; then it is killed and restarted on the still failing
+# storage. A working identity must remain every time.
+scenario_journalfail() {
+    local fails stop old_id old_fp new_fp objs type blocker=$AG_DIR/state/.rotation.json.tmp
+    need_test_hooks
+    rotation_config
+    start_responder --seconds 3600
+    for fails in probe-ok switched committed; do
+        case "$fails" in
+        probe-ok) stop=cert-stored ;;
+        switched) stop=probe-ok ;;
+        committed) stop=switched ;;
+        esac
+        ag_start_agent_stopping "$stop"
+        old_id=$(key_id)
+        old_fp=$(fingerprint)
+        ag_control '{"cmd":"rotate"}' >/dev/null
+        ag_wait_for 60 "trustlinkd stopped after $stop" agent_stopped
+        mkdir "$blocker"
+        kill -CONT "$AG_AGENT_PID"
+        if [ "$fails" = probe-ok ]; then
+            # Not proven on disk: rolled back live, the old identity stays.
+            ag_wait_status 60 "rotation failed" \
+                "s['rotation']['state'] == 'idle' and s['rotation']['last_result'] == 'failed'"
+            [ "$(fingerprint)" = "$old_fp" ] || ag_fail "$fails: the agent left its old identity"
+        else
+            # The new identity is in use; the old key must stay on the token
+            # until the journal records the commit.
+            ag_wait_status 60 "commit pending" "s['rotation']['state'] == 'commit-pending'"
+            ag_wait_state connected
+            [ "$(fingerprint)" != "$old_fp" ] || ag_fail "$fails: not using the new identity"
+            objs=$(token_objects)
+            grep -q "^Private .* $old_id\$" <<<"$objs" ||
+                ag_fail "$fails: the old key was retired while the journal could not say so: $objs"
+        fi
+        # Crash and restart on the still failing storage.
+        kill -KILL "$AG_AGENT_PID"
+        wait "$AG_AGENT_PID" 2>/dev/null || true
+        AG_AGENT_PID=
+        ag_start_agent
+        ag_wait_state connected
+        check_one_identity
+        new_fp=$(fingerprint)
+        if [ "$fails" = probe-ok ]; then
+            [ "$(key_id)" = "$old_id" ] && [ "$new_fp" = "$old_fp" ] ||
+                ag_fail "$fails: after the restart the identity changed"
+        else
+            [ "$(key_id)" != "$old_id" ] && [ "$new_fp" != "$old_fp" ] ||
+                ag_fail "$fails: after the restart the rotation was not completed"
+            [ "$(rotation_field last_result)" = completed-after-restart ] ||
+                ag_fail "$fails: result $(rotation_field last_result)"
+        fi
+        ag_note "$fails: journal failing, crash + restart: working identity $(key_id)"
+        rmdir "$blocker"
+        ag_kill "$AG_AGENT_PID"
+        AG_AGENT_PID=
+    done
+    # The storage recovers while the commit is pending: it completes alone.
+    ag_start_agent_stopping switched
+    old_id=$(key_id)
+    ag_control '{"cmd":"rotate"}' >/dev/null
+    ag_wait_for 60 "trustlinkd stopped after switched" agent_stopped
+    mkdir "$blocker"
+    kill -CONT "$AG_AGENT_PID"
+    ag_wait_status 60 "commit pending" "s['rotation']['state'] == 'commit-pending'"
+    rmdir "$blocker"
+    ag_wait_status 60 "rotation success after the journal recovered" \
+        "s['rotation']['state'] == 'idle' and s['rotation']['last_result'] == 'success'"
+    [ "$(key_id)" != "$old_id" ] || ag_fail "pending commit: the key did not change"
+    [ ! -e "$AG_DIR/state/rotation.json" ] || ag_fail "pending commit: journal left"
+    check_one_identity
+    ag_kill "$AG_AGENT_PID"
+    AG_AGENT_PID=
+
+    # The token ran ahead of the journal (it says cert-stored, roll back,
+    # but the old key is gone): recovery must keep the only key left.
+    ag_start_agent_crashing cert-stored
+    old_id=$(key_id)
+    ag_control '{"cmd":"rotate"}' >/dev/null || true
+    ag_wait_for 60 "trustlinkd crashed after cert-stored" sh -c "! kill -0 $AG_AGENT_PID 2>/dev/null"
+    wait "$AG_AGENT_PID" 2>/dev/null || true
+    AG_AGENT_PID=
+    for type in privkey pubkey cert; do
+        ag_tool pkcs11-tool --module "$AG_MODULE" --token-label "$AG_TOKEN" --login --pin "$AG_PIN" \
+            --delete-object --type "$type" --id "$old_id" >/dev/null 2>&1 || true
+    done
+    objs=$(token_objects)
+    grep -q " $old_id\$" <<<"$objs" && ag_fail "could not remove the old key for the test: $objs"
+    ag_start_agent
+    ag_wait_state connected
+    check_one_identity
+    [ "$(key_id)" != "$old_id" ] || ag_fail "old key id still in use"
+    [ "$(rotation_field last_result)" = completed-after-restart ] ||
+        ag_fail "old key gone: result $(rotation_field last_result)"
 }
 
 # ---------------------------------------------------------------------------

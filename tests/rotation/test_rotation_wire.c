@@ -104,10 +104,15 @@ static void rejections_carry_the_reason(void **state)
                             sizeof(err)),
                      ROTATION_ANSWER_REJECTED);
     assert_non_null(strstr(err, "policy says no"));
-    /* A rejection of a request without a usable id is still ours. */
+    /* Without a request_id it is not ours: ignored (the request times
+     * out), so a forged rejection cannot fail a rotation. */
     assert_int_equal(answer(AGENT_ROTATION_TRUSTLINK, false, "{\"error\":\"bad request\"}", &pem,
                             err, sizeof(err)),
-                     ROTATION_ANSWER_REJECTED);
+                     ROTATION_ANSWER_IGNORE);
+    assert_int_equal(answer(AGENT_ROTATION_TRUSTLINK, true, "{\"certificate\":\"X\"}", &pem, err,
+                            sizeof(err)),
+                     ROTATION_ANSWER_IGNORE);
+    assert_null(pem);
     assert_int_equal(answer(AGENT_ROTATION_AWS, false,
                             "{\"statusCode\":400,\"errorCode\":\"InvalidCsr\","
                             "\"errorMessage\":\"bad csr\"}",
@@ -128,7 +133,6 @@ static void malformed_answers_are_named(void **state)
         {AGENT_ROTATION_TRUSTLINK, "not json", "not a JSON object"},
         {AGENT_ROTATION_TRUSTLINK, "[1,2]", "not a JSON object"},
         {AGENT_ROTATION_TRUSTLINK, "{\"request_id\":\"req-1\"} trailing", "not a JSON object"},
-        {AGENT_ROTATION_TRUSTLINK, "{\"certificate\":\"X\"}", "no request_id"},
         {AGENT_ROTATION_TRUSTLINK, "{\"request_id\":\"req-1\"}", "no certificate"},
         {AGENT_ROTATION_TRUSTLINK, "{\"request_id\":\"req-1\",\"certificate\":5}",
          "no certificate"},
