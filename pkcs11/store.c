@@ -277,10 +277,13 @@ static enum tok_store_err parse_text(struct tok_store *st, const char *text, siz
     if (!get_u64(root, "version", &version) || version != TOK_STORE_VERSION)
         goto corrupt;
     snprintf(path, sizeof(path), "generation");
-    if (!get_u64(root, "generation", &d.generation))
+    /* The counters are written as JSON int64 and only grow: at INT64_MAX
+     * (where json-c also clamps larger numbers) the next write would
+     * produce a file that does not load. */
+    if (!get_u64(root, "generation", &d.generation) || d.generation >= INT64_MAX)
         goto corrupt;
     snprintf(path, sizeof(path), "next_uid");
-    if (!get_u64(root, "next_uid", &d.next_uid) || d.next_uid == 0)
+    if (!get_u64(root, "next_uid", &d.next_uid) || d.next_uid == 0 || d.next_uid >= INT64_MAX)
         goto corrupt;
     snprintf(path, sizeof(path), "label");
     if (!json_object_object_get_ex(root, "label", &v) || !json_object_is_type(v, json_type_string) ||
