@@ -74,7 +74,7 @@ static void remove_ca_file(void)
 static void fixture_init(void)
 {
     BIO *bio;
-    FILE *f;
+    FILE *f = NULL;
     int fd;
 
     if (fixture.expected != NULL)
