@@ -107,6 +107,9 @@ struct pctx {
     const char *what;    /* set on failure: the JSON path */
 };
 
+/* The largest generation or next_uid a store file may hold. */
+#define TOK_STORE_COUNTER_MAX ((uint64_t)1 << 62)
+
 static bool get_u64(json_object *obj, const char *key, uint64_t *out)
 {
     json_object *v;
@@ -278,10 +281,15 @@ static enum tok_store_err parse_text(struct tok_store *st, const char *text, siz
     if (!get_u64(root, "version", &version) || version != TOK_STORE_VERSION)
         goto corrupt;
     snprintf(path, sizeof(path), "generation");
-    if (!get_u64(root, "generation", &d.generation))
+    /* The counters are written as JSON int64 and only grow by one per
+     * write or object: near INT64_MAX (where json-c also clamps larger
+     * numbers) a later write would produce a file that does not load.
+     * Real use never comes near the limit, which leaves 2^62 steps. */
+    if (!get_u64(root, "generation", &d.generation) || d.generation > TOK_STORE_COUNTER_MAX)
         goto corrupt;
     snprintf(path, sizeof(path), "next_uid");
-    if (!get_u64(root, "next_uid", &d.next_uid) || d.next_uid == 0)
+    if (!get_u64(root, "next_uid", &d.next_uid) || d.next_uid == 0 ||
+        d.next_uid > TOK_STORE_COUNTER_MAX)
         goto corrupt;
     snprintf(path, sizeof(path), "label");
     if (!json_object_object_get_ex(root, "label", &v) || !json_object_is_type(v, json_type_string) ||

@@ -213,7 +213,6 @@ int ctl_call(const char *socket_path, struct json_object *request, int timeout_m
              struct ctl_reply *reply, char *err, size_t err_len)
 {
     long long deadline = ctl_now_ms() + timeout_ms;
-    struct json_object *ok = NULL;
     const char *text;
     char *line = NULL;
     char *out = NULL;
@@ -243,17 +242,8 @@ int ctl_call(const char *socket_path, struct json_object *request, int timeout_m
         goto cleanup;
     if (read_line(fd, deadline, socket_path, &line, err, err_len) < 0)
         goto cleanup;
-    reply->obj = json_tokener_parse(line);
-    if (reply->obj == NULL || !json_object_is_type(reply->obj, json_type_object) ||
-        !json_object_object_get_ex(reply->obj, "ok", &ok) ||
-        !json_object_is_type(ok, json_type_boolean)) {
-        snprintf(err, err_len, "invalid reply from %s (not a JSON object with \"ok\"): %.120s",
-                 socket_path, line);
-        goto cleanup;
-    }
-    reply->raw = line;
+    rc = ctl_reply_parse(line, socket_path, reply, err, err_len);
     line = NULL;
-    rc = 0;
 cleanup:
     if (rc < 0)
         ctl_reply_free(reply);
@@ -262,6 +252,27 @@ cleanup:
     if (fd >= 0)
         close(fd);
     return rc;
+}
+
+int ctl_reply_parse(char *line, const char *source, struct ctl_reply *reply, char *err,
+                    size_t err_len)
+{
+    struct json_object *ok = NULL;
+
+    memset(reply, 0, sizeof(*reply));
+    reply->obj = json_tokener_parse(line);
+    if (reply->obj == NULL || !json_object_is_type(reply->obj, json_type_object) ||
+        !json_object_object_get_ex(reply->obj, "ok", &ok) ||
+        !json_object_is_type(ok, json_type_boolean)) {
+        snprintf(err, err_len, "invalid reply from %s (not a JSON object with \"ok\"): %.120s",
+                 source, line);
+        json_object_put(reply->obj);
+        reply->obj = NULL;
+        free(line);
+        return -1;
+    }
+    reply->raw = line;
+    return 0;
 }
 
 void ctl_reply_free(struct ctl_reply *reply)

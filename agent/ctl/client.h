@@ -26,6 +26,11 @@ struct ctl_reply {
  * could not be reached or did not answer properly. */
 int ctl_call(const char *socket_path, struct json_object *request, int timeout_ms,
              struct ctl_reply *reply, char *err, size_t err_len);
+/* Reads one reply line (NUL-terminated, without '\n'; ownership passes
+ * in, on failure too) from source (named in err). 0 with reply filled, or
+ * -1 with reply empty and err saying why. */
+int ctl_reply_parse(char *line, const char *source, struct ctl_reply *reply, char *err,
+                    size_t err_len);
 void ctl_reply_free(struct ctl_reply *reply);
 
 #endif

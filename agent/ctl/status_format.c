@@ -206,7 +206,7 @@ static void print_state_details(FILE *out, struct json_object *reply)
         if (v < 10000)
             fprintf(out, "%.1f s", (double)v / 1000.0);
         else
-            print_duration(out, v / 1000 + (v % 1000 >= 500));   /* rounded, no overflow */
+            print_duration(out, v / 1000 + (v % 1000 >= 500)); /* rounded; no v + 500 overflow */
     } else if (get_int(reply, "next_retry_s", &v)) {
         fputs(" (next retry in ", out);
         print_duration(out, v);

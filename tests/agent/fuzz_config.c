@@ -7,7 +7,8 @@
  * deep nesting and invalid UTF-8. Every document must give either a
  * config that holds the documented bounds, or -1 with a non-empty message
  * and the output struct untouched (config.h);
- * never a crash or a leak (the ASan/UBSan build runs this too). Documents
+ * never a crash or a leak (the ASan/UBSan build runs this too). The
+ * per-document check is the libFuzzer target's (tests/fuzz/fuzz_agent_config.c). Documents
  * are passed in exact-size heap buffers, without a terminating NUL, so a
  * read past len is caught. TRUSTLINK_FUZZ_SEED and TRUSTLINK_FUZZ_ITERATIONS
  * override the defaults; the seed is printed so a failure can be replayed.
@@ -25,6 +26,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
+#include "fuzz_target.h"
 #include "json_mutator.h"
 
 #include "config.h"
@@ -64,73 +66,6 @@ static const char *const seeds[] = {
     "\"retry_max\":604800,\"probe_client_id\":\"c-9-probe\"}}",
 };
 
-/* A parse that fails must leave out untouched (config.h). */
-static const unsigned char POISON = 0xA5;
-
-static void check_result(int rc, const struct agent_config *cfg, const char *err, const char *doc,
-                         size_t len)
-{
-    if (rc == 0) {
-        assert_non_null(cfg->device_id);
-        assert_non_null(cfg->identity.key_uri);
-        assert_non_null(cfg->identity.certificate);
-        assert_non_null(cfg->broker.host);
-        assert_true(cfg->broker.port >= 1 && cfg->broker.port <= 65535);
-        assert_true(cfg->broker.ca_file != NULL || cfg->broker.ca_dir != NULL);
-        assert_false(cfg->identity.pin_file != NULL && cfg->identity.pin_credential != NULL);
-        assert_true(cfg->control.n_admin_uids == 0 || cfg->control.admin_uids != NULL);
-        assert_true(cfg->control.n_admin_gids == 0 || cfg->control.admin_gids != NULL);
-        assert_true(cfg->control.n_publish_uids == 0 || cfg->control.publish_uids != NULL);
-        assert_true(cfg->control.n_publish_gids == 0 || cfg->control.publish_gids != NULL);
-        assert_non_null(cfg->telemetry.status_topic);
-        assert_non_null(cfg->telemetry.heartbeat_topic);
-        /* Every topic is expanded: no template left (ids cannot hold
-         * braces). */
-        assert_non_null(cfg->telemetry.topic_prefix);
-        {
-            const char *topics[] = {cfg->telemetry.topic_prefix, cfg->telemetry.status_topic,
-                                    cfg->telemetry.heartbeat_topic, cfg->rotation.request_topic,
-                                    cfg->rotation.accepted_topic, cfg->rotation.rejected_topic};
-
-            for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++) {
-                assert_non_null(topics[i]);
-                if (strstr(topics[i], "{device_id}") != NULL ||
-                    strstr(topics[i], "{client_id}") != NULL)
-                    fail_msg("topic \"%s\" not expanded (device id \"%s\") from \"%.*s\"",
-                             topics[i], cfg->device_id, (int)len, doc);
-            }
-        }
-        /* Rotation is always filled, within the documented bounds. */
-        assert_true(!cfg->rotation.enabled || cfg->rotation.issuing_ca_file != NULL);
-        assert_non_null(cfg->rotation.state_dir);
-        assert_true(cfg->rotation.state_dir[0] == '/');
-        assert_non_null(cfg->rotation.probe_client_id);
-        assert_non_null(cfg->broker.client_id);
-        assert_string_not_equal(cfg->rotation.probe_client_id, cfg->broker.client_id);
-        assert_true(cfg->rotation.answer_timeout_ms >= 1 &&
-                    cfg->rotation.answer_timeout_ms <= 3600 * 1000);
-        assert_true(cfg->rotation.max_attempts >= 1 && cfg->rotation.max_attempts <= 20);
-        assert_true(cfg->rotation.renew_floor_s >= 0 &&
-                    cfg->rotation.renew_floor_s <= 3650LL * 86400);
-        assert_true(cfg->rotation.check_interval_ms >= 1 &&
-                    cfg->rotation.check_interval_ms <= 86400 * 1000);
-        assert_true(cfg->rotation.jitter_cap_s >= 0 && cfg->rotation.jitter_cap_s <= 604800);
-        assert_true(cfg->rotation.min_interval_s >= 0 && cfg->rotation.min_interval_s <= 86400);
-        assert_true(cfg->rotation.retry_base_s >= 1 &&
-                    cfg->rotation.retry_base_s <= cfg->rotation.retry_max_s &&
-                    cfg->rotation.retry_max_s <= 604800);
-    } else if (rc != -1 || err[0] == '\0') {
-        fail_msg("rc %d with message \"%s\" for \"%.*s\"", rc, err, (int)len, doc);
-    } else {
-        const unsigned char *p = (const unsigned char *)cfg;
-        size_t i;
-
-        for (i = 0; i < sizeof(*cfg); i++)
-            if (p[i] != POISON)
-                fail_msg("failed parse wrote out (byte %zu) for \"%.*s\"", i, (int)len, doc);
-    }
-}
-
 static void test_mutated_documents_parse_or_fail_cleanly(void **state)
 {
     uint64_t seed = fuzz_seed(0x6167656e74ull);
@@ -153,10 +88,10 @@ static void test_mutated_documents_parse_or_fail_cleanly(void **state)
 
         assert_non_null(exact);
         memcpy(exact, buf, len);
-        memset(&cfg, POISON, sizeof(cfg));
+        memset(&cfg, FUZZ_CONFIG_POISON, sizeof(cfg));
         err[0] = '\0';
         rc = agent_config_parse(exact, len, &cfg, err, sizeof(err));
-        check_result(rc, &cfg, err, exact, len);
+        fuzz_check_agent_config(rc, &cfg, err, exact, len);
         if (rc == 0) {
             accepted++;
             /* A reload compares two accepted configurations. */
@@ -171,7 +106,7 @@ static void test_mutated_documents_parse_or_fail_cleanly(void **state)
         if (rc != 0 && i % 16 == 0) {
             char small[8];
 
-            memset(&cfg, POISON, sizeof(cfg));
+            memset(&cfg, FUZZ_CONFIG_POISON, sizeof(cfg));
             assert_int_equal(agent_config_parse(exact, len, &cfg, small, sizeof(small)), -1);
             assert_true(memchr(small, '\0', sizeof(small)) != NULL);
         }
@@ -208,10 +143,10 @@ static void test_mutated_files_load_or_fail_with_the_path(void **state)
         assert_non_null(f);
         assert_int_equal(fwrite(buf, 1, len, f), len);
         assert_int_equal(fclose(f), 0);
-        memset(&cfg, POISON, sizeof(cfg));
+        memset(&cfg, FUZZ_CONFIG_POISON, sizeof(cfg));
         err[0] = '\0';
         rc = agent_config_load(path, &cfg, err, sizeof(err));
-        check_result(rc, &cfg, err, buf, len);
+        fuzz_check_agent_config(rc, &cfg, err, buf, len);
         if (rc == 0)
             agent_config_free(&cfg);
         else if (strstr(err, path) == NULL)

@@ -24,6 +24,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
+#include "fuzz_target.h"
 #include "json_mutator.h"
 
 #include "config.h"
@@ -43,34 +44,6 @@ static const char *const seeds[] = {
     "{\"tokens\":[{\"label\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"interface\":\"emu:y\","
     "\"key_slots\":[5],\"free_slots\":[6],\"store\":\"/t\"}],\"pin_kdf_iterations\":10000000}",
 };
-
-static void check_result(int rc, const struct p11_config *cfg, const char *err, const char *doc,
-                         size_t len)
-{
-    size_t i, j;
-
-    if (rc == 0) {
-        if (cfg->n_tokens < 1 || cfg->n_tokens > P11_MAX_TOKENS || cfg->tokens == NULL)
-            fail_msg("accepted %zu tokens from \"%.*s\"", cfg->n_tokens, (int)len, doc);
-        assert_true(cfg->pin_kdf_iterations == 0 ||
-                    (cfg->pin_kdf_iterations >= 1000 && cfg->pin_kdf_iterations <= 10000000));
-        assert_true(cfg->log_level >= P11_LOG_ERROR && cfg->log_level <= P11_LOG_DEBUG);
-        for (i = 0; i < cfg->n_tokens; i++) {
-            const struct p11_token_config *t = &cfg->tokens[i];
-
-            assert_true(t->label[0] != '\0' && strlen(t->label) <= P11_LABEL_MAX);
-            assert_true(t->interface != NULL && t->interface[0] != '\0');
-            assert_true(t->store != NULL && t->store[0] != '\0');
-            assert_true(t->n_key_slots <= P11_CHIP_SLOTS && t->n_free_slots <= P11_CHIP_SLOTS);
-            for (j = 0; j < t->n_key_slots; j++)
-                assert_true(t->key_slots[j] < P11_CHIP_SLOTS);
-            for (j = 0; j < t->n_free_slots; j++)
-                assert_true(t->free_slots[j] < P11_CHIP_SLOTS);
-        }
-    } else if (rc != -1 || err[0] == '\0') {
-        fail_msg("rc %d with message \"%s\" for \"%.*s\"", rc, err, (int)len, doc);
-    }
-}
 
 static void test_mutated_documents_parse_or_fail_cleanly(void **state)
 {
@@ -95,7 +68,7 @@ static void test_mutated_documents_parse_or_fail_cleanly(void **state)
         memset(&cfg, 0, sizeof(cfg));
         err[0] = '\0';
         rc = p11_config_parse(exact, len, &cfg, err, sizeof(err));
-        check_result(rc, &cfg, err, exact, len);
+        fuzz_check_p11_config(rc, &cfg, err, exact, len);
         if (rc == 0) {
             accepted++;
             p11_config_free(&cfg);
@@ -143,7 +116,7 @@ static void test_mutated_files_load_or_fail_with_the_path(void **state)
         memset(&cfg, 0, sizeof(cfg));
         err[0] = '\0';
         rc = p11_config_load(path, &cfg, err, sizeof(err));
-        check_result(rc, &cfg, err, buf, len);
+        fuzz_check_p11_config(rc, &cfg, err, buf, len);
         if (rc == 0)
             p11_config_free(&cfg);
         else if (strstr(err, path) == NULL)
