@@ -541,6 +541,11 @@ bool agent_mqtt_hangup(struct agent *a)
 
     if (a->state != AGENT_STATE_CONNECTING || !a->mqtt)
         return false;
+    /* Read first what the broker sent before closing (a TLS alert says why
+     * it refused us); taking SO_ERROR first would clear the reset and class
+     * a refusal as a network failure. */
+    if (agent_mqtt_has_pending_data(a->mqtt))
+        return false;
     err = agent_mqtt_socket_error(a->mqtt);
     if (err == 0)
         return false;   /* read it: the broker may have sent a TLS alert */

@@ -213,6 +213,16 @@ int agent_mqtt_socket_error(const struct agent_mqtt *m)
     return err;
 }
 
+bool agent_mqtt_has_pending_data(const struct agent_mqtt *m)
+{
+    int fd = mosquitto_socket(m->mosq);
+    unsigned char byte;
+
+    /* MSG_PEEK leaves both the byte and a pending socket error in place:
+     * data queued before a reset (a TLS alert) is read before the error. */
+    return fd >= 0 && recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
 int agent_mqtt_connect_errno(const struct agent_mqtt *m)
 {
     return m->connect_errno;

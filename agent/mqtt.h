@@ -67,6 +67,9 @@ int agent_mqtt_fd(const struct agent_mqtt *m);
 /* The socket's pending error (SO_ERROR, cleared by reading it), 0 if
  * none: how an asynchronous connect failure shows, because libmosquitto
  * 2.0.11 keeps such a socket and reports success (integration-facts.md 7). */
+/* True when the socket holds unread bytes (say a TLS alert sent before
+ * the peer closed): they must be read before the socket's error is taken. */
+bool agent_mqtt_has_pending_data(const struct agent_mqtt *m);
 int agent_mqtt_socket_error(const struct agent_mqtt *m);
 /* On loopback the refusal arrives while mosquitto_connect_async still
  * runs: its first TLS write fails (consuming SO_ERROR) and it still
