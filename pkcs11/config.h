@@ -28,6 +28,10 @@
  *     "log_level": "warning",          optional: error|warning|info|debug
  *     "pin_kdf_iterations": 100000     optional: PBKDF2 iterations for PINs
  *                                      set from now on, 1000-10000000
+ *     "lock_dir": "/run/trustlink-lock" optional, absolute: directory of the
+ *                                      chip's inter-process bus lock files
+ *                                      (default /run/trustlink-lock; must
+ *                                      not be world-writable)
  *   }
  * A slot number may appear once across key_slots and free_slots of a
  * token. Errors name the JSON path and what was expected, e.g.
@@ -67,6 +71,7 @@ struct p11_config {
     size_t n_tokens;
     enum p11_log_level log_level;
     uint32_t pin_kdf_iterations;   /* 0: the default (pin.h) */
+    char *lock_dir;                /* NULL: the driver's default */
 };
 
 /* Parses JSON text. 0 on success; -1 with err filled (never both). */

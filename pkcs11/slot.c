@@ -195,8 +195,8 @@ CK_RV p11_token_ensure(struct p11_module *m, struct p11_token *tok)
     if (tok->chip != NULL && tok->store != NULL)
         return CKR_OK;
     if (tok->chip == NULL) {
-        rv = p11_chip_open(tok->cfg->interface, !m->no_os_threads, &tok->chip, detail,
-                           sizeof(detail));
+        rv = p11_chip_open(tok->cfg->interface, m->cfg.lock_dir, !m->no_os_threads, &tok->chip,
+                           detail, sizeof(detail));
         if (rv != CKR_OK) {
             snprintf(tok->error, sizeof(tok->error), "%s", detail);
             p11_log(P11_LOG_WARNING, "token \"%s\" not present: %s", tok->cfg->label, detail);

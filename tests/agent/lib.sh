@@ -49,7 +49,6 @@ ag_init() {
     AG_NOTIFY_PID=
     trap ag_cleanup EXIT
     trap 'exit 130' INT TERM
-    export TRUSTLINK_LOCK_DIR=$AG_DIR
     # Sanitizer builds: tools that dlopen an ASan-built module, and ASan
     # programs, must not insist on the runtime coming first (facts 6).
     export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
@@ -239,6 +238,7 @@ ag_setup_emu() {
     cat >"$AG_DIR/pkcs11.json" <<CONF
 {"tokens":[{"label":"trustlink","interface":"emu:$AG_DIR/emu.sock","key_slots":[0],
             "free_slots":[2,3,4],"store":"$AG_DIR/store"}],
+ "lock_dir": "$AG_DIR",
  "pin_kdf_iterations": 1000}
 CONF
     export TRUSTLINK_PKCS11_CONF=$AG_DIR/pkcs11.json

@@ -567,8 +567,8 @@ static int write_config(const struct bench *b, const char *sock, unsigned bus_hz
     fprintf(f,
             "{\"tokens\":[{\"label\":\"bench\",\"interface\":\"emu:%s@0x35\",\"key_slots\":[0],"
             "\"free_slots\":[2,3],\"store\":\"%s/token-%u%s\"}],\"log_level\":\"error\","
-            "\"pin_kdf_iterations\":1000}\n",
-            sock, b->dir, bus_hz, long_wd ? "-longwd" : "");
+            "\"pin_kdf_iterations\":1000,\"lock_dir\":\"%s\"}\n",
+            sock, b->dir, bus_hz, long_wd ? "-longwd" : "", b->dir);
     return fclose(f) == 0 ? 0 : -1;
 }
 
@@ -787,7 +787,6 @@ int main(int argc, char **argv)
         perror("mkdtemp");
         return 1;
     }
-    setenv("TRUSTLINK_LOCK_DIR", b.dir, 1);
     if (b.out != NULL && (json = fopen(b.out, "w")) == NULL) {
         perror(b.out);
         goto cleanup;
