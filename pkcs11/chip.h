@@ -39,8 +39,10 @@ struct p11_chip_info {
 bool p11_chip_interface_known(const char *interface);
 
 /* may_create_threads false (CKF_LIBRARY_CANT_CREATE_OS_THREADS): the chip
- * must be driven from the callers' threads only. */
-CK_RV p11_chip_open(const char *interface, bool may_create_threads, struct p11_chip **out,
+ * must be driven from the callers' threads only. lock_dir: the config's
+ * lock_dir (NULL: the driver's default). */
+CK_RV p11_chip_open(const char *interface, const char *lock_dir, bool may_create_threads,
+                    struct p11_chip **out,
                     char *detail, size_t detail_len);
 void p11_chip_close(struct p11_chip *chip);
 CK_RV p11_chip_info(struct p11_chip *chip, struct p11_chip_info *info);

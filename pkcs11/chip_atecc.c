@@ -61,17 +61,19 @@ CK_RV p11_ckr_from_atecc(atecc_err e)
 
 /* Maps a driver result and, on failure, logs what the driver knows: the
  * CKR_ alone cannot tell a user whether to check wiring, the address or
- * the chip's configuration. The detail is the device's latest; with
- * several threads on one chip it may belong to a neighbouring call. */
+ * the chip's configuration. The detail is this thread's own call's
+ * (atecc_error_detail is per thread). */
 static CK_RV chip_result(struct p11_chip *chip, const char *what, atecc_err e)
 {
+    (void)chip;
     if (e != ATECC_OK)
         p11_log(P11_LOG_WARNING, "chip %s failed: %s (%s)", what, atecc_strerror(e),
-                atecc_last_error(chip->dev));
+                atecc_error_detail());
     return p11_ckr_from_atecc(e);
 }
 
-CK_RV p11_chip_open(const char *interface, bool may_create_threads, struct p11_chip **out,
+CK_RV p11_chip_open(const char *interface, const char *lock_dir, bool may_create_threads,
+                    struct p11_chip **out,
                     char *detail, size_t detail_len)
 {
     struct p11_chip *c = calloc(1, sizeof(*c));
@@ -87,6 +89,8 @@ CK_RV p11_chip_open(const char *interface, bool may_create_threads, struct p11_c
      * application that forbids library threads gets the thread-less one. */
     if (!may_create_threads)
         options.sign_policy = ATECC_SIGN_POLICY_NAIVE;
+    if (lock_dir != NULL)
+        options.lock_dir = lock_dir;
     e = atecc_open(interface, &options, &c->dev, detail, detail_len);
     if (e != ATECC_OK) {
         if (detail != NULL && detail_len > 0 && detail[0] == '\0')

@@ -211,7 +211,8 @@ static int parse_level(json_object *root, enum p11_log_level *out, struct perr *
 
 int p11_config_parse(const char *text, size_t len, struct p11_config *out, char *err, size_t err_len)
 {
-    static const char *const known[] = {"tokens", "log_level", "pin_kdf_iterations", "verify_signatures", NULL};
+    static const char *const known[] = {"tokens", "log_level", "pin_kdf_iterations",
+                                        "verify_signatures", "lock_dir", NULL};
     struct perr e = {err, err_len};
     struct p11_config cfg = {0};
     json_tokener *tk = NULL;
@@ -271,6 +272,20 @@ int p11_config_parse(const char *text, size_t len, struct p11_config *out, char 
             goto cleanup;
         }
         cfg.pin_kdf_iterations = (uint32_t)it;
+    }
+    if (json_object_object_get_ex(root, "lock_dir", &tokens)) {
+        const char *dir = NULL;
+
+        if (get_string(root, "", "lock_dir", 4096, &dir, &e) != 0)
+            goto cleanup;
+        if (dir[0] != '/') {
+            set_err(&e, "lock_dir: expected an absolute path, got \"%s\"", dir);
+            goto cleanup;
+        }
+        if ((cfg.lock_dir = strdup(dir)) == NULL) {
+            set_err(&e, "lock_dir: out of memory");
+            goto cleanup;
+        }
     }
     if (!json_object_object_get_ex(root, "tokens", &tokens)) {
         set_err(&e, "tokens: missing (expected an array of 1-%d token objects)", P11_MAX_TOKENS);
@@ -383,5 +398,6 @@ void p11_config_free(struct p11_config *cfg)
         free(cfg->tokens[i].store);
     }
     free(cfg->tokens);
+    free(cfg->lock_dir);
     memset(cfg, 0, sizeof(*cfg));
 }

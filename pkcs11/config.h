@@ -34,6 +34,10 @@
  *                                      against the key's public key before
  *                                      it is returned (a bad one is made
  *                                      again once, then CKR_DEVICE_ERROR)
+ *     "lock_dir": "/run/trustlink-lock" optional, absolute: directory of the
+ *                                      chip's inter-process bus lock files
+ *                                      (default /run/trustlink-lock; must
+ *                                      not be world-writable)
  *   }
  * A slot number may appear once across key_slots and free_slots of a
  * token. Errors name the JSON path and what was expected, e.g.
@@ -75,6 +79,7 @@ struct p11_config {
     enum p11_log_level log_level;
     uint32_t pin_kdf_iterations;   /* 0: the default (pin.h) */
     bool verify_signatures;        /* default true */
+    char *lock_dir;                /* NULL: the driver's default */
 };
 
 /* Parses JSON text. 0 on success; -1 with err filled (never both). */

@@ -270,8 +270,8 @@ static CK_RV token_ensure(struct p11_module *m, struct p11_token *tok)
     if (tok->chip != NULL && tok->store != NULL)
         return CKR_OK;
     if (tok->chip == NULL) {
-        rv = p11_chip_open(tok->cfg->interface, !m->no_os_threads, &tok->chip, detail,
-                           sizeof(detail));
+        rv = p11_chip_open(tok->cfg->interface, m->cfg.lock_dir, !m->no_os_threads, &tok->chip,
+                           detail, sizeof(detail));
         if (rv != CKR_OK) {
             /* Logged once per reason: C_WaitForSlotEvent probes every second. */
             if (strncmp(tok->error, detail, sizeof(tok->error)) != 0)

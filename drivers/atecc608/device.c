@@ -4,6 +4,7 @@
  * contact), close, last error, stats, wake-state queries, config-cache
  * helpers. Must never build packets or poll (exec.c does).
  */
+#define _GNU_SOURCE 1 /* secure_getenv */
 #include "device.h"
 
 #include <stdarg.h>
@@ -16,6 +17,24 @@
 #include "ops_internal.h"
 #include "sign_engine.h"
 
+/* The detail of the calling thread's latest failed call: per thread, so
+ * a neighbour's failure on the same device never shows up as yours. */
+static _Thread_local char thread_detail[ATECC_DETAIL_MAX];
+
+void atecc_detail_set(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(thread_detail, sizeof(thread_detail), fmt, ap);
+    va_end(ap);
+}
+
+const char *atecc_error_detail(void)
+{
+    return thread_detail;
+}
+
 atecc_err atecc_fail(struct atecc_device *dev, atecc_err err, const char *fmt, ...)
 {
     va_list ap;
@@ -23,6 +42,7 @@ atecc_err atecc_fail(struct atecc_device *dev, atecc_err err, const char *fmt, .
     va_start(ap, fmt);
     vsnprintf(dev->last_error, sizeof(dev->last_error), fmt, ap);
     va_end(ap);
+    snprintf(thread_detail, sizeof(thread_detail), "%s", dev->last_error);
     return err;
 }
 
@@ -135,7 +155,7 @@ static atecc_err open_transport(struct atecc_device *dev, const struct atecc_opt
 /* options first, then $TRUSTLINK_SIGN_POLICY, then TUNED. */
 static enum atecc_sign_policy pick_policy(const struct atecc_options *options)
 {
-    const char *env = getenv("TRUSTLINK_SIGN_POLICY");
+    const char *env = secure_getenv("TRUSTLINK_SIGN_POLICY");
 
     if (options != NULL && options->sign_policy != ATECC_SIGN_POLICY_DEFAULT)
         return options->sign_policy;
@@ -148,7 +168,7 @@ static enum atecc_sign_policy pick_policy(const struct atecc_options *options)
  * default; never above the maximum (the linger holds the bus lock). */
 static unsigned pick_linger(const struct atecc_options *options)
 {
-    const char *env = getenv("TRUSTLINK_SIGN_LINGER_US");
+    const char *env = secure_getenv("TRUSTLINK_SIGN_LINGER_US");
     unsigned long v = ATECC_SIGN_LINGER_DEFAULT_US;
 
     if (options != NULL && options->sign_linger_us == ATECC_SIGN_LINGER_NONE)
@@ -240,7 +260,9 @@ cleanup:
     return rc;
 }
 
+#ifdef ATECC608_BENCH_STATS
 /*
+ * Benchmark build only (atecc608_bench, never the shipped library):
  * $TRUSTLINK_ATECC_STATS names a file to which atecc_close appends this
  * device's counters as one JSON line. For measurement (tests/bench): it
  * reads the counters of the very device a PKCS#11 module used, which no
@@ -248,7 +270,7 @@ cleanup:
  */
 static void dump_stats(const struct atecc_device *dev)
 {
-    const char *path = getenv("TRUSTLINK_ATECC_STATS");
+    const char *path = secure_getenv("TRUSTLINK_ATECC_STATS");
     const struct atecc_stats *s = &dev->stats;
     FILE *f = NULL;
 
@@ -277,6 +299,7 @@ static void dump_stats(const struct atecc_device *dev)
     fprintf(f, "]}\n");
     fclose(f);
 }
+#endif
 
 void atecc_close(struct atecc_device *dev)
 {
@@ -285,7 +308,9 @@ void atecc_close(struct atecc_device *dev)
     /* First: the worker finishes its queue and ends its linger window. */
     atecc_engine_destroy(dev);
     pthread_mutex_lock(&dev->mutex);
+#ifdef ATECC608_BENCH_STATS
     dump_stats(dev);
+#endif
     if (dev->state == ATECC_AWAKE) {
         /* Leave the chip idle for the next user, under the lock. */
         if (atecc_window_begin(dev) == ATECC_OK)
@@ -293,7 +318,7 @@ void atecc_close(struct atecc_device *dev)
     }
     atecc_buslock_close(&dev->lock);
     atecc_tp_close(&dev->tp);
-    memset(dev->config, 0, sizeof(dev->config));
+    explicit_bzero(dev->config, sizeof(dev->config));
     pthread_mutex_unlock(&dev->mutex);
     pthread_mutex_destroy(&dev->mutex);
     free(dev);
@@ -320,13 +345,6 @@ const char *atecc_sign_policy_name(enum atecc_sign_policy policy)
 unsigned atecc_sign_linger_us(const struct atecc_device *dev)
 {
     return dev != NULL ? dev->linger_us : 0;
-}
-
-const char *atecc_last_error(const struct atecc_device *dev)
-{
-    if (dev == NULL)
-        return "no device";
-    return dev->last_error;
 }
 
 enum atecc_chip_model atecc_model(const struct atecc_device *dev)

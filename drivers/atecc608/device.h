@@ -40,6 +40,10 @@ struct atecc_device {
      * compares it to learn whether the window it left open during its
      * linger is still its own. Guarded by mutex. */
     uint64_t window_gen;
+    /* Set when a call returns with its window left open for the caller's
+     * next command (Nonce): the next window_begin must not hand the bus
+     * over. Guarded by mutex. */
+    bool keep_window;
 
     /* When each opcode's response was found in earlier executions
      * (ready.h): the next execution polls first there. Guarded by mutex. */
@@ -50,12 +54,19 @@ struct atecc_device {
     struct atecc_sign_engine *engine;   /* TUNED only; own lock inside */
 
     struct atecc_stats stats;
-    char last_error[512];
+    /* Detail of the latest failure, for composing the next message
+     * (exec_give_up); callers get theirs from atecc_error_detail(). Guarded
+     * by mutex. */
+    char last_error[ATECC_DETAIL_MAX];
 };
 
-/* Sets dev->last_error (printf format) and returns err. */
+/* Sets dev->last_error and the calling thread's detail
+ * (atecc_error_detail) (printf format) and returns err. */
 atecc_err atecc_fail(struct atecc_device *dev, atecc_err err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Sets the calling thread's detail only (printf format). */
+void atecc_detail_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 uint64_t atecc_now(struct atecc_device *dev);
 void atecc_sleep_for(struct atecc_device *dev, uint64_t us);

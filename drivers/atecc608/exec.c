@@ -285,8 +285,21 @@ atecc_err atecc_window_begin(struct atecc_device *dev)
     char detail[sizeof(dev->last_error)];
     atecc_err rc;
 
-    if (atecc_buslock_held(&dev->lock))
-        return ATECC_OK;
+    if (atecc_buslock_held(&dev->lock)) {
+        /* A window boundary with the lock still ours (a busy signer, a
+         * linger). Fair sharing: if another process waits, end this window
+         * and hand the bus over before going on. Not right after a Nonce
+         * left for the caller's next command: that must share its window. */
+        if (dev->keep_window || !atecc_buslock_contended(&dev->lock)) {
+            dev->keep_window = false;
+            return ATECC_OK;
+        }
+        if (dev->state == ATECC_AWAKE)
+            (void)atecc_do_idle(dev);
+        atecc_buslock_yield(&dev->lock);
+        dev->stats.bus_handovers = dev->lock.handovers;
+    }
+    dev->keep_window = false;
     rc = atecc_buslock_acquire(&dev->lock, detail, sizeof(detail));
     if (rc != ATECC_OK)
         return atecc_fail(dev, rc, "%s", detail);
@@ -516,6 +529,8 @@ atecc_err atecc_exec(struct atecc_device *dev, uint8_t opcode, uint8_t param1, u
     if (tries > 1)
         rc = atecc_exec_give_up(dev, rc, opcode, tries);
 cleanup:
-    memset(raw, 0, sizeof(raw));  /* may hold ECDH output or key material */
+    /* raw may hold ECDH output or key material, pkt written key data. */
+    explicit_bzero(raw, sizeof(raw));
+    explicit_bzero(pkt, sizeof(pkt));
     return rc;
 }

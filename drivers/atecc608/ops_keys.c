@@ -196,6 +196,9 @@ atecc_err atecc_sign_batch(struct atecc_device *dev, uint8_t slot, size_t count,
     if (rc != ATECC_OK)
         return rc;
     for (i = 0; i < count && rc == ATECC_OK; i++) {
+        /* Between signatures: hand the bus over if another process waits. */
+        if (i > 0 && (rc = atecc_window_begin(dev)) != ATECC_OK)
+            break;
         rc = sign_one(dev, slot, digests[i], signatures[i], 0);
         if (rc == ATECC_OK && done != NULL)
             *done = i + 1;
@@ -247,7 +250,7 @@ atecc_err atecc_ecdh(struct atecc_device *dev, uint8_t slot,
                            ATECC_P256_PUBKEY_SIZE, shared, 32, 0);
     rc = atecc_explain(dev, rc, ATECC_KIND_ECDH, ATECC_ZONE_DATA, slot);
     if (rc != ATECC_OK)
-        memset(shared, 0, 32);
+        explicit_bzero(shared, 32);
     atecc_call_end(dev);
     return rc;
 }

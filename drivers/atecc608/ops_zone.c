@@ -18,6 +18,7 @@ atecc_err atecc_call_begin(struct atecc_device *dev)
 
     pthread_mutex_lock(&dev->mutex);
     dev->last_error[0] = '\0';
+    atecc_detail_set("%s", "");
     /* Whatever window the sign engine left open for its linger is now
      * this call's: it ends it (or keeps it, for a Nonce). */
     dev->window_gen++;
@@ -35,6 +36,7 @@ void atecc_call_end(struct atecc_device *dev)
 
 void atecc_call_end_keep_window(struct atecc_device *dev)
 {
+    dev->keep_window = atecc_buslock_held(&dev->lock);
     pthread_mutex_unlock(&dev->mutex);
 }
 
@@ -58,7 +60,7 @@ atecc_err atecc_exec_expect(struct atecc_device *dev, uint8_t opcode, uint8_t pa
     if (out != NULL)
         memcpy(out, rsp, len);
 cleanup:
-    memset(rsp, 0, sizeof(rsp));
+    explicit_bzero(rsp, sizeof(rsp));
     return rc;
 }
 

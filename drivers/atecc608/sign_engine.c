@@ -5,6 +5,7 @@
 #include "sign_engine.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -45,6 +46,9 @@ struct sign_req {
     const uint8_t *digest;
     uint8_t *signature;
     atecc_err rc;
+    /* The failure's detail, copied from the device by whoever signed (the
+     * worker, maybe) and handed to the caller's thread (atecc_error_detail). */
+    char detail[ATECC_DETAIL_MAX];
     enum req_state state;
     pthread_cond_t done;
     struct sign_req *next;
@@ -137,9 +141,12 @@ static struct sign_req *pop(struct atecc_sign_engine *eng)
 }
 
 /* Engine mutex held. */
-static void complete(struct sign_req *req, atecc_err rc)
+/* Device mutex held (dev->last_error is this request's detail). */
+static void complete(struct atecc_device *dev, struct sign_req *req, atecc_err rc)
 {
     req->rc = rc;
+    if (rc != ATECC_OK)
+        snprintf(req->detail, sizeof(req->detail), "%s", dev->last_error);
     req->state = REQ_DONE;
     pthread_cond_signal(&req->done);
 }
@@ -175,9 +182,9 @@ static void fail_queued(struct atecc_sign_engine *eng, struct sign_req *first, a
     uint64_t batch;
 
     pthread_mutex_lock(&eng->mu);
-    complete(first, rc);
+    complete(eng->dev, first, rc);
     while ((req = pop(eng)) != NULL) {
-        complete(req, rc);
+        complete(eng->dev, req, rc);
         failed++;
     }
     batch = eng->batch;
@@ -221,7 +228,7 @@ static void sign_claimed(struct atecc_sign_engine *eng, struct sign_req *req)
 
     pthread_mutex_lock(&eng->mu);
     eng->batch++;
-    complete(req, rc);  /* a queued req may vanish from here on */
+    complete(dev, req, rc);  /* a queued req may vanish from here on */
     empty = eng->head == NULL;
     if (empty) {
         batch = eng->batch;
@@ -480,6 +487,8 @@ atecc_err atecc_engine_sign(struct atecc_device *dev, uint8_t slot,
         pthread_mutex_lock(&eng->mu);
         release_busy(eng);
         rc = req.rc;
+        if (rc != ATECC_OK)
+            atecc_detail_set("%s", req.detail);
         pthread_mutex_unlock(&eng->mu);
         pthread_cond_destroy(&req.done);
         return rc;
@@ -517,6 +526,8 @@ atecc_err atecc_engine_sign(struct atecc_device *dev, uint8_t slot,
         mono_deadline(&deadline, bound_us);
     }
     rc = timed_out ? ATECC_E_TIMEOUT : req.rc;
+    if (!timed_out && rc != ATECC_OK)
+        atecc_detail_set("%s", req.detail);
     pthread_mutex_unlock(&eng->mu);
     pthread_cond_destroy(&req.done);
     if (timed_out) {

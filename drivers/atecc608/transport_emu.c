@@ -4,10 +4,20 @@
  * unix stream socket, framed exactly as atecc608/emu_wire.h says. Owns the
  * socket. Must never send chip commands of its own: it only carries the
  * bytes the transport layer hands it, like a real bus.
+ *
+ * Recovery: a transaction that fails on the socket (daemon gone, closed
+ * connection, no reply within ATECC_EMU_IO_TIMEOUT_S, a malformed reply)
+ * leaves the stream in an unknown place: a late reply could be taken for
+ * the next one. So the socket is dropped at once and the failure reported
+ * as a bus error; the next transaction connects afresh (HELLO again).
+ * The chip behind a new connection may have restarted, which the layers
+ * above handle as on a real bus after a glitch: the failed command is
+ * retried after an idle and a new wake.
  */
 #include "transport.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +143,29 @@ static int transact(struct atecc_emu *emu, uint8_t op, uint8_t addr, uint8_t fla
     return rhdr[0];
 }
 
+/* A socket-level failure: drop the connection (see the header comment). */
+static void emu_drop(struct atecc_emu *emu)
+{
+    if (emu->fd >= 0)
+        close(emu->fd);
+    emu->fd = -1;
+}
+
+static atecc_err emu_connect(struct atecc_emu *emu, char *detail, size_t detail_len);
+
+/* Before a bus transaction: a dropped connection is made again. */
+static bool emu_ready(struct atecc_emu *emu)
+{
+    char detail[sizeof(emu->error)];
+
+    if (emu->fd >= 0)
+        return true;
+    if (emu_connect(emu, detail, sizeof(detail)) == ATECC_OK)
+        return true;
+    snprintf(emu->error, sizeof(emu->error), "%s", detail);
+    return false;
+}
+
 static enum atecc_bus_result map_result(int r)
 {
     switch (r) {
@@ -150,11 +183,16 @@ static enum atecc_bus_result emu_write(void *ctx, uint8_t addr7, const uint8_t *
     uint8_t scratch[256];
     size_t out_len = 0;
 
-    if (len > EMU_WIRE_PAYLOAD_MAX)
+    int r;
+
+    if (len > EMU_WIRE_PAYLOAD_MAX || !emu_ready(emu))
         return ATECC_BUS_IO;
-    return map_result(transact(emu, EMU_WIRE_OP_WRITE, addr7,
-                               (flags & ATECC_BUS_FLAG_IGNORE_NAK) ? EMU_WIRE_IGNORE_NAK : 0,
-                               data, len, (uint16_t)len, scratch, sizeof(scratch), &out_len));
+    r = transact(emu, EMU_WIRE_OP_WRITE, addr7,
+                 (flags & ATECC_BUS_FLAG_IGNORE_NAK) ? EMU_WIRE_IGNORE_NAK : 0, data, len,
+                 (uint16_t)len, scratch, sizeof(scratch), &out_len);
+    if (r < 0)
+        emu_drop(emu);
+    return map_result(r);
 }
 
 static enum atecc_bus_result emu_read(void *ctx, uint8_t addr7, uint8_t *buf, size_t len)
@@ -163,9 +201,11 @@ static enum atecc_bus_result emu_read(void *ctx, uint8_t addr7, uint8_t *buf, si
     size_t out_len = 0;
     int r;
 
-    if (len > EMU_WIRE_PAYLOAD_MAX)
+    if (len > EMU_WIRE_PAYLOAD_MAX || !emu_ready(emu))
         return ATECC_BUS_IO;
     r = transact(emu, EMU_WIRE_OP_READ, addr7, 0, NULL, 0, (uint16_t)len, buf, len, &out_len);
+    if (r < 0)
+        emu_drop(emu);
     if (r == EMU_WIRE_ACK && out_len != len) {
         snprintf(emu->error, sizeof(emu->error),
                  "emulator %s answered a %zu-byte read with %zu bytes", emu->path, len, out_len);
@@ -213,23 +253,66 @@ static uint32_t get_u32(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-atecc_err atecc_emu_open(const char *path, const struct atecc_transport_ops **ops_out,
-                         void **ctx_out, char *detail, size_t detail_len)
+/* Connects emu->fd to emu->path and checks HELLO; on failure the socket
+ * is closed and detail says why. */
+static atecc_err emu_connect(struct atecc_emu *emu, char *detail, size_t detail_len)
 {
-    struct atecc_emu *emu = NULL;
     struct sockaddr_un sa;
     struct timeval tv = { .tv_sec = ATECC_EMU_IO_TIMEOUT_S, .tv_usec = 0 };
     uint8_t hello[EMU_WIRE_HELLO_PAYLOAD + 64];
     size_t hello_len = 0;
-    atecc_err rc = ATECC_E_OPEN;
     int r;
+
+    memset(&sa, 0, sizeof(sa));
+    emu->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (emu->fd < 0) {
+        snprintf(detail, detail_len, "socket(AF_UNIX): %s", strerror(errno));
+        return ATECC_E_OPEN;
+    }
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, emu->path, strlen(emu->path));
+    if (connect(emu->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        snprintf(detail, detail_len, "cannot connect to the emulator at %s: %s%s", emu->path,
+                 strerror(errno),
+                 errno == ENOENT || errno == ECONNREFUSED ? " (is atecc608-emu running?)" : "");
+        goto fail;
+    }
+    (void)setsockopt(emu->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    (void)setsockopt(emu->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    r = transact(emu, EMU_WIRE_OP_HELLO, 0, 0, NULL, 0, 0, hello, sizeof(hello), &hello_len);
+    if (r != EMU_WIRE_ACK || hello_len < EMU_WIRE_HELLO_PAYLOAD) {
+        snprintf(detail, detail_len, "emulator at %s did not answer HELLO: %s", emu->path,
+                 emu->error[0] ? emu->error : "short or refused reply");
+        goto fail;
+    }
+    if (get_u32(hello) != EMU_WIRE_VERSION) {
+        snprintf(detail, detail_len, "emulator at %s speaks wire version %u, driver speaks %u",
+                 emu->path, (unsigned)get_u32(hello), (unsigned)EMU_WIRE_VERSION);
+        goto fail;
+    }
+    emu->bus_hz = get_u32(hello + 4);
+    if (emu->bus_hz == 0)
+        emu->bus_hz = 100000;
+    emu->time_scale = get_u32(hello + 8) / 1000.0;
+    return ATECC_OK;
+fail:
+    if (emu->fd >= 0)
+        close(emu->fd);
+    emu->fd = -1;
+    return ATECC_E_OPEN;
+}
+
+atecc_err atecc_emu_open(const char *path, const struct atecc_transport_ops **ops_out,
+                         void **ctx_out, char *detail, size_t detail_len)
+{
+    struct atecc_emu *emu = NULL;
+    atecc_err rc = ATECC_E_OPEN;
 
     *ops_out = NULL;
     *ctx_out = NULL;
-    memset(&sa, 0, sizeof(sa));
-    if (strlen(path) >= sizeof(sa.sun_path)) {
+    if (strlen(path) >= sizeof(emu->path)) {
         snprintf(detail, detail_len, "emulator socket path '%s' is longer than %zu bytes", path,
-                 sizeof(sa.sun_path) - 1);
+                 sizeof(emu->path) - 1);
         goto cleanup;
     }
     emu = calloc(1, sizeof(*emu));
@@ -237,41 +320,14 @@ atecc_err atecc_emu_open(const char *path, const struct atecc_transport_ops **op
         rc = ATECC_E_NOMEM;
         goto cleanup;
     }
+    emu->fd = -1;
     snprintf(emu->path, sizeof(emu->path), "%s", path);
-    emu->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (emu->fd < 0) {
-        snprintf(detail, detail_len, "socket(AF_UNIX): %s", strerror(errno));
+    rc = emu_connect(emu, detail, detail_len);
+    if (rc != ATECC_OK)
         goto cleanup;
-    }
-    sa.sun_family = AF_UNIX;
-    memcpy(sa.sun_path, path, strlen(path));
-    if (connect(emu->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        snprintf(detail, detail_len, "cannot connect to the emulator at %s: %s%s", path,
-                 strerror(errno),
-                 errno == ENOENT || errno == ECONNREFUSED ? " (is atecc608-emu running?)" : "");
-        goto cleanup;
-    }
-    (void)setsockopt(emu->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    (void)setsockopt(emu->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    r = transact(emu, EMU_WIRE_OP_HELLO, 0, 0, NULL, 0, 0, hello, sizeof(hello), &hello_len);
-    if (r != EMU_WIRE_ACK || hello_len < EMU_WIRE_HELLO_PAYLOAD) {
-        snprintf(detail, detail_len, "emulator at %s did not answer HELLO: %s", path,
-                 emu->error[0] ? emu->error : "short or refused reply");
-        goto cleanup;
-    }
-    if (get_u32(hello) != EMU_WIRE_VERSION) {
-        snprintf(detail, detail_len, "emulator at %s speaks wire version %u, driver speaks %u",
-                 path, (unsigned)get_u32(hello), (unsigned)EMU_WIRE_VERSION);
-        goto cleanup;
-    }
-    emu->bus_hz = get_u32(hello + 4);
-    if (emu->bus_hz == 0)
-        emu->bus_hz = 100000;
-    emu->time_scale = get_u32(hello + 8) / 1000.0;
     *ops_out = &atecc_emu_ops;
     *ctx_out = emu;
     emu = NULL;
-    rc = ATECC_OK;
 cleanup:
     emu_close(emu);
     return rc;

@@ -49,7 +49,6 @@ ag_init() {
     AG_NOTIFY_PID=
     trap ag_cleanup EXIT
     trap 'exit 130' INT TERM
-    export TRUSTLINK_LOCK_DIR=$AG_DIR
     # Sanitizer builds: tools that dlopen an ASan-built module, and ASan
     # programs, must not insist on the runtime coming first (facts 6).
     export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
@@ -226,19 +225,21 @@ ag_setup_softhsm() {
 }
 
 # Our module on atecc608-emu (Trust&GO profile): token initialised, PIN
-# set, certificate for the chip's slot-0 key "device" written.
+# set, certificate for the chip's slot-0 key "device" written. AG_EMU_TIME_SCALE:
+# the emulator's time scale (default 0: instant; 1: real chip timing).
 ag_setup_emu() {
     [ -x "${ATECC608_EMU:-}" ] || ag_fail "ATECC608_EMU must name atecc608-emu"
     [ -f "${TRUSTLINK_PKCS11:-}" ] || ag_fail "TRUSTLINK_PKCS11 must name libtrustlink-pkcs11.so"
     local id
     "$ATECC608_EMU" --socket "$AG_DIR/emu.sock" --state "$AG_DIR/chip.state" \
-        --profile trustandgo --time-scale 0 2>"$AG_DIR/emu.log" &
+        --profile trustandgo --time-scale "${AG_EMU_TIME_SCALE:-0}" 2>"$AG_DIR/emu.log" &
     AG_EMU_PID=$!
     ag_wait_for 10 "atecc608-emu listening" grep -q "atecc608-emu: listening on" "$AG_DIR/emu.log"
     mkdir -p "$AG_DIR/store"
     cat >"$AG_DIR/pkcs11.json" <<CONF
 {"tokens":[{"label":"trustlink","interface":"emu:$AG_DIR/emu.sock","key_slots":[0],
             "free_slots":[2,3,4],"store":"$AG_DIR/store"}],
+ "lock_dir": "$AG_DIR",
  "pin_kdf_iterations": 1000}
 CONF
     export TRUSTLINK_PKCS11_CONF=$AG_DIR/pkcs11.json

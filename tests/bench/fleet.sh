@@ -149,27 +149,8 @@ chip_recovery="not measured (--no-chip)"
 if [ "$chip" = 1 ]; then
     ag_note "chip fault on a reconnect (emulated chip, time scale 1)"
     for pid in "${pids[@]}"; do ag_kill "$pid"; done
-    "$ATECC608_EMU" --socket "$AG_DIR/emu.sock" --state "$AG_DIR/chip.state" \
-        --profile trustandgo --time-scale 1 2>"$AG_DIR/emu.log" &
-    AG_EMU_PID=$!
-    ag_wait_for 10 "atecc608-emu listening" grep -q "atecc608-emu: listening on" "$AG_DIR/emu.log"
-    # The emulated token, as the agent tests make it (lib.sh ag_setup_emu
-    # does the same with its own emulator; here the one just started).
-    mkdir -p "$AG_DIR/store"
-    cat >"$AG_DIR/pkcs11.json" <<CONF
-{"tokens":[{"label":"trustlink","interface":"emu:$AG_DIR/emu.sock","key_slots":[0],
-            "free_slots":[2,3,4],"store":"$AG_DIR/store"}],
- "pin_kdf_iterations": 1000}
-CONF
-    export TRUSTLINK_PKCS11_CONF=$AG_DIR/pkcs11.json
-    AG_TOKEN=trustlink
-    AG_MODULE=$TRUSTLINK_PKCS11
-    pkcs11-tool --module "$AG_MODULE" --init-token --label "$AG_TOKEN" --so-pin "$AG_SO_PIN" >"$AG_DIR/init.log" 2>&1
-    pkcs11-tool --module "$AG_MODULE" --token-label "$AG_TOKEN" --init-pin --so-pin "$AG_SO_PIN" \
-        --pin "$AG_PIN" >>"$AG_DIR/init.log" 2>&1
-    id=$(pkcs11-tool --module "$AG_MODULE" --token-label "$AG_TOKEN" -O --type pubkey 2>/dev/null |
-         awk '/ID:/ {print $2; exit}')
-    ag_issue_token_cert "$AG_MODULE" "pkcs11:token=$AG_TOKEN;object=device;type=private" device-001 "$id"
+    AG_EMU_TIME_SCALE=1   # real chip timing
+    ag_setup_emu
     AG_MAX_BACKOFF=30
     ag_write_config
     sed -i 's/"keepalive": 5/"keepalive": 60/; s/"initial": 0.2/"initial": 1/' "$AG_DIR/agent.json"

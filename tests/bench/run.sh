@@ -21,8 +21,8 @@ fi
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
     cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
-cmake --build "$BUILD" -j2 --target trustlink-bench trustlink-pkcs11 atecc608-emu >/dev/null
+cmake --build "$BUILD" -j2 --target trustlink-bench trustlink-pkcs11-bench atecc608-emu >/dev/null
 exec "$BUILD/tests/bench/trustlink-bench" \
-    --module "$BUILD/pkcs11/libtrustlink-pkcs11.so" \
+    --module "$BUILD/tests/bench/libtrustlink-pkcs11-bench.so" \
     --emu "$BUILD/drivers/atecc608/emu/atecc608-emu" \
     --out "$BUILD/bench-results.json" "$@"

@@ -571,8 +571,8 @@ static int write_config(const struct bench *b, const char *sock, unsigned bus_hz
     fprintf(f,
             "{\"tokens\":[{\"label\":\"bench\",\"interface\":\"emu:%s@0x35\",\"key_slots\":[0],"
             "\"free_slots\":[2,3],\"store\":\"%s/token-%u%s\"}],\"log_level\":\"error\","
-            "\"pin_kdf_iterations\":1000,\"verify_signatures\":%s}\n",
-            sock, b->dir, bus_hz, long_wd ? "-longwd" : "", verify ? "true" : "false");
+            "\"pin_kdf_iterations\":1000,\"verify_signatures\":%s,\"lock_dir\":\"%s\"}\n",
+            sock, b->dir, bus_hz, long_wd ? "-longwd" : "", verify ? "true" : "false", b->dir);
     return fclose(f) == 0 ? 0 : -1;
 }
 
@@ -833,7 +833,6 @@ int main(int argc, char **argv)
         perror("mkdtemp");
         return 1;
     }
-    setenv("TRUSTLINK_LOCK_DIR", b.dir, 1);
     if (b.out != NULL && (json = fopen(b.out, "w")) == NULL) {
         perror(b.out);
         goto cleanup;

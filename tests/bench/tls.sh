@@ -75,7 +75,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-export TRUSTLINK_LOCK_DIR=$WORK
 SO_PIN=bench-so-pin
 PIN=bench-user-pin
 MAXT=$(tr ',' '\n' <<<"$THREADS" | sort -n | tail -1)
@@ -137,8 +136,8 @@ for HZ in ${BUSES//,/ }; do
     PIDS+=($!)
     wait_for "$SOCK" -e || { echo "tls.sh: atecc608-emu did not start" >&2; exit 1; }
     export TRUSTLINK_PKCS11_CONF=$WORK/pkcs11-$HZ.json
-    printf '{"tokens":[{"label":"bench","interface":"emu:%s@0x35","key_slots":[0],"free_slots":[2,3],"store":"%s/token-%s"}],"log_level":"error","pin_kdf_iterations":1000}\n' \
-        "$SOCK" "$WORK" "$HZ" >"$TRUSTLINK_PKCS11_CONF"
+    printf '{"tokens":[{"label":"bench","interface":"emu:%s@0x35","key_slots":[0],"free_slots":[2,3],"store":"%s/token-%s"}],"log_level":"error","pin_kdf_iterations":1000,"lock_dir":"%s"}\n' \
+        "$SOCK" "$WORK" "$HZ" "$WORK" >"$TRUSTLINK_PKCS11_CONF"
     # A fresh token, and a client certificate for this chip's slot-0 key.
     quiet run_pkcs11_tool --module "$MODULE" --init-token --label bench --so-pin $SO_PIN
     quiet run_pkcs11_tool --module "$MODULE" --login --login-type so --so-pin $SO_PIN --init-pin \

@@ -89,7 +89,7 @@ static void test_persistent_crc_fault_ends_in_crc_error(void **state)
 
     harness_fault(fx->h, "crc:p=1");
     assert_int_equal(atecc_random(fx->dev, r), ATECC_E_CRC);
-    assert_non_null(strstr(atecc_last_error(fx->dev), "response CRC wrong after 4 tries"));
+    assert_non_null(strstr(atecc_error_detail(), "response CRC wrong after 4 tries"));
     assert_true(fx->h->clock.now_us(fx->h) - t0 < 1000000);
     harness_fault(fx->h, "clear");
     assert_int_equal(atecc_random(fx->dev, r), ATECC_OK);
@@ -113,7 +113,7 @@ static void test_chip_that_never_wakes_is_no_device(void **state)
 
     harness_fault(fx->h, "nowake:p=1");
     assert_int_equal(atecc_random(fx->dev, r), ATECC_E_NO_DEVICE);
-    assert_string_equal(atecc_last_error(fx->dev),
+    assert_string_equal(atecc_error_detail(),
                         "no ATECC608 answered at inproc:@0x35 (wake response missing after 4 "
                         "tries): check wiring and the address");
     harness_fault(fx->h, "clear");
@@ -136,7 +136,7 @@ static void test_persistent_ecc_fault_is_reported(void **state)
 
     harness_fault(fx->h, "ecc:p=1");
     assert_int_equal(atecc_sign(fx->dev, 0, d, sig), ATECC_E_ECC_FAULT);
-    assert_non_null(strstr(atecc_last_error(fx->dev), "after 4 tries"));
+    assert_non_null(strstr(atecc_error_detail(), "after 4 tries"));
 }
 
 static void test_watchdog_expiry_is_recovered_and_never_reaches_caller(void **state)

@@ -253,7 +253,7 @@ static void test_sign_with_internal_only_slot_is_policy(void **state)
     uint8_t sig[64];
 
     assert_int_equal(atecc_sign(fx->dev, 1, d, sig), ATECC_E_SLOT_POLICY);
-    assert_non_null(strstr(atecc_last_error(fx->dev), "slot 1"));
+    assert_non_null(strstr(atecc_error_detail(), "slot 1"));
 }
 
 static void test_read_of_secret_slot_is_not_readable(void **state)
@@ -262,7 +262,7 @@ static void test_read_of_secret_slot_is_not_readable(void **state)
     uint8_t buf[32];
 
     assert_int_equal(atecc_read(fx->dev, ATECC_ZONE_DATA, 0, 0, 0, buf, 32), ATECC_E_SLOT_NOT_READABLE);
-    assert_non_null(strstr(atecc_last_error(fx->dev), "slot 0 is secret"));
+    assert_non_null(strstr(atecc_error_detail(), "slot 0 is secret"));
     assert_int_equal(atecc_read(fx->dev, ATECC_ZONE_DATA, 6, 0, 0, buf, 32), ATECC_E_SLOT_NOT_READABLE);
 }
 

@@ -291,7 +291,7 @@ static void test_persistent_bad_crc_fails_with_crc_error_after_retries(void **st
     f->script_repeat_last = true;
     assert_int_equal(atecc_random(dev, r), ATECC_E_CRC);
     assert_int_equal(f->commands - before, 4);  /* 1 + 3 retries */
-    assert_non_null(strstr(atecc_last_error(dev), "response CRC wrong after 4 tries"));
+    assert_non_null(strstr(atecc_error_detail(), "response CRC wrong after 4 tries"));
     atecc_close(dev);
 }
 
@@ -316,7 +316,7 @@ static void test_persistent_ecc_fault_reports_ecc_fault(void **state)
     script_status(f, ATECC_STATUS_ECC_FAULT);
     f->script_repeat_last = true;
     assert_int_equal(atecc_random(dev, r), ATECC_E_ECC_FAULT);
-    assert_non_null(strstr(atecc_last_error(dev), "after 4 tries"));
+    assert_non_null(strstr(atecc_error_detail(), "after 4 tries"));
     atecc_close(dev);
 }
 
@@ -432,8 +432,8 @@ static void test_chip_that_never_finishes_times_out_without_hanging(void **state
     f->script_repeat_last = true;
     t0 = f->now_us;
     if (atecc_random(dev, r) != ATECC_E_TIMEOUT)
-        fail_msg("not a timeout: %s", atecc_last_error(dev));
-    assert_non_null(strstr(atecc_last_error(dev), "no response to command 0x1b"));
+        fail_msg("not a timeout: %s", atecc_error_detail());
+    assert_non_null(strstr(atecc_error_detail(), "no response to command 0x1b"));
     /* 4 tries of (23 ms + 10% + 250 ms margin) at most, plus wakes. */
     assert_true(f->now_us - t0 < 4 * 280000 + 100000);
     atecc_close(dev);
@@ -451,7 +451,7 @@ static void test_count_byte_beyond_buffer_is_rejected(void **state)
     bad->len = 70;
     f->script_repeat_last = true;
     assert_int_equal(atecc_random(dev, r), ATECC_E_RESPONSE);
-    assert_non_null(strstr(atecc_last_error(dev), "count byte 240"));
+    assert_non_null(strstr(atecc_error_detail(), "count byte 240"));
     atecc_close(dev);
 }
 

@@ -23,35 +23,36 @@ while [ ! -S "$DIR/emu.sock" ]; do
     i=$((i + 1)); [ $i -lt 100 ] || fail "emulator did not start: $(cat "$DIR/emu.log")"
     sleep 0.05
 done
-export ATECC608_INTERFACE="emu:$DIR/emu.sock" TRUSTLINK_LOCK_DIR="$DIR"
+export ATECC608_INTERFACE="emu:$DIR/emu.sock"
+mkdir -m 0770 "$DIR/lock"
 
-"$TOOL" --help | grep -q "EXIT STATUS" || fail "--help lacks EXIT STATUS"
-"$TOOL" info | grep -q "model          ATECC608B" || fail "info"
-"$TOOL" serial | grep -Eq '^0123[0-9a-f]{14}$' || fail "serial"
-"$TOOL" config | grep -q "slot 15" || fail "config"
-"$TOOL" pubkey 0 > "$DIR/pub.pem"
+"$TOOL" --lock-dir "$DIR/lock" --help | grep -q "EXIT STATUS" || fail "--help lacks EXIT STATUS"
+"$TOOL" --lock-dir "$DIR/lock" info | grep -q "model          ATECC608B" || fail "info"
+"$TOOL" --lock-dir "$DIR/lock" serial | grep -Eq '^0123[0-9a-f]{14}$' || fail "serial"
+"$TOOL" --lock-dir "$DIR/lock" config | grep -q "slot 15" || fail "config"
+"$TOOL" --lock-dir "$DIR/lock" pubkey 0 > "$DIR/pub.pem"
 printf 'hello' > "$DIR/msg"
 D=$(openssl dgst -sha256 -r "$DIR/msg" | cut -c1-64)
-"$TOOL" sign 0 "$D" --out "$DIR/sig"
+"$TOOL" --lock-dir "$DIR/lock" sign 0 "$D" --out "$DIR/sig"
 openssl dgst -sha256 -verify "$DIR/pub.pem" -signature "$DIR/sig" "$DIR/msg" >/dev/null || fail "openssl rejects the chip signature"
-"$TOOL" verify 0 "$D" "$DIR/sig" >/dev/null || fail "on-chip verify rejects a good signature"
-"$TOOL" verify --pubkey "$DIR/pub.pem" "$D" "$DIR/sig" >/dev/null || fail "verify --pubkey"
+"$TOOL" --lock-dir "$DIR/lock" verify 0 "$D" "$DIR/sig" >/dev/null || fail "on-chip verify rejects a good signature"
+"$TOOL" --lock-dir "$DIR/lock" verify --pubkey "$DIR/pub.pem" "$D" "$DIR/sig" >/dev/null || fail "verify --pubkey"
 set +e
-"$TOOL" verify 0 0000000000000000000000000000000000000000000000000000000000000000 "$DIR/sig" >/dev/null
+"$TOOL" --lock-dir "$DIR/lock" verify 0 0000000000000000000000000000000000000000000000000000000000000000 "$DIR/sig" >/dev/null
 [ $? -eq 1 ] || fail "invalid signature must exit 1"
-"$TOOL" read data 0 2>/dev/null
+"$TOOL" --lock-dir "$DIR/lock" read data 0 2>/dev/null
 [ $? -eq 5 ] || fail "secret slot read must exit 5"
-"$TOOL" lock slot 2 2>/dev/null
+"$TOOL" --lock-dir "$DIR/lock" lock slot 2 2>/dev/null
 [ $? -eq 2 ] || fail "lock without --yes must exit 2"
-"$TOOL" --interface "emu:$DIR/emu.sock@0x36" info 2>"$DIR/err"
+"$TOOL" --lock-dir "$DIR/lock" --interface "emu:$DIR/emu.sock@0x36" info 2>"$DIR/err"
 [ $? -eq 3 ] || fail "wrong address must exit 3"
 grep -q "no ATECC608 answered at emu:$DIR/emu.sock@0x36" "$DIR/err" || fail "no-device message: $(cat "$DIR/err")"
-"$TOOL" --interface "i2c:/dev/i2c-1" info 2>"$DIR/err"
+"$TOOL" --lock-dir "$DIR/lock" --interface "i2c:/dev/i2c-1" info 2>"$DIR/err"
 [ $? -eq 3 ] || fail "bad interface must exit 3"
 grep -q "has no '@ADDRESS'" "$DIR/err" || fail "interface message"
 set -e
-"$TOOL" genkey 3 > "$DIR/k3.pem"
-"$TOOL" pubkey 3 | cmp -s - "$DIR/k3.pem" || fail "genkey and pubkey disagree"
+"$TOOL" --lock-dir "$DIR/lock" genkey 3 > "$DIR/k3.pem"
+"$TOOL" --lock-dir "$DIR/lock" pubkey 3 | cmp -s - "$DIR/k3.pem" || fail "genkey and pubkey disagree"
 
 # Two processes signing at once: every signature must verify.
 signer() {
@@ -59,7 +60,7 @@ signer() {
     while [ $n -lt 15 ]; do
         printf 'msg %s %s' "$1" "$n" > "$DIR/m$1"
         d=$(openssl dgst -sha256 -r "$DIR/m$1" | cut -c1-64)
-        "$TOOL" sign 0 "$d" --out "$DIR/s$1" || exit 1
+        "$TOOL" --lock-dir "$DIR/lock" sign 0 "$d" --out "$DIR/s$1" || exit 1
         openssl dgst -sha256 -verify "$DIR/pub.pem" -signature "$DIR/s$1" "$DIR/m$1" >/dev/null || exit 2
         n=$((n + 1))
     done
@@ -68,4 +69,12 @@ signer a & PA=$!
 signer b & PB=$!
 wait $PA || fail "signer a"
 wait $PB || fail "signer b"
+# The bus lock refuses a directory any user may write, and names it.
+mkdir -m 0777 "$DIR/open"
+chmod 0777 "$DIR/open"
+set +e
+out=$("$TOOL" --lock-dir "$DIR/open" random 2>&1); rc=$?
+set -e
+[ $rc -eq 3 ] || fail "world-writable lock dir: exit $rc, expected 3 ($out)"
+echo "$out" | grep -q "$DIR/open.*world-writable" || fail "world-writable lock dir: unclear error: $out"
 echo "tool against daemon: all checks passed"

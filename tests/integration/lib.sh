@@ -60,8 +60,8 @@ tl_init() {
     TL_EMU_LOG=
     trap tl_cleanup EXIT
     trap 'exit 130' INT TERM
-    # The driver's inter-process bus lock files stay inside the test.
-    export TRUSTLINK_LOCK_DIR=$TL_DIR
+    # The driver's inter-process bus lock files stay inside the test
+    # (tl_tool passes --lock-dir "$TL_DIR"; p11lib.sh writes lock_dir).
     # Sanitizer builds: programs run with the shim preloaded must not
     # insist on the ASan runtime coming first (integration-facts.md 6).
     export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
@@ -128,7 +128,7 @@ tl_stop_emu() {
 
 # tl_tool ARGS...: atecc608-tool, bounded in time; stdout/stderr as is.
 tl_tool() {
-    timeout --kill-after=5 "$TL_TOOL_TIMEOUT" "$ATECC608_TOOL" "$@"
+    timeout --kill-after=5 "$TL_TOOL_TIMEOUT" "$ATECC608_TOOL" --lock-dir "$TL_DIR" "$@"
 }
 
 # tl_run OUT ERR ARGS...: runs the tool; leaves stdout in OUT, stderr in

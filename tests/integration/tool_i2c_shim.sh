@@ -25,7 +25,7 @@ shim_run() {
     # runtime already preloaded (an ASan runtime must stay first).
     timeout --kill-after=5 "$TL_TOOL_TIMEOUT" env \
         LD_PRELOAD="${LD_PRELOAD:+$LD_PRELOAD }$I2C_EMU_SHIM" TRUSTLINK_I2C_SHIM="/dev/i2c-1=$TL_SOCK" \
-        "$ATECC608_TOOL" "$@" >"$out" 2>"$err" || TL_RC=$?
+        "$ATECC608_TOOL" --lock-dir "$TL_DIR" "$@" >"$out" 2>"$err" || TL_RC=$?
 }
 
 shim_ok() {

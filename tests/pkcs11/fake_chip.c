@@ -102,13 +102,15 @@ bool p11_chip_interface_known(const char *interface)
     return strncmp(interface, "fake:", 5) == 0;
 }
 
-CK_RV p11_chip_open(const char *interface, bool may_create_threads, struct p11_chip **out,
+CK_RV p11_chip_open(const char *interface, const char *lock_dir, bool may_create_threads,
+                    struct p11_chip **out,
                     char *detail, size_t detail_len)
 {
     struct fake_dev *dev = NULL;
     CK_RV rv = CKR_OK;
 
     (void)may_create_threads;
+    (void)lock_dir;
 
     *out = NULL;
     if (strncmp(interface, "fake:", 5) != 0 || strcmp(interface, "fake:absent") == 0) {

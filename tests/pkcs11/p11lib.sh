@@ -48,6 +48,7 @@ p11_init() {
     }
   ],
   "log_level": "warning",
+  "lock_dir": "$TL_DIR",
   "pin_kdf_iterations": 1000
 }
 JSON

@@ -35,6 +35,7 @@ emu)
     cat >"$RT_DIR/pkcs11.json" <<CONF
 {"tokens":[{"label":"$TOKEN","interface":"emu:$RT_DIR/emu.sock","key_slots":[0],
             "free_slots":[2,3,4],"store":"$RT_DIR/store"}],
+ "lock_dir": "$RT_DIR",
  "pin_kdf_iterations": 1000}
 CONF
     export TRUSTLINK_PKCS11_CONF=$RT_DIR/pkcs11.json

@@ -76,6 +76,10 @@ static const char tool_help[] =
 "\n"
 "OPTIONS\n"
 "    -i, --interface IFACE  The chip to talk to (see INTERFACE).\n"
+"    -l, --lock-dir DIR     Directory of the inter-process bus lock files: an\n"
+"                           absolute path, not world-writable (default\n"
+"                           " ATECC_BUSLOCK_DIR_DEFAULT ", mode 2770, group of the\n"
+"                           chip users).\n"
 "    -h, --help             This text.\n"
 "    -V, --version          Print the version and exit.\n"
 "        --layout L         provision: a built-in layout name or a layout file.\n"
@@ -120,8 +124,7 @@ static const char tool_help[] =
 "ENVIRONMENT\n"
 "    ATECC608_INTERFACE   Interface when --interface is not given (default\n"
 "                         " TOOL_DEFAULT_INTERFACE ").\n"
-"    TRUSTLINK_LOCK_DIR   Directory of the inter-process bus lock files\n"
-"                         (default /run/lock if writable, else /tmp).\n"
+
 "\n"
 "EXIT STATUS\n"
 "    0  success (verify: signature valid; check-cert: certificate matches)\n"
@@ -186,12 +189,14 @@ int tool_exit_for(atecc_err err)
 
 int tool_open(struct tool_ctx *ctx)
 {
+    struct atecc_options options = { 0 };
     char detail[600] = "";
     atecc_err err;
 
     if (ctx->dev != NULL)
         return TOOL_EXIT_OK;
-    err = atecc_open(ctx->interface, NULL, &ctx->dev, detail, sizeof(detail));
+    options.lock_dir = ctx->lock_dir;
+    err = atecc_open(ctx->interface, &options, &ctx->dev, detail, sizeof(detail));
     if (err != ATECC_OK) {
         fprintf(stderr, "atecc608-tool: cannot open %s: %s\n", ctx->interface,
                 detail[0] != '\0' ? detail : atecc_strerror(err));
@@ -202,7 +207,7 @@ int tool_open(struct tool_ctx *ctx)
 
 int tool_fail(struct tool_ctx *ctx, const char *what, atecc_err err)
 {
-    const char *detail = ctx->dev != NULL ? atecc_last_error(ctx->dev) : "";
+    const char *detail = ctx->dev != NULL ? atecc_error_detail() : "";
 
     fprintf(stderr, "atecc608-tool: %s: %s%s%s\n", what, atecc_strerror(err),
             detail[0] != '\0' ? ": " : "", detail);
@@ -251,6 +256,7 @@ int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "interface", required_argument, NULL, 'i' },
+        { "lock-dir", required_argument, NULL, 'l' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -263,10 +269,13 @@ int main(int argc, char **argv)
 
     ctx.interface = env != NULL && env[0] != '\0' ? env : TOOL_DEFAULT_INTERFACE;
     /* '+': stop at the command; its own options are parsed by it. */
-    while ((opt = getopt_long(argc, argv, "+i:hV", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+i:l:hV", opts, NULL)) != -1) {
         switch (opt) {
         case 'i':
             ctx.interface = optarg;
+            break;
+        case 'l':
+            ctx.lock_dir = optarg;
             break;
         case 'h':
             fputs(tool_help, stdout);

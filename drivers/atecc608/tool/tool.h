@@ -28,6 +28,7 @@ enum tool_exit {
 
 struct tool_ctx {
     const char *interface;
+    const char *lock_dir;      /* --lock-dir; NULL = the driver's default */
     struct atecc_device *dev;
     int argc;              /* command arguments, argv[0] = command name */
     char **argv;

@@ -6,7 +6,7 @@
  * Linux i2c-dev, "emu:" for the atecc608-emu socket). It knows nothing of
  * PKCS#11, TLS or MQTT. Every function returns an atecc_err; a human
  * message with the specifics (which device, which address, how many tries)
- * is kept per device and read with atecc_last_error().
+ * comes with it, per thread, from atecc_error_detail().
  *
  * Thread safety: one atecc_device may be used from several threads; calls
  * are serialised by a per-device mutex. Between processes, a bus lock
@@ -117,8 +117,10 @@ enum atecc_sign_policy {
 
 struct atecc_options {
     const struct atecc_clock *clock;  /* NULL = CLOCK_MONOTONIC, nanosleep, precise waits */
-    /* Directory of the inter-process bus lock files. NULL: $TRUSTLINK_LOCK_DIR,
-     * else /run/lock if writable, else /tmp. */
+    /* Directory of the inter-process bus lock files: an absolute path to a
+     * directory that is not world-writable. NULL or "":
+     * ATECC_BUSLOCK_DIR_DEFAULT. No fallback: a directory that does not
+     * qualify fails atecc_open with a message naming it. */
     const char *lock_dir;
     unsigned retries;                 /* resends after CRC/bus errors; 0 = default (3) */
     /* Transport for the in-process emulator (tests only): when set, the
@@ -126,7 +128,8 @@ struct atecc_options {
      * drivers/atecc608/transport.h. The caller owns inproc_ctx. */
     const struct atecc_transport_ops *inproc_ops;
     void *inproc_ctx;
-    /* Longest wait for the bus lock held by another process; 0 = 30000. */
+    /* Longest wait for the bus lock held by another process; 0 = 5000
+     * (well below half of trustlinkd's WatchdogSec=30, see buslock.h). */
     unsigned lock_timeout_ms;
     /* Sign path (see enum atecc_sign_policy). */
     enum atecc_sign_policy sign_policy;
@@ -137,6 +140,10 @@ struct atecc_options {
      * capped at ATECC_SIGN_LINGER_MAX_US. */
     unsigned sign_linger_us;
 };
+
+/* Default directory of the bus lock files: root-owned, mode 2770, group
+ * of the chip users, created by the trustlink tmpfiles.d entry. */
+#define ATECC_BUSLOCK_DIR_DEFAULT "/run/trustlink-lock"
 
 struct atecc_device;
 
@@ -152,9 +159,15 @@ atecc_err atecc_open(const char *interface, const struct atecc_options *options,
                      struct atecc_device **out, char *detail, size_t detail_len);
 void atecc_close(struct atecc_device *dev);
 
-/* Detail of the last failure on this device (thread-local copy not kept:
- * read it before the next call from another thread). Never NULL. */
-const char *atecc_last_error(const struct atecc_device *dev);
+/* Size of a failure detail, terminating NUL included. */
+#define ATECC_DETAIL_MAX 512
+/* Detail of the calling thread's latest failed driver call (like errno:
+ * per thread, set by every call that fails, cleared by every call that
+ * starts a wake window): which device, which address, how many tries.
+ * A call made from another thread, on this device or any other, never
+ * changes it, so it needs no lock and is never a neighbour's. Read it
+ * right after the failing call. Never NULL; "" when nothing is known. */
+const char *atecc_error_detail(void);
 
 enum atecc_chip_model atecc_model(const struct atecc_device *dev);
 const char *atecc_interface(const struct atecc_device *dev);
@@ -272,6 +285,9 @@ struct atecc_stats {
      * of its write to the poll that found its response, in the device
      * clock's microseconds (an upper bound, by at most one poll period). */
     uint64_t chip_busy_us;
+    /* Times this device ended its window early and handed the bus lock to
+     * a waiting process (fair sharing, buslock.h). */
+    uint64_t bus_handovers;
 };
 void atecc_stats_get(struct atecc_device *dev, struct atecc_stats *out);
 
