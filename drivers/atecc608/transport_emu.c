@@ -228,7 +228,7 @@ atecc_err atecc_emu_open(const char *path, const struct atecc_transport_ops **op
     *ctx_out = NULL;
     memset(&sa, 0, sizeof(sa));
     if (strlen(path) >= sizeof(sa.sun_path)) {
-        snprintf(detail, detail_len, "emulator socket path '%s' is longer than %zu bytes", path,
+        snprintf(detail, detail_len, "emulator socket path '%.4096s' is longer than %zu bytes", path,
                  sizeof(sa.sun_path) - 1);
         goto cleanup;
     }
