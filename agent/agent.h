@@ -64,7 +64,7 @@ struct agent_cert_info {
     char serial[80];
     char not_before[32];         /* ISO 8601 UTC */
     char not_after[32];
-    time_t not_after_epoch;
+    int64_t not_after_epoch; /* not time_t: 32 bits on armhf */
     char sha256[96];             /* hex with ':' */
 };
 

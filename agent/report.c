@@ -14,19 +14,20 @@
 #include <openssl/x509.h>
 
 #include "identity.h"
+#include "time64.h"
 #include "uri.h"
 
-static void asn1_time_iso(const ASN1_TIME *t, char *out, size_t len, time_t *epoch)
+/* Through int64 seconds, never time_t: see time64.h. */
+static void asn1_time_iso(const ASN1_TIME *t, char *out, size_t len, int64_t *epoch)
 {
-    struct tm tm;
+    int64_t seconds;
 
-    memset(&tm, 0, sizeof(tm));
     out[0] = '\0';
-    if (ASN1_TIME_to_tm(t, &tm) != 1)
+    if (time64_from_asn1(t, &seconds) != 0)
         return;
-    strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    time64_iso(seconds, out, len);
     if (epoch)
-        *epoch = timegm(&tm);
+        *epoch = seconds;
 }
 
 void agent_cert_info_fill(struct agent_cert_info *info, const void *x509)
@@ -106,25 +107,16 @@ static struct json_object *certificate_json(const struct agent_cert_info *cert, 
     add_string(c, "not_after", cert->not_after);
     add_string(c, "sha256", cert->sha256);
     json_object_object_add(c, "days_left",
-                           json_object_new_int64((int64_t)(cert->not_after_epoch - time(NULL)) /
-                                                 86400));
+                           json_object_new_int64(time64_days_left(cert->not_after_epoch,
+                                                                  (int64_t)time(NULL))));
     return c;
 }
 
-static void epoch_iso(time_t t, char *out, size_t out_len)
-{
-    struct tm tm;
-
-    out[0] = '\0';
-    if (t > 0 && gmtime_r(&t, &tm))
-        strftime(out, out_len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static void add_time(struct json_object *o, const char *key, time_t t)
+static void add_time(struct json_object *o, const char *key, int64_t t)
 {
     char text[32];
 
-    epoch_iso(t, text, sizeof(text));
+    time64_iso(t, text, sizeof(text));
     add_string(o, key, text);
 }
 
@@ -155,8 +147,8 @@ static struct json_object *rotation_json(const struct agent *a, bool full)
     add_time(o, "last_attempt", r->last_attempt);
     add_u64(o, "rotations", r->rotations);
     add_u64(o, "failures", r->failures);
-    add_time(o, "renewal_due", (time_t)r->due);
-    add_time(o, "next_check", (time_t)r->next_check);
+    add_time(o, "renewal_due", r->due);
+    add_time(o, "next_check", r->next_check);
     return o;
 }
 

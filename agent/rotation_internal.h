@@ -37,5 +37,10 @@ void rotation_schedule_next_check(struct agent *a);
 /* Idle-state timer: starts an automatic rotation when due; returns ms
  * until it wants to run again. */
 int rotation_renewal_step(struct agent *a);
+/* renewal_due() for `cert` (an X509 *), its dates read as 64-bit seconds
+ * so certificates expiring after 2038 work where time_t is 32 bits.
+ * INT64_MIN when the dates are unreadable or the window is invalid. */
+int64_t rotation_cert_renewal_due(const void *cert, const struct renewal_policy *p,
+                                  uint32_t random);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "agent.h"
 #include "log.h"
+#include "time64.h"
 
 /* The config's renewal settings as the pure timing functions take them. */
 static void policy_from_config(const struct agent_rotation_config *rc, struct renewal_policy *p)
@@ -73,22 +74,28 @@ int rotation_renewal_step(struct agent *a)
     return wait_ms;
 }
 
+int64_t rotation_cert_renewal_due(const void *cert, const struct renewal_policy *p,
+                                  uint32_t random)
+{
+    const X509 *x = cert;
+    int64_t not_before, not_after;
+
+    if (!x || time64_from_asn1(X509_get0_notBefore(x), &not_before) != 0 ||
+        time64_from_asn1(X509_get0_notAfter(x), &not_after) != 0)
+        return INT64_MIN;
+    return renewal_due(not_before, not_after, p, random);
+}
+
 void agent_rotation_cert_changed(struct agent *a)
 {
     struct agent_rotation *r = &a->rotation;
     X509 *cert = a->identity ? agent_identity_certificate(a->identity) : NULL;
     struct renewal_policy p;
-    struct tm nb, na;
     int64_t due;
 
     r->due = 0;
-    if (!cert || ASN1_TIME_to_tm(X509_get0_notBefore(cert), &nb) != 1 ||
-        ASN1_TIME_to_tm(X509_get0_notAfter(cert), &na) != 1) {
-        rotation_schedule_next_check(a);
-        return;
-    }
     policy_from_config(&a->config.rotation, &p);
-    due = renewal_due((int64_t)timegm(&nb), (int64_t)timegm(&na), &p, r->jitter_random);
+    due = rotation_cert_renewal_due(cert, &p, r->jitter_random);
     if (due != INT64_MIN)
         r->due = due;
     rotation_schedule_next_check(a);

@@ -70,7 +70,7 @@ static int connect_deadline(int fd, const char *path, long long deadline, char *
     memset(&sun, 0, sizeof(sun));
     sun.sun_family = AF_UNIX;
     if (strlen(path) >= sizeof(sun.sun_path)) {
-        snprintf(err, err_len, "socket path too long (at most %zu bytes): %s",
+        snprintf(err, err_len, "socket path too long (at most %zu bytes): %.4096s",
                  sizeof(sun.sun_path) - 1, path);
         return -1;
     }

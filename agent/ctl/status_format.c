@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 
 #include "log.h"
+#include "time64.h"
 
 enum { LABEL_WIDTH = 22 };
 
@@ -99,11 +100,12 @@ static void print_duration(FILE *out, int64_t s)
 
 static void print_epoch(FILE *out, int64_t t)
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
     char buf[64];
 
-    if (gmtime_r(&tt, &tm) != NULL && strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
+    /* time64_iso, not gmtime_r: renewal dates of long-lived certificates
+     * lie past 2038, beyond a 32-bit time_t. */
+    time64_iso(t, buf, sizeof(buf));
+    if (buf[0])
         fputs(buf, out);
     else
         fprintf(out, "%" PRId64, t);

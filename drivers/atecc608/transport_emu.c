@@ -311,7 +311,7 @@ atecc_err atecc_emu_open(const char *path, const struct atecc_transport_ops **op
     *ops_out = NULL;
     *ctx_out = NULL;
     if (strlen(path) >= sizeof(emu->path)) {
-        snprintf(detail, detail_len, "emulator socket path '%s' is longer than %zu bytes", path,
+        snprintf(detail, detail_len, "emulator socket path '%.4096s' is longer than %zu bytes", path,
                  sizeof(emu->path) - 1);
         goto cleanup;
     }

@@ -14,6 +14,7 @@
  * block the MQTT loop (delays are queued, not slept).
  */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -40,7 +41,8 @@ struct options {
     const char *host, *cafile, *cert, *key, *ca_cert, *ca_key, *chain, *client_id;
     const char *request_topic, *accepted_topic, *rejected_topic;
     int port, qos, keepalive;
-    long validity;         /* seconds */
+    long validity_days;    /* validity = days + seconds: each part fits a */
+    long validity;         /* 32-bit long, their sum in seconds may not */
     long delay_ms;
     long count;            /* exit after this many answers (0: never) */
     enum mode mode;
@@ -194,7 +196,7 @@ static int add_ext(X509 *x, X509 *issuer, int nid, const char *value)
 
 /* Issues a certificate for (subject, pubkey) valid [now+nb, now+na]. */
 static X509 *issue(X509_NAME *subject, EVP_PKEY *pubkey, X509 *issuer, EVP_PKEY *issuer_key,
-                   long nb, long na)
+                   long nb, long na_days, long na)
 {
     X509 *x = X509_new();
     unsigned char serial[16];
@@ -209,7 +211,7 @@ static X509 *issue(X509_NAME *subject, EVP_PKEY *pubkey, X509 *issuer, EVP_PKEY 
         !X509_set_subject_name(x, subject) ||
         !X509_set_issuer_name(x, X509_get_subject_name(issuer)) || !X509_set_pubkey(x, pubkey) ||
         !X509_time_adj_ex(X509_getm_notBefore(x), 0, nb, &now) ||
-        !X509_time_adj_ex(X509_getm_notAfter(x), 0, na, &now) ||
+        !X509_time_adj_ex(X509_getm_notAfter(x), na_days, na, &now) ||
         !add_ext(x, issuer, NID_basic_constraints, "critical,CA:FALSE") ||
         !add_ext(x, issuer, NID_key_usage, "critical,digitalSignature") ||
         !add_ext(x, issuer, NID_ext_key_usage, "clientAuth") ||
@@ -454,18 +456,18 @@ static void handle_request(struct responder *r, const char *topic, const char *p
     switch (r->opt.mode) {
     case M_OTHER_KEY:
         cert = issue(X509_REQ_get_subject_name(req), r->other_key, r->ca_cert, r->ca_key, -60,
-                     r->opt.validity);
+                     r->opt.validity_days, r->opt.validity);
         break;
     case M_OTHER_CA:
         cert = issue(X509_REQ_get_subject_name(req), pub, r->other_ca_cert, r->other_ca_key, -60,
-                     r->opt.validity);
+                     r->opt.validity_days, r->opt.validity);
         break;
     case M_EXPIRED:
-        cert = issue(X509_REQ_get_subject_name(req), pub, r->ca_cert, r->ca_key, -7200, -3600);
+        cert = issue(X509_REQ_get_subject_name(req), pub, r->ca_cert, r->ca_key, -7200, 0, -3600);
         break;
     default:
         cert = issue(X509_REQ_get_subject_name(req), pub, r->ca_cert, r->ca_key, -60,
-                     r->opt.validity);
+                     r->opt.validity_days, r->opt.validity);
         break;
     }
     pem = cert ? pem_of_cert_chain(cert, r->opt.mode == M_OTHER_CA ? NULL : r->chain_pem) : NULL;
@@ -615,7 +617,8 @@ static int parse_options(int argc, char **argv, struct options *o)
     o->host = "127.0.0.1";
     o->qos = 1;
     o->keepalive = 30;
-    o->validity = 30L * 86400;
+    o->validity_days = 30;
+    o->validity = 0;
     o->client_id = "trustlink-ca-responder";
     o->accepted_topic = "{topic}/accepted";
     o->rejected_topic = "{topic}/rejected";
@@ -648,12 +651,14 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 12:
             if (parse_long(optarg, 1, 36500, &v) != 0)
                 goto bad_value;
-            o->validity = v * 86400;
+            o->validity_days = v;
+            o->validity = 0;
             break;
         case 13:
-            if (parse_long(optarg, 1, 36500L * 86400, &v) != 0)
+            if (parse_long(optarg, 1, LONG_MAX, &v) != 0 || v / 86400 > 36500)
                 goto bad_value;
-            o->validity = v;
+            o->validity_days = v / 86400;
+            o->validity = v % 86400;
             break;
         case 14: {
             int i;
