@@ -26,7 +26,7 @@ ag_start_broker
 AG_EMU_PID=$!
 ag_wait_for 10 "atecc608-emu listening" grep -q "atecc608-emu: listening on" "$AG_DIR/emu.log"
 iface="emu:$AG_DIR/emu.sock@0x60"
-tool() { "$ATECC608_TOOL" --interface "$iface" "$@"; }
+tool() { "$ATECC608_TOOL" --lock-dir "$AG_DIR" --interface "$iface" "$@"; }
 tool provision --layout trustlink-default >"$AG_DIR/prov1.log" 2>&1 ||
     ag_fail "provision (write) failed: $(cat "$AG_DIR/prov1.log")"
 rc=0
@@ -44,7 +44,7 @@ mkdir -p "$AG_DIR/store" "$AG_DIR/state"
 cat >"$AG_DIR/pkcs11.json" <<CONF
 {"tokens":[{"label":"trustlink","interface":"$iface","key_slots":[0],
             "free_slots":[2,3,4],"store":"$AG_DIR/store"}],
- "pin_kdf_iterations": 1000}
+ "lock_dir": "$AG_DIR", "pin_kdf_iterations": 1000}
 CONF
 export TRUSTLINK_PKCS11_CONF=$AG_DIR/pkcs11.json
 AG_TOKEN=trustlink

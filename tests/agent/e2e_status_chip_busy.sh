@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # `status` is answered while the agent's loop thread is stuck in a chip
-# operation. The test holds the chip's bus lock (flock on the driver's
-# lock file, as another process using the chip would), then starts
-# trustlinkd: its identity load and TLS signature wait for the lock (up to
-# the driver's 30 s lock timeout). While the lock is held, status must
+# operation. The test holds the chip's bus lock (a write lock on the bus
+# byte of the driver's lock file, as another process using the chip holds
+# it), then starts trustlinkd: its identity load and TLS signature wait for
+# the lock (up to the driver's lock timeout). While the lock is held, status must
 # answer (state "starting" or "connecting", not connected); once it is
 # released the agent connects. No timing is asserted: the proof is that
 # the reply arrives while the lock holder still runs.
@@ -21,8 +21,8 @@ lockfile=$(ls "$AG_DIR"/trustlink-atecc608-emu-*.lock 2>/dev/null | head -n1)
 [ -n "$lockfile" ] || ag_fail "no bus lock file in $AG_DIR (the token setup should have made one)"
 # One process holds the lock, so killing it releases the lock at once.
 python3 -c 'import fcntl, sys, time
-f = open(sys.argv[1])
-fcntl.flock(f, fcntl.LOCK_EX)
+f = open(sys.argv[1], "r+")
+fcntl.lockf(f, fcntl.LOCK_EX, 1, 0)   # byte 0: the bus (drivers/atecc608/buslock.c)
 print("held", flush=True)
 time.sleep(120)' "$lockfile" >"$AG_DIR/holder.out" &
 holder=$!

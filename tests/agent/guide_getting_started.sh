@@ -43,8 +43,12 @@ ag_make_broker_cert
 ag_start_broker
 GT=$AG_DIR/root
 mkdir -p "$GT/etc" "$GT/state" "$GT/run" "$GT/bin" "$GT/home"
+# The bus lock directory: /run/trustlink-lock becomes $GT/run-lock (the
+# /run/trustlink substitution); not world-writable, as the driver requires.
+mkdir -m 0770 "$GT/run-lock"
 cp "$AG_DIR/ca.pem" "$GT/etc/broker-ca.pem"
-ln -s "$ATECC608_TOOL" "$GT/bin/atecc608-tool"
+printf '#!/bin/sh\nexec "%s" --lock-dir "%s" "$@"\n' "$ATECC608_TOOL" "$GT/run-lock" >"$GT/bin/atecc608-tool"
+chmod +x "$GT/bin/atecc608-tool"
 ln -s "$TRUSTLINKCTL" "$GT/bin/trustlinkctl"
 ln -s "$TRUSTLINKD" "$GT/bin/trustlinkd"
 

@@ -156,6 +156,9 @@ scenario_full() {
     python3 -c 'import json,sys; r=json.loads(sys.argv[1])["rotation"]; sys.exit(0 if r["last_result"] == "success" and r["previous_sha256"] and r["current_sha256"] != r["previous_sha256"] else 1)' "$hb" ||
         ag_fail "heartbeat lacks the rotation fields: $hb"
 
+    # Enough traffic to mean something, however fast the rotations were.
+    ag_wait_for "$AG_WAIT" "20 messages published" \
+        bash -c "[ \$(wc -l <'$AG_DIR/sent.txt') -ge 20 ]"
     touch "$AG_DIR/stop"
     wait "$pub_pid" 2>/dev/null || true
     n=$(wc -l <"$AG_DIR/sent.txt")
