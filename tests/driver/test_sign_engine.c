@@ -404,9 +404,9 @@ static void test_single_caller_polls_once_per_command_just_after_ready(void **st
         WARMUP = 8,
         MEASURED = 6,
         RESOLUTION_US = 50,
-        /* The chip answers a poll at the end of its write: (1 word
-         * address byte + the I2C address) x 9 bits at 100 kHz. */
-        POLL_SEEN_AFTER_US = 180,
+        /* The chip answers a poll with the ACK of its address byte:
+         * 9 bits at 100 kHz. */
+        POLL_SEEN_AFTER_US = 90,
     };
     struct harness *h = harness_new(EMU_PROFILE_TRUSTANDGO, 0);
     struct atecc_device *dev = open_with(h, ATECC_SIGN_POLICY_TUNED, LONG_LINGER_US);

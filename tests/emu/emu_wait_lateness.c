@@ -38,6 +38,7 @@
 #include "atecc608/crc.h"
 #include "atecc608/protocol.h"
 #include "emu.h"
+#include "emu_datasheet.h"
 #include "emu_test_util.h"
 
 /* The emulator's default typical/maximum factor (emu_timing.c). */
@@ -140,7 +141,7 @@ static int command(struct run *r, uint8_t opcode, uint8_t param1, uint16_t param
     if (timed_write(r, &r->commands, r->addr, pkt, pkt_len, 0, &start_ns) != EMU_BUS_ACK)
         return -1;
     ready_ns = (double)start_ns + model_bus_ns(r, pkt_len) +
-               (double)llround((double)llround(atecc_max_exec_ms(opcode, ATECC_CLOCK_M0) * 1000.0 *
+               (double)llround((double)llround(emu_exec_max_ms(opcode, 0) * 1000.0 *
                                                LATENESS_TYPICAL_FACTOR) * r->scale) * 1000.0;
     if (ready_ns - LATENESS_PROBE_EARLY_NS > (double)mono_ns())
         host_sleep_until_ns((uint64_t)(ready_ns - LATENESS_PROBE_EARLY_NS));

@@ -445,6 +445,42 @@ static void test_bus_transfer_time_is_spent_through_the_clock(void **state)
     t_close(&t);
 }
 
+static void test_nak_costs_the_address_byte_only(void **state)
+{
+    struct t_chip t;
+    uint8_t buf[9];
+    uint8_t word[1] = { ATECC_WORD_RESET };
+    struct emu_stats stats;
+
+    (void)state;
+    open_timed(&t, 1.0, 100000);
+    /* Asleep: the address byte is NAKed and the master stops there,
+     * 9 bits at 100 kHz = 90 us, whatever it meant to read or write. */
+    t.vclock.slept_us = 0;
+    assert_int_equal(emu_bus_read(t.chip, t.addr, buf, 9), EMU_BUS_NAK_ADDR);
+    assert_int_equal(t.vclock.slept_us, 90);
+    t.vclock.slept_us = 0;
+    assert_int_equal(emu_bus_write(t.chip, t.addr, word, 1, 0), EMU_BUS_NAK_ADDR);
+    assert_int_equal(t.vclock.slept_us, 90);
+    /* Another address: NAKed the same way. */
+    t.vclock.slept_us = 0;
+    assert_int_equal(emu_bus_read(t.chip, (uint8_t)(t.addr + 1), buf, 9), EMU_BUS_NAK_ADDR);
+    assert_int_equal(t.vclock.slept_us, 90);
+    emu_stats_get(t.chip, &stats);
+    assert_int_equal(stats.naks, 3);
+    assert_int_equal(stats.bus_bytes, 3);
+    /* A master that ignores NAKs clocks all its bytes out. */
+    t.vclock.slept_us = 0;
+    assert_int_equal(emu_bus_write(t.chip, t.addr, word, 1, EMU_BUS_IGNORE_NAK), EMU_BUS_ACK);
+    assert_int_equal(t.vclock.slept_us, 180);
+    /* Awake, an ACKed read pays every byte. */
+    assert_true(t_wake(&t));
+    t.vclock.slept_us = 0;
+    assert_int_equal(emu_bus_read(t.chip, t.addr, buf, 9), EMU_BUS_ACK);
+    assert_int_equal(t.vclock.slept_us, 900);
+    t_close(&t);
+}
+
 static void test_transaction_waits_for_its_start_plus_bus_time_as_a_deadline(void **state)
 {
     struct t_chip t;
@@ -664,6 +700,7 @@ int main(void)
         cmocka_unit_test(test_busy_chip_naks_until_execution_time_passes),
         cmocka_unit_test(test_typical_factor_one_makes_commands_take_the_maximum),
         cmocka_unit_test(test_bus_transfer_time_is_spent_through_the_clock),
+        cmocka_unit_test(test_nak_costs_the_address_byte_only),
         cmocka_unit_test(test_transaction_waits_for_its_start_plus_bus_time_as_a_deadline),
         cmocka_unit_test(test_command_is_ready_its_execution_time_after_its_last_byte_despite_late_waits),
         cmocka_unit_test(test_command_ready_time_ignores_late_waits_with_a_relative_only_clock),

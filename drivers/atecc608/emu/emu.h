@@ -107,6 +107,7 @@ struct emu_stats {
     uint64_t sleeps;
     uint64_t watchdog_expiries;
     uint64_t bus_bytes;      /* bytes on the bus, address bytes included */
+    uint64_t naks;           /* transactions whose address byte was NAKed */
     uint64_t busy_us;        /* time spent executing commands */
     uint64_t faults_injected;
 };

@@ -131,16 +131,22 @@ done:
     return (flags & EMU_BUS_IGNORE_NAK) != 0 ? EMU_BUS_ACK : EMU_BUS_NAK_ADDR;
 }
 
+/* Can the chip take a transaction on its address now? */
+static bool emu_listening(const struct emu_chip *chip, uint64_t now)
+{
+    return chip->power == EMU_POWER_AWAKE && now >= chip->ready_at_us && now >= chip->busy_until_us;
+}
+
 /*
  * Spends a transaction's bus time and returns its end on the chip's clock:
  * its start + its bus time. Everything the chip does with the transaction
  * (ready times, the watchdog) counts from this deadline, never from when
  * the wait returned, so a host that wakes late cannot delay the chip.
  */
-static uint64_t emu_transfer(struct emu_chip *chip, size_t len)
+static uint64_t emu_transfer_from(struct emu_chip *chip, uint64_t start, size_t len)
 {
     uint64_t bus_us = emu_bus_us(chip, len);
-    uint64_t end = emu_now_us(chip) + bus_us;
+    uint64_t end = start + bus_us;
 
     chip->stats.bus_bytes += len + 1;
     if (bus_us > 0)
@@ -148,11 +154,37 @@ static uint64_t emu_transfer(struct emu_chip *chip, size_t len)
     return end;
 }
 
-/* Can the chip take a transaction on its address now? */
-static bool emu_listening(const struct emu_chip *chip, uint64_t now)
+static uint64_t emu_transfer(struct emu_chip *chip, size_t len)
 {
-    return chip->power == EMU_POWER_AWAKE && now >= chip->ready_at_us && now >= chip->busy_until_us;
+    return emu_transfer_from(chip, emu_now_us(chip), len);
 }
+
+/*
+ * A transaction on the chip's address: the chip answers the address byte
+ * with ACK or NAK at its end. A NAK ends the transaction there (the master
+ * stops), so it costs the address byte only, unless the master ignores
+ * NAKs and clocks its bytes out anyway. Returns the transaction's end, or
+ * 0 when the address was NAKed (the NAK has been counted and waited for).
+ */
+static uint64_t emu_addressed_transfer(struct emu_chip *chip, uint8_t addr7, bool is_read,
+                                       size_t len, unsigned flags)
+{
+    uint64_t start = emu_now_us(chip);
+    uint64_t address_end = start + emu_bus_us(chip, 0);
+
+    emu_check_watchdog(chip, address_end);
+    /* A read also NAKs after a partial command, until the next write. */
+    if (addr7 == chip->addr7 && !(is_read && chip->partial) && emu_listening(chip, address_end))
+        return emu_transfer_from(chip, start, len);
+    chip->stats.naks++;
+    if ((flags & EMU_BUS_IGNORE_NAK) != 0)
+        emu_transfer_from(chip, start, len);
+    else
+        emu_transfer_from(chip, start, 0);
+    return 0;
+}
+
+
 
 static enum emu_bus_result emu_command(struct emu_chip *chip, const uint8_t *pkt, size_t len,
                                        unsigned flags, uint64_t now)
@@ -230,13 +262,15 @@ enum emu_bus_result emu_bus_write(struct emu_chip *chip, uint8_t addr7, const ui
 
     if (chip == NULL || (data == NULL && len > 0))
         return EMU_BUS_NAK_ADDR;
-    now = emu_transfer(chip, len);
-    emu_check_watchdog(chip, now);
-
-    if (addr7 == 0x00)
+    if (addr7 == 0x00) {
+        now = emu_transfer(chip, len);
+        emu_check_watchdog(chip, now);
         return emu_wake_pulse(chip, data, len, flags, now);
-    if (addr7 != chip->addr7 || !emu_listening(chip, now))
+    }
+    now = emu_addressed_transfer(chip, addr7, false, len, flags);
+    if (now == 0)
         goto done;
+    emu_check_watchdog(chip, now);
     chip->partial = false;
     if (len == 0) {
         result = EMU_BUS_ACK; /* address probe */
@@ -278,10 +312,10 @@ enum emu_bus_result emu_bus_read(struct emu_chip *chip, uint8_t addr7, uint8_t *
 
     if (chip == NULL || (buf == NULL && len > 0))
         return EMU_BUS_NAK_ADDR;
-    now = emu_transfer(chip, len);
-    emu_check_watchdog(chip, now);
-    if (addr7 != chip->addr7 || chip->partial || !emu_listening(chip, now))
+    now = emu_addressed_transfer(chip, addr7, true, len, 0);
+    if (now == 0)
         return EMU_BUS_NAK_ADDR;
+    emu_check_watchdog(chip, now);
     for (size_t i = 0; i < len; i++) {
         buf[i] = chip->io_pos < chip->out_len ? chip->out[chip->io_pos] : 0xFF;
         if (chip->io_pos < sizeof(chip->out))

@@ -48,6 +48,7 @@
  */
 #include <string.h>
 
+#include "emu_datasheet.h"
 #include "emu_internal.h"
 
 static void emu_status(struct emu_rsp *rsp, uint8_t status)
@@ -287,7 +288,7 @@ static void emu_cmd_verify(struct emu_chip *chip, const struct emu_cmd *cmd, str
             return;
         }
         key_config = emu_key_config(chip, slot);
-        if (atecc_slot_size(slot) < EMU_PUBKEY_SLOT_SIZE || (key_config & ATECC_KEYCFG_PRIVATE) != 0 ||
+        if (emu_slot_bytes(slot) < EMU_PUBKEY_SLOT_SIZE || (key_config & ATECC_KEYCFG_PRIVATE) != 0 ||
             ((key_config & ATECC_KEYCFG_KEYTYPE_MASK) >> ATECC_KEYCFG_KEYTYPE_SHIFT) != ATECC_KEYTYPE_P256) {
             emu_status(rsp, ATECC_STATUS_EXECUTION_ERROR);
             return;

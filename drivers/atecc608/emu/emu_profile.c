@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "emu_datasheet.h"
 #include "emu_internal.h"
 
 struct emu_slot_profile {
@@ -95,7 +96,7 @@ static int emu_profile_trustandgo(struct emu_zones *zones, char *err, size_t err
     for (unsigned slot = 0; slot < 2; slot++) {
         unsigned offset = 0;
         for (unsigned s = 0; s < slot; s++)
-            offset += atecc_slot_size(s);
+            offset += emu_slot_bytes(s);
         if (emu_p256_keygen(&zones->data[offset + EMU_PRIVKEY_OFFSET], pub) != 0) {
             snprintf(err, err_len, "cannot generate the factory P-256 key for slot %u", slot);
             return -1;

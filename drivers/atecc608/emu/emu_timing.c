@@ -5,8 +5,8 @@
  * deadline on the chip's clock (the real clock is in emu_clock.c).
  *
  * CHOICE (typical times are not published, shared/atecc608.md): a command
- * takes its datasheet maximum (atecc_max_exec_ms in protocol.h, at the
- * clock divider selected by ChipMode) times the typical factor, default
+ * takes its datasheet maximum (emu_exec_max_ms in emu_datasheet.c, the
+ * emulator's own table, at the clock divider selected by ChipMode) times the typical factor, default
  * EMU_TYPICAL_FACTOR_DEFAULT = 0.6. A driver that always waits the maximum
  * therefore wastes 40 %, and one that polls sees the chip busy (NAK) for
  * 60 % of the maximum.
@@ -15,6 +15,7 @@
  */
 #include <math.h>
 
+#include "emu_datasheet.h"
 #include "emu_internal.h"
 
 uint64_t emu_now_us(struct emu_chip *chip)
@@ -46,9 +47,8 @@ uint64_t emu_scaled_us(const struct emu_chip *chip, uint64_t real_us)
 
 uint64_t emu_exec_us(const struct emu_chip *chip, uint8_t opcode)
 {
-    enum atecc_clock_divider divider =
-        atecc_clock_divider_from_chipmode(chip->zones.config[ATECC_CFG_CHIP_MODE]);
-    double typical_us = (double)atecc_max_exec_ms(opcode, divider) * 1000.0 * chip->typical_factor;
+    unsigned divider = emu_clock_divider(chip->zones.config[ATECC_CFG_CHIP_MODE]);
+    double typical_us = (double)emu_exec_max_ms(opcode, divider) * 1000.0 * chip->typical_factor;
 
     return emu_scaled_us(chip, (uint64_t)llround(typical_us));
 }

@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "atecc608/crc.h"
+#include "emu_datasheet.h"
 #include "emu_internal.h"
 
 unsigned emu_slot_offset(unsigned slot)
@@ -41,7 +42,7 @@ unsigned emu_slot_offset(unsigned slot)
     unsigned offset = 0;
 
     for (unsigned s = 0; s < slot && s < ATECC_SLOT_COUNT; s++)
-        offset += atecc_slot_size(s);
+        offset += emu_slot_bytes(s);
     return offset;
 }
 
@@ -148,7 +149,7 @@ static uint8_t emu_addr_decode(struct emu_chip *chip, uint8_t param1, uint16_t p
         addr->slot = (param2 >> 3) & 0xFu;
         block = param2 >> 8;
         addr->base = &chip->zones.data[emu_slot_offset(addr->slot)];
-        size = atecc_slot_size(addr->slot);
+        size = emu_slot_bytes(addr->slot);
         break;
     default:
         return ATECC_STATUS_PARSE_ERROR;

@@ -159,6 +159,14 @@ atecc_err atecc_open(const char *interface, const struct atecc_options *options,
                      struct atecc_device **out, char *detail, size_t detail_len);
 void atecc_close(struct atecc_device *dev);
 
+/* The driver's datasheet tables (datasheet.c): data-zone slot sizes in
+ * bytes (0: no such slot), the maximum execution time of an opcode at a
+ * clock divider in ms (0: unknown opcode), and the divider ChipMode
+ * selects. The emulator keeps tables of its own, on purpose. */
+unsigned atecc_slot_size(unsigned slot);
+unsigned atecc_max_exec_ms(uint8_t opcode, enum atecc_clock_divider divider);
+enum atecc_clock_divider atecc_clock_divider_from_chipmode(uint8_t chip_mode);
+
 /* Size of a failure detail, terminating NUL included. */
 #define ATECC_DETAIL_MAX 512
 /* Detail of the calling thread's latest failed driver call (like errno:
