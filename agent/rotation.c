@@ -196,7 +196,7 @@ static void hold_commit(struct agent *a, uint64_t now, const char *err)
     r->phase = ROTATION_PHASE_COMMIT_PENDING;
     r->deadline_ms = now + ROTATION_JOURNAL_RETRY_MS;
     snprintf(r->last_result, sizeof(r->last_result), "commit-pending");
-    snprintf(r->last_error, sizeof(r->last_error), "journal: %s", err);
+    snprintf(r->last_error, sizeof(r->last_error), "journal: %.480s", err);
 }
 
 static void commit_rotation(struct agent *a, uint64_t now)
