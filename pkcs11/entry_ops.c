@@ -34,6 +34,22 @@ static CK_RV may_write(struct p11_module *m, struct p11_session *s, bool token_o
     return CKR_OK;
 }
 
+/* Where C_CreateObject and C_CopyObject put the object they built: on the
+ * token or in the session, once the session may write it. */
+static CK_RV add_new_object(struct p11_module *m, struct p11_session *s, p11_attrs *a,
+                            CK_OBJECT_HANDLE_PTR out)
+{
+    CK_RV rv = may_write(m, s, p11_object_is_token(a), p11_object_is_private(a));
+
+    if (rv != CKR_OK)
+        return rv;
+    if (p11_object_is_token(a)) {
+        p11_attrs *one[1] = {a};
+        return p11_token_add_objects(m, &m->tokens[s->slot], one, 1, out);
+    }
+    return p11_session_add_object(m, s, a, out);
+}
+
 CK_RV C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR out)
 {
     struct p11_module *m;
@@ -48,14 +64,7 @@ CK_RV C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJ
     p11_attrs_init(&a);
     if ((rv = p11_object_create(t, n, &a)) != CKR_OK)
         goto done;
-    if ((rv = may_write(m, s, p11_object_is_token(&a), p11_object_is_private(&a))) != CKR_OK)
-        goto done;
-    if (p11_object_is_token(&a)) {
-        p11_attrs *one[1] = {&a};
-        rv = p11_token_add_objects(m, &m->tokens[s->slot], one, 1, out);
-    } else {
-        rv = p11_session_add_object(m, s, &a, out);
-    }
+    rv = add_new_object(m, s, &a, out);
 done:
     p11_attrs_free(&a);
     return p11_leave(rv);
@@ -80,14 +89,7 @@ CK_RV C_CopyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, 
      * store and may move src). */
     if ((rv = p11_object_copy(src, t, n, &a)) != CKR_OK)
         goto done;
-    if ((rv = may_write(m, s, p11_object_is_token(&a), p11_object_is_private(&a))) != CKR_OK)
-        goto done;
-    if (p11_object_is_token(&a)) {
-        p11_attrs *one[1] = {&a};
-        rv = p11_token_add_objects(m, &m->tokens[s->slot], one, 1, out);
-    } else {
-        rv = p11_session_add_object(m, s, &a, out);
-    }
+    rv = add_new_object(m, s, &a, out);
 done:
     p11_attrs_free(&a);
     return p11_leave(rv);
