@@ -270,24 +270,30 @@ static bool window_fits(struct atecc_device *dev, uint64_t budget_us)
  * per signature instead would cost a wake (tWHI, the wake response) and a
  * lock round trip on every signature of both processes.
  */
-static atecc_err hand_over(struct atecc_device *dev)
+/* Waits for the bus lock and starts a new hold. */
+static atecc_err take_bus(struct atecc_device *dev)
 {
     char detail[sizeof(dev->last_error)];
-    atecc_err rc;
+    atecc_err rc = atecc_buslock_acquire(&dev->lock, detail, sizeof(detail));
 
-    if (dev->state == ATECC_AWAKE)
-        (void)atecc_do_idle(dev);
-    atecc_buslock_yield(&dev->lock);
-    dev->stats.bus_handovers = dev->lock.handovers;
-    rc = atecc_buslock_acquire(&dev->lock, detail, sizeof(detail));
     if (rc != ATECC_OK)
         return atecc_fail(dev, rc, "%s", detail);
     dev->hold_start_us = atecc_now(dev);
     dev->hold_windows = 0;
-    /* Another process may have used (and idled or slept) the chip. */
+    /* Another process may have used (and idled or slept) the chip while
+     * we did not hold the lock. */
     if (dev->state == ATECC_AWAKE)
         dev->state = ATECC_IDLE;
     return ATECC_OK;
+}
+
+static atecc_err hand_over(struct atecc_device *dev)
+{
+    if (dev->state == ATECC_AWAKE)
+        (void)atecc_do_idle(dev);
+    atecc_buslock_yield(&dev->lock);
+    dev->stats.bus_handovers = dev->lock.handovers;
+    return take_bus(dev);
 }
 
 static bool should_hand_over(struct atecc_device *dev, bool new_window)
@@ -333,9 +339,6 @@ atecc_err atecc_exec_reserve(struct atecc_device *dev, uint64_t budget_us)
 
 atecc_err atecc_window_begin(struct atecc_device *dev)
 {
-    char detail[sizeof(dev->last_error)];
-    atecc_err rc;
-
     dev->pair_pending = dev->keep_window;
     dev->keep_window = false;
     if (atecc_buslock_held(&dev->lock)) {
@@ -345,16 +348,7 @@ atecc_err atecc_window_begin(struct atecc_device *dev)
          * a Nonce left for this call: that must share its window. */
         return should_hand_over(dev, false) ? hand_over(dev) : ATECC_OK;
     }
-    rc = atecc_buslock_acquire(&dev->lock, detail, sizeof(detail));
-    if (rc != ATECC_OK)
-        return atecc_fail(dev, rc, "%s", detail);
-    dev->hold_start_us = atecc_now(dev);
-    dev->hold_windows = 0;
-    /* Another process may have used (and idled or slept) the chip while
-     * we did not hold the lock. */
-    if (dev->state == ATECC_AWAKE)
-        dev->state = ATECC_IDLE;
-    return ATECC_OK;
+    return take_bus(dev);
 }
 
 void atecc_window_end(struct atecc_device *dev)

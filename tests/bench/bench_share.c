@@ -76,6 +76,15 @@ static void sign_until(struct p11 *p, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key,
     }
 }
 
+static void fair_child_end(struct p11 *p, CK_SESSION_HANDLE h, CK_SESSION_HANDLE login)
+{
+    if (p->f != NULL && h != CK_INVALID_HANDLE)
+        p->f->C_CloseSession(h);
+    if (p->f != NULL && login != CK_INVALID_HANDLE)
+        p->f->C_CloseSession(login);
+    p11_unload(p);
+}
+
 /* Process A: warm up, say ready, learn the times, sign flat out. */
 static int fair_child_a(const char *module, int ready_fd, int times_fd, int result_fd)
 {
@@ -99,11 +108,7 @@ static int fair_child_a(const char *module, int ready_fd, int times_fd, int resu
     if (dprintf(result_fd, "%u %u\n", count, failures) > 0)
         rc = 0;
 cleanup:
-    if (p.f != NULL && h != CK_INVALID_HANDLE)
-        p.f->C_CloseSession(h);
-    if (p.f != NULL && login != CK_INVALID_HANDLE)
-        p.f->C_CloseSession(login);
-    p11_unload(&p);
+    fair_child_end(&p, h, login);
     return rc;
 }
 
@@ -151,11 +156,7 @@ static int fair_child_b(const char *module, const char *sock, const struct fair_
                 (double)(at_done.wakes - at_start.wakes) + 1.0) > 0)
         rc = 0;
 cleanup:
-    if (p.f != NULL && h != CK_INVALID_HANDLE)
-        p.f->C_CloseSession(h);
-    if (p.f != NULL && login != CK_INVALID_HANDLE)
-        p.f->C_CloseSession(login);
-    p11_unload(&p);
+    fair_child_end(&p, h, login);
     return rc;
 }
 

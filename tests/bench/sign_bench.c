@@ -436,7 +436,7 @@ int main(int argc, char **argv)
     b.verify_cost = true;
     b.verify_rounds = 4;
     b.fairness = true;
-    b.fair_seconds = 8;
+    b.fair_seconds = 12;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
