@@ -193,7 +193,8 @@ static void reap(pid_t pid, int *ok)
         *ok = 0;
 }
 
-int run_fairness(const struct bench *b, const char *sock, double limit, struct fair_result *out)
+int run_fairness(const struct bench *b, const char *sock, double limit, double alone,
+                 struct fair_result *out)
 {
     int ready[2] = { -1, -1 }, times[2] = { -1, -1 }, res_a[2] = { -1, -1 }, res_b[2] = { -1, -1 };
     struct fair_times t;
@@ -264,6 +265,7 @@ int run_fairness(const struct bench *b, const char *sock, double limit, struct f
         out->failures += fb;
     }
     out->seconds = b->fair_seconds;
+    out->alone = alone;
     for (unsigned i = 0; i < 2; i++)
         out->share[i] = out->sigs[i] / out->seconds / limit;
     out->wake_pulses_per_sig = out->sigs[0] + out->sigs[1] > 0
@@ -286,9 +288,13 @@ int run_fairness(const struct bench *b, const char *sock, double limit, struct f
                i == 0 ? 'A' : 'B', out->sigs[i], out->seconds, out->share[i], dev * 100,
                TARGET_SHARE_DEVIATION * 100, verdict(dev <= TARGET_SHARE_DEVIATION));
     }
-    printf("    together %.3f of the limit; chip side %.3f wake pulses per signature (a hand-over "
-           "costs the taker a wake)\n",
-           out->share[0] + out->share[1], out->wake_pulses_per_sig);
+    printf("    together %.3f of the limit (one process alone, 1 caller, this run: %.3f); of what "
+           "both made A had %.1f %%, B %.1f %%; chip side %.3f wake pulses per signature (a "
+           "hand-over costs the taker a wake)\n",
+           out->share[0] + out->share[1], out->alone,
+           out->sigs[0] + out->sigs[1] ? 100.0 * out->sigs[0] / (out->sigs[0] + out->sigs[1]) : 0,
+           out->sigs[0] + out->sigs[1] ? 100.0 * out->sigs[1] / (out->sigs[0] + out->sigs[1]) : 0,
+           out->wake_pulses_per_sig);
     rc = out->failures == 0 ? 0 : -1;
 cleanup:
     if (a > 0) {
@@ -316,10 +322,11 @@ void json_fairness(FILE *f, const struct fair_result *r)
             ",\"fairness\":{\"first_sign_ms\":%.2f,\"first_sign_windows\":%.0f,"
             "\"first_sign_windows_max\":%.0f,\"startup_ms\":%.2f,\"startup_windows\":%.0f,"
             "\"seconds\":%.1f,\"signatures\":[%u,%u],\"share_of_limit\":[%.4f,%.4f],"
-            "\"share_deviation_max\":%.2f,\"wake_pulses_per_sig\":%.4f,\"failures\":%u}",
+            "\"share_deviation_max\":%.2f,\"alone_share_of_limit\":%.4f,"
+            "\"wake_pulses_per_sig\":%.4f,\"failures\":%u}",
             r->first_ms, r->first_windows, TARGET_FIRST_SIGN_WINDOWS, r->startup_ms,
             r->startup_windows, r->seconds, r->sigs[0], r->sigs[1], r->share[0], r->share[1],
-            TARGET_SHARE_DEVIATION, r->wake_pulses_per_sig, r->failures);
+            TARGET_SHARE_DEVIATION, r->alone, r->wake_pulses_per_sig, r->failures);
 }
 
 static void min_max(const double *v, unsigned n, double *lo, double *hi)

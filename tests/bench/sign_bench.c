@@ -207,6 +207,14 @@ static double per_sig(double v, const struct phase *ph)
     return ph->sigs ? v / ph->sigs : 0;
 }
 
+/* A chip counter of the measured part: the full run's count minus the
+ * warm-up run's, two separate runs, so a noisy counter (NAKs: polls of a
+ * busy chip) can come out below zero; it wrapped as uint64_t. */
+static double chip_per_sig(uint64_t v, const struct phase *ph)
+{
+    return per_sig((double)(int64_t)v, ph);
+}
+
 /* The opcodes the chip saw per signature, "nonce 1.00 sign 1.00 ...". */
 static void format_opcodes(char *out, size_t cap, const struct phase *ph)
 {
@@ -215,7 +223,7 @@ static void format_opcodes(char *out, size_t cap, const struct phase *ph)
     out[0] = '\0';
     for (unsigned op = 0; op < 256 && len < cap; op++) {
         const char *name = emu_opcode_name((uint8_t)op);
-        double count = per_sig((double)ph->chip.by_opcode[op], ph);
+        double count = chip_per_sig(ph->chip.by_opcode[op], ph);
         int n;
 
         if (ph->chip.by_opcode[op] == 0)
@@ -241,9 +249,9 @@ static void print_phase(FILE *out, const struct phase *ph, double limit)
     format_opcodes(ops, sizeof(ops), ph);
     fprintf(out, "         chip side per signature: wake pulses %.3f  transactions %.1f  bytes to "
                  "chip %.1f, from chip %.1f  NAKs %.2f  commands: %s\n",
-            per_sig((double)ph->chip.wake_pulses, ph), per_sig((double)ph->chip.transactions, ph),
-            per_sig((double)ph->chip.bytes_to_chip, ph),
-            per_sig((double)ph->chip.bytes_from_chip, ph), per_sig((double)ph->chip.naks, ph), ops);
+            chip_per_sig(ph->chip.wake_pulses, ph), chip_per_sig(ph->chip.transactions, ph),
+            chip_per_sig(ph->chip.bytes_to_chip, ph),
+            chip_per_sig(ph->chip.bytes_from_chip, ph), chip_per_sig(ph->chip.naks, ph), ops);
 }
 
 static void json_phase(FILE *f, const struct phase *ph, double limit, bool last)
@@ -266,12 +274,12 @@ static void json_phase(FILE *f, const struct phase *ph, double limit, bool last)
             per_sig(ph->c.idles, ph), per_sig(ph->c.bus_bytes, ph), per_sig(ph->c.polls, ph),
             ph->c.retries, ph->c.watchdog_avoided, ph->c.batches, ph->c.batch_max,
             ph->c.batches > 0 ? ph->c.batch_sum / ph->c.batches : 0, ph->c.linger_hits,
-            per_sig(ph->c.chip_busy_us, ph) / 1e3, per_sig((double)ph->chip.wake_pulses, ph),
-            per_sig((double)ph->chip.transactions, ph), per_sig((double)ph->chip.bytes_to_chip, ph),
-            per_sig((double)ph->chip.bytes_from_chip, ph), per_sig((double)ph->chip.naks, ph),
-            per_sig((double)ph->chip.by_opcode[ATECC_OP_NONCE], ph),
-            per_sig((double)ph->chip.by_opcode[ATECC_OP_SIGN], ph),
-            per_sig((double)ph->chip.commands, ph), last ? "" : ",");
+            per_sig(ph->c.chip_busy_us, ph) / 1e3, chip_per_sig(ph->chip.wake_pulses, ph),
+            chip_per_sig(ph->chip.transactions, ph), chip_per_sig(ph->chip.bytes_to_chip, ph),
+            chip_per_sig(ph->chip.bytes_from_chip, ph), chip_per_sig(ph->chip.naks, ph),
+            chip_per_sig(ph->chip.by_opcode[ATECC_OP_NONCE], ph),
+            chip_per_sig(ph->chip.by_opcode[ATECC_OP_SIGN], ph),
+            chip_per_sig(ph->chip.commands, ph), last ? "" : ",");
 }
 
 static const struct phase *find_phase(const struct phase *ph, unsigned n, const char *policy,
@@ -336,7 +344,9 @@ static int run_emulator(const struct bench *b, struct emu_run *run, double limit
     }
     memset(&run->fair, 0, sizeof(run->fair));
     memset(&run->verify, 0, sizeof(run->verify));
-    if (run->share_phases && b->fairness && run_fairness(b, sock, limit, &run->fair) != 0) {
+    if (run->share_phases && b->fairness &&
+        run_fairness(b, sock, limit, rate_of(find_phase(run->ph, run->n, "tuned", 1)) / limit,
+                     &run->fair) != 0) {
         fprintf(stderr, "trustlink-bench: fairness phases failed\n");
         goto cleanup;
     }

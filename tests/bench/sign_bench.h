@@ -85,6 +85,7 @@ struct fair_result {
     double seconds;
     unsigned sigs[2];
     double share[2];          /* each process's rate / the chip limit */
+    double alone;             /* one process alone, same run: rate / limit */
     double wake_pulses_per_sig; /* chip side, over the interval */
 };
 
@@ -152,7 +153,10 @@ const char *verdict(bool met);
 
 /* bench_share.c: each runs on the emulator at sock, prints its lines with
  * every target met or MISSED, and keeps its figures for the JSON. */
-int run_fairness(const struct bench *b, const char *sock, double limit, struct fair_result *out);
+/* alone: one process's share of the limit signing alone with one caller
+ * in this run (tuned, 1 thread), the baseline of the shared interval. */
+int run_fairness(const struct bench *b, const char *sock, double limit, double alone,
+                 struct fair_result *out);
 int run_verify_cost(const struct bench *b, const char *sock, unsigned bus_hz, double limit,
                     struct verify_result *out);
 /* ,"fairness":{...} and ,"verify_after_sign":{...} (nothing if not ran). */
