@@ -21,17 +21,21 @@
  *   byte 0  the bus: an exclusive (write) lock while a window is open;
  *   byte 1  the waiting room: every process waiting for byte 0 holds a
  *           shared (read) lock here until it has byte 0.
- * At each window boundary (atecc_window_begin while the lock is still
- * held from the previous window, i.e. between two signatures of a busy
- * signer), the holder tests byte 1 for a lock of another open file
- * description (atecc_buslock_contended). If someone waits, the holder
- * ends its window (idles the chip), releases byte 0 and, before it
- * competes again, waits until another process has taken byte 0 (or
+ * A holder tests byte 1 for a lock of another open file description
+ * (atecc_buslock_contended) at its yield points (exec.c, hand_over):
+ * before it would open another wake window in the same hold, and at an
+ * operation boundary once it has held the bus for the shortest wake window
+ * (0.7 s of chip time; this caps holds on parts with the long watchdog);
+ * never between a Nonce and the command that uses it. If someone waits,
+ * the holder ends its window (idles the chip), releases byte 0 and, before
+ * it competes again, waits until another process has taken byte 0 (or
  * nobody waits any more, or ATECC_BUSLOCK_HANDOVER_MAX_MS passed: a waiter
- * stopped by a debugger must not stall the yielder for good). So a
- * signer that runs flat out alternates with every waiter instead of
- * re-taking the lock it just dropped; a waiter gets the bus after at
- * most the one signature in progress plus the holder's linger.
+ * stopped by a debugger must not stall the yielder for good). So a signer
+ * that runs flat out alternates wake windows with every waiter instead of
+ * re-taking the lock it just dropped; a waiter gets the bus after at most
+ * the rest of the holder's window (at most ~0.7 s plus one operation).
+ * Handing over whole windows rather than single signatures keeps the cost
+ * of a hand-over (an idle, a wake and the wake response) to one per window.
  * OFD locks belong to the open file description, not the process: two
  * devices in one process exclude each other like two processes, and a
  * lock dies with its last descriptor (a crashed holder frees the bus).
@@ -39,8 +43,9 @@
  * Lock wait bound: ATECC_BUSLOCK_DEFAULT_TIMEOUT_MS (5 s). trustlinkd's unit
  * has WatchdogSec=30; a chip call that waits for the bus must fail well
  * before half of it (15 s) so the daemon still pings the watchdog. With
- * hand-over a waiter normally waits one signature (< 0.7 s even at the
- * slowest clock divider) plus a 10 ms linger, so 5 s only fires when a
+ * hand-over a waiter normally waits for the rest of one wake window (at
+ * most ~0.7 s of chip time plus the operation in progress, < 1.1 s even
+ * for a Verify at the slowest clock divider), so 5 s only fires when a
  * process is stuck holding the bus.
  */
 #ifndef ATECC608_BUSLOCK_H

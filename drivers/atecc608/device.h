@@ -44,6 +44,15 @@ struct atecc_device {
      * next command (Nonce): the next window_begin must not hand the bus
      * over. Guarded by mutex. */
     bool keep_window;
+    /* This call continues such a window (a Nonce from the caller's last
+     * call is waiting in the chip): it must not hand the bus over either.
+     * Guarded by mutex. */
+    bool pair_pending;
+    /* The current hold of the bus lock (fair sharing, exec.c): when it
+     * began on the device clock, and how many wake windows it has opened.
+     * Guarded by mutex. */
+    uint64_t hold_start_us;
+    unsigned hold_windows;
 
     /* When each opcode's response was found in earlier executions
      * (ready.h): the next execution polls first there. Guarded by mutex. */

@@ -257,6 +257,54 @@ static bool window_fits(struct atecc_device *dev, uint64_t budget_us)
            limit;
 }
 
+/*
+ * Fair sharing (buslock.h, "hand-over"): the bus changes hands between
+ * wake windows. A holder with another process waiting yields
+ *  - before it would open another wake window (it has had one already in
+ *    this hold), and
+ *  - at an operation boundary once it has held the bus for the shortest
+ *    wake window there is (ATECC_WATCHDOG_MIN_MS, chip time), so a part
+ *    with the long watchdog (~13 s windows) or a chip that never sleeps
+ *    at time scale 0 cannot keep a waiter out for longer;
+ * never in the middle of a Nonce and the command that uses it. Yielding
+ * per signature instead would cost a wake (tWHI, the wake response) and a
+ * lock round trip on every signature of both processes.
+ */
+/* Waits for the bus lock and starts a new hold. */
+static atecc_err take_bus(struct atecc_device *dev)
+{
+    char detail[sizeof(dev->last_error)];
+    atecc_err rc = atecc_buslock_acquire(&dev->lock, detail, sizeof(detail));
+
+    if (rc != ATECC_OK)
+        return atecc_fail(dev, rc, "%s", detail);
+    dev->hold_start_us = atecc_now(dev);
+    dev->hold_windows = 0;
+    /* Another process may have used (and idled or slept) the chip while
+     * we did not hold the lock. */
+    if (dev->state == ATECC_AWAKE)
+        dev->state = ATECC_IDLE;
+    return ATECC_OK;
+}
+
+static atecc_err hand_over(struct atecc_device *dev)
+{
+    if (dev->state == ATECC_AWAKE)
+        (void)atecc_do_idle(dev);
+    atecc_buslock_yield(&dev->lock);
+    dev->stats.bus_handovers = dev->lock.handovers;
+    return take_bus(dev);
+}
+
+static bool should_hand_over(struct atecc_device *dev, bool new_window)
+{
+    if (dev->pair_pending || !atecc_buslock_contended(&dev->lock))
+        return false;
+    if (new_window)
+        return dev->hold_windows > 0;
+    return atecc_now(dev) - dev->hold_start_us >= atecc_chip_us(dev, ATECC_WATCHDOG_MIN_MS);
+}
+
 atecc_err atecc_exec_reserve(struct atecc_device *dev, uint64_t budget_us)
 {
     uint64_t limit = watchdog_us(dev);
@@ -275,39 +323,32 @@ atecc_err atecc_exec_reserve(struct atecc_device *dev, uint64_t budget_us)
                 return rc;
         }
     }
-    if (dev->state != ATECC_AWAKE)
-        return wake(dev);
+    if (dev->state != ATECC_AWAKE) {
+        if (should_hand_over(dev, true)) {
+            rc = hand_over(dev);
+            if (rc != ATECC_OK)
+                return rc;
+        }
+        rc = wake(dev);
+        if (rc == ATECC_OK)
+            dev->hold_windows++;
+        return rc;
+    }
     return ATECC_OK;
 }
 
 atecc_err atecc_window_begin(struct atecc_device *dev)
 {
-    char detail[sizeof(dev->last_error)];
-    atecc_err rc;
-
-    if (atecc_buslock_held(&dev->lock)) {
-        /* A window boundary with the lock still ours (a busy signer, a
-         * linger). Fair sharing: if another process waits, end this window
-         * and hand the bus over before going on. Not right after a Nonce
-         * left for the caller's next command: that must share its window. */
-        if (dev->keep_window || !atecc_buslock_contended(&dev->lock)) {
-            dev->keep_window = false;
-            return ATECC_OK;
-        }
-        if (dev->state == ATECC_AWAKE)
-            (void)atecc_do_idle(dev);
-        atecc_buslock_yield(&dev->lock);
-        dev->stats.bus_handovers = dev->lock.handovers;
-    }
+    dev->pair_pending = dev->keep_window;
     dev->keep_window = false;
-    rc = atecc_buslock_acquire(&dev->lock, detail, sizeof(detail));
-    if (rc != ATECC_OK)
-        return atecc_fail(dev, rc, "%s", detail);
-    /* Another process may have used (and idled or slept) the chip while
-     * we did not hold the lock. */
-    if (dev->state == ATECC_AWAKE)
-        dev->state = ATECC_IDLE;
-    return ATECC_OK;
+    if (atecc_buslock_held(&dev->lock)) {
+        /* An operation boundary with the lock still ours (a busy signer,
+         * a linger): go on in this window unless the hold has lasted
+         * long enough and someone waits (see hand_over). Not right after
+         * a Nonce left for this call: that must share its window. */
+        return should_hand_over(dev, false) ? hand_over(dev) : ATECC_OK;
+    }
+    return take_bus(dev);
 }
 
 void atecc_window_end(struct atecc_device *dev)

@@ -4,12 +4,14 @@
 # trustlink-bench (tuned and naive policies, 1 and 4 callers, 100 kHz and
 # 400 kHz buses) against atecc608-emu at time scale 1, ATECC608B timing,
 # then the tuned policy once more against an emulator started with
-# --long-watchdog (a custom-provisioned part; --long-watchdog off skips it).
+# --long-watchdog (a custom-provisioned part; --long-watchdog off skips it),
+# plus, at the first bus speed, fairness between two processes and the
+# verify-after-sign cost (tests/bench/README.md).
 # Usage: tests/bench/run.sh [BUILD_DIR] [trustlink-bench options...]
 #   BUILD_DIR defaults to build-bench next to this repository's sources.
 #   Results: printed table, and JSON in $BUILD_DIR/bench-results.json
 #   (override with --out FILE).
-# Takes ~40 s. Not a CTest test: it measures real time.
+# Takes ~2.5 min. Not a CTest test: it measures real time.
 set -eu
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$SRC/build-bench

@@ -100,8 +100,8 @@ struct harness *harness_new(enum emu_profile profile, uint8_t revision)
     return harness_new_scaled(profile, revision, 1.0, 42);
 }
 
-struct harness *harness_new_scaled(enum emu_profile profile, uint8_t revision, double time_scale,
-                                   uint64_t seed)
+static struct harness *harness_create(enum emu_profile profile, uint8_t revision, double time_scale,
+                                      uint64_t seed, bool long_watchdog)
 {
     struct harness *h = calloc(1, sizeof(*h));
     struct emu_options eo;
@@ -124,12 +124,24 @@ struct harness *harness_new_scaled(enum emu_profile profile, uint8_t revision, d
     eo.revision = revision;
     eo.seed = seed;
     eo.clock = &h->emu_clock;
+    eo.long_watchdog = long_watchdog;
     h->chip = emu_chip_open(&eo, err, sizeof(err));
     if (h->chip == NULL)
         fail_msg("emu_chip_open: %s", err);
     snprintf(h->lock_dir, sizeof(h->lock_dir), "/tmp/atecc-drvtest-XXXXXX");
     assert_non_null(mkdtemp(h->lock_dir));
     return h;
+}
+
+struct harness *harness_new_scaled(enum emu_profile profile, uint8_t revision, double time_scale,
+                                   uint64_t seed)
+{
+    return harness_create(profile, revision, time_scale, seed, false);
+}
+
+struct harness *harness_new_long_watchdog(void)
+{
+    return harness_create(EMU_PROFILE_TRUSTANDGO, 0, 1.0, 42, true);
 }
 
 void harness_free(struct harness *h)

@@ -39,6 +39,9 @@ struct harness *harness_new(enum emu_profile profile, uint8_t revision);
  * clock, 0 = instant and no watchdog) and fault seed. */
 struct harness *harness_new_scaled(enum emu_profile profile, uint8_t revision, double time_scale,
                                    uint64_t seed);
+/* The Trust&GO profile on a part provisioned with the long watchdog
+ * (ChipMode bit 2, ~13 s), datasheet timing on the virtual clock. */
+struct harness *harness_new_long_watchdog(void);
 void harness_free(struct harness *h);
 /* Options wired to h: virtual clock, inproc ops, private lock dir. */
 struct atecc_options harness_options(struct harness *h);

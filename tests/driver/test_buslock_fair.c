@@ -2,14 +2,17 @@
 /*
  * Fair sharing of the bus lock (buslock.h, "hand-over"): a device signing
  * back to back hands the bus to a device of another open file description
- * (another process, for the lock) that announced itself, at its next
- * window boundary, instead of holding it across its whole stream.
+ * (another process, for the lock) that announced itself, between wake
+ * windows, instead of holding it across its whole stream; and on a part
+ * whose windows are long (the ~13 s watchdog) once it has held the bus
+ * for the shortest wake window, 0.7 s of chip time.
  *
  * Deterministic, no wall-clock assertion: a logging bus records which
- * thread sent which command. Signer A is held inside its first Sign write
+ * thread sent which command and wake pulse, on the harness's virtual
+ * clock (datasheet timing). Signer A is held inside its first Sign write
  * until waiter B has announced itself in the lock file (seen with
  * F_OFD_GETLK on the waiting-room byte); then A goes on. B's command must
- * reach the chip before A's second Sign.
+ * reach the chip before A opens a second wake window.
  */
 #define _GNU_SOURCE 1
 #include <stdarg.h>
@@ -35,6 +38,7 @@ struct bus_log {
     bool signer_gated;       /* A reached the gate */
     size_t n;
     uint8_t opcode[LOG_MAX];
+    bool wake[LOG_MAX];      /* a wake pulse (write to address 0x00) */
     bool by_signer[LOG_MAX];
 };
 
@@ -43,6 +47,15 @@ static struct bus_log g_log;
 static enum atecc_bus_result log_write(void *ctx, uint8_t addr7, const uint8_t *data, size_t len,
                                        unsigned flags)
 {
+    if (addr7 == 0x00) {
+        pthread_mutex_lock(&g_log.mu);
+        if (g_log.n < LOG_MAX) {
+            g_log.wake[g_log.n] = true;
+            g_log.by_signer[g_log.n] = pthread_equal(pthread_self(), g_log.signer);
+            g_log.n++;
+        }
+        pthread_mutex_unlock(&g_log.mu);
+    }
     /* A command: word address 0x03, count, opcode, ... */
     if (len >= 3 && data[0] == ATECC_WORD_COMMAND) {
         bool mine;
@@ -160,25 +173,29 @@ static bool waiter_announced(const char *dir)
     return announced;
 }
 
-static void run_handover(bool batch, enum atecc_sign_policy policy)
+/* Where B's command and A's wake pulses and Signs came, in bus order. */
+struct handover_log {
+    size_t b_at;             /* B's command */
+    size_t a_second_wake;    /* A's second wake pulse: its second window */
+    unsigned a_signs_before_b;
+};
+
+static void run_handover(struct harness *h, bool batch, struct handover_log *out)
 {
-    struct harness *h = harness_new(EMU_PROFILE_TRUSTANDGO, 0);
     struct atecc_device *a_dev = NULL;
     struct atecc_device *b_dev = NULL;
     struct signer_arg sa = { 0 };
     struct waiter_arg wa = { 0 };
     pthread_t ta;
     pthread_t tb;
-    size_t b_at = SIZE_MAX;
-    size_t a_second_sign = SIZE_MAX;
-    unsigned a_signs = 0;
+    unsigned a_wakes = 0;
     struct timespec tick = { 0, 1000000 };
 
     memset(&g_log, 0, sizeof(g_log));
     pthread_mutex_init(&g_log.mu, NULL);
     pthread_cond_init(&g_log.cv, NULL);
-    a_dev = open_logged(h, policy);
-    b_dev = open_logged(h, policy);
+    a_dev = open_logged(h, ATECC_SIGN_POLICY_TUNED);
+    b_dev = open_logged(h, ATECC_SIGN_POLICY_TUNED);
     g_log.gate_closed = true;
     sa.dev = a_dev;
     sa.batch = batch;
@@ -202,42 +219,144 @@ static void run_handover(bool batch, enum atecc_sign_policy policy)
     pthread_join(tb, NULL);
     assert_int_equal(sa.rc, ATECC_OK);
     assert_int_equal(wa.rc, ATECC_OK);
+    out->b_at = SIZE_MAX;
+    out->a_second_wake = SIZE_MAX;
+    out->a_signs_before_b = 0;
     for (size_t i = 0; i < g_log.n; i++) {
-        if (!g_log.by_signer[i] && g_log.opcode[i] == ATECC_OP_RANDOM && b_at == SIZE_MAX)
-            b_at = i;
-        if (g_log.by_signer[i] && g_log.opcode[i] == ATECC_OP_SIGN && ++a_signs == 2)
-            a_second_sign = i;
+        if (!g_log.by_signer[i] && !g_log.wake[i] && g_log.opcode[i] == ATECC_OP_RANDOM &&
+            out->b_at == SIZE_MAX)
+            out->b_at = i;
+        if (g_log.by_signer[i] && g_log.wake[i] && ++a_wakes == 2)
+            out->a_second_wake = i;
+        if (g_log.by_signer[i] && !g_log.wake[i] && g_log.opcode[i] == ATECC_OP_SIGN &&
+            out->b_at == SIZE_MAX)
+            out->a_signs_before_b++;
     }
-    assert_true(b_at != SIZE_MAX);
-    assert_true(a_second_sign != SIZE_MAX);
-    /* The hand-over: B's command right after A's first signature. */
-    if (b_at > a_second_sign)
-        fail_msg("waiter's command came at position %zu, after the signer's second Sign (%zu): "
-                 "the holder kept the bus across its window boundary", b_at, a_second_sign);
+    assert_true(out->b_at != SIZE_MAX);
     atecc_close(a_dev);
     atecc_close(b_dev);
     pthread_cond_destroy(&g_log.cv);
     pthread_mutex_destroy(&g_log.mu);
+}
+
+/* B's command before A's second wake pulse: A did not open another wake
+ * window while B waited (40 signatures need ~6 windows of the short
+ * watchdog, so A does open more). */
+static void check_no_second_window_before_waiter(bool batch)
+{
+    struct harness *h = harness_new(EMU_PROFILE_TRUSTANDGO, 0);
+    struct handover_log log;
+
+    run_handover(h, batch, &log);
+    assert_true(log.a_second_wake != SIZE_MAX);
+    if (log.b_at > log.a_second_wake)
+        fail_msg("waiter's command came at position %zu, after the signer's second wake pulse "
+                 "(%zu): the holder kept the bus across a wake window boundary", log.b_at,
+                 log.a_second_wake);
     harness_free(h);
 }
 
 static void test_signer_hands_over_to_an_announced_waiter(void **state)
 {
     (void)state;
-    run_handover(false, ATECC_SIGN_POLICY_TUNED);
+    check_no_second_window_before_waiter(false);
 }
 
-static void test_batch_signer_hands_over_between_signatures(void **state)
+static void test_batch_signer_hands_over_between_windows(void **state)
 {
     (void)state;
-    run_handover(true, ATECC_SIGN_POLICY_TUNED);
+    check_no_second_window_before_waiter(true);
+}
+
+/*
+ * A part with the ~13 s watchdog fits all 40 signatures (~3.7 s) in one
+ * window, so the window boundary alone would keep B out until A is done.
+ * The hold cap: 0.7 s of chip time, i.e. at most 8 more Signs of at least
+ * 81 ms each after the one A was in when B announced (the first), plus
+ * the one in progress at the cap: B comes before A's 11th Sign.
+ */
+static void test_long_window_holder_yields_after_the_shortest_window(void **state)
+{
+    struct harness *h = harness_new_long_watchdog();
+    struct handover_log log;
+
+    (void)state;
+    run_handover(h, false, &log);
+    if (log.a_signs_before_b > 10)
+        fail_msg("the signer made %u signatures before the waiter's command: it held the bus "
+                 "past 0.7 s of chip time while another process waited", log.a_signs_before_b);
+    harness_free(h);
+}
+
+struct stream_arg {
+    struct atecc_device *dev;
+    unsigned id;
+    atecc_err rc;
+};
+
+static void *stream_main(void *p)
+{
+    struct stream_arg *a = p;
+    uint8_t digest[32];
+    uint8_t sig[64];
+
+    for (unsigned i = 0; i < A_SIGNATURES / 2 && a->rc == ATECC_OK; i++) {
+        memset(digest, (int)(a->id * 64 + i), sizeof(digest));
+        a->rc = atecc_sign(a->dev, 0, digest, sig);
+    }
+    return NULL;
+}
+
+/*
+ * Both sign flat out, 20 signatures each. A hand-over costs the taker a
+ * wake (an idle, tWHI, the wake response), so the bus changes hands
+ * between wake windows, never per signature: the chip sees about as many
+ * wakes as the watchdog needs anyway (~6 signatures per window), at most
+ * one per three signatures, where hand-overs per signature would cost
+ * one per signature.
+ */
+static void test_two_streams_share_by_windows_not_by_signatures(void **state)
+{
+    struct harness *h = harness_new(EMU_PROFILE_TRUSTANDGO, 0);
+    struct atecc_device *dev[2];
+    struct stream_arg arg[2];
+    pthread_t t[2];
+    struct emu_stats before;
+    struct emu_stats after;
+
+    (void)state;
+    memset(&g_log, 0, sizeof(g_log));
+    pthread_mutex_init(&g_log.mu, NULL);
+    pthread_cond_init(&g_log.cv, NULL);
+    for (unsigned i = 0; i < 2; i++) {
+        dev[i] = open_logged(h, ATECC_SIGN_POLICY_TUNED);
+        arg[i] = (struct stream_arg){ .dev = dev[i], .id = i };
+    }
+    before = harness_emu_stats(h);
+    for (unsigned i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, stream_main, &arg[i]), 0);
+    for (unsigned i = 0; i < 2; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(arg[i].rc, ATECC_OK);
+    }
+    after = harness_emu_stats(h);
+    if ((after.wakes - before.wakes) * 3 > A_SIGNATURES)
+        fail_msg("%llu wakes for %d signatures: the bus changed hands per signature, not per wake "
+                 "window", (unsigned long long)(after.wakes - before.wakes), A_SIGNATURES);
+    for (unsigned i = 0; i < 2; i++)
+        atecc_close(dev[i]);
+    pthread_cond_destroy(&g_log.cv);
+    pthread_mutex_destroy(&g_log.mu);
+    harness_free(h);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_signer_hands_over_to_an_announced_waiter),
-        cmocka_unit_test(test_batch_signer_hands_over_between_signatures),
+        cmocka_unit_test(test_batch_signer_hands_over_between_windows),
+        cmocka_unit_test(test_long_window_holder_yields_after_the_shortest_window),
+        cmocka_unit_test(test_two_streams_share_by_windows_not_by_signatures),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -98,18 +98,34 @@ enum emu_bus_result emu_bus_read(struct emu_chip *chip, uint8_t addr7, uint8_t *
  */
 int emu_fault_add(struct emu_chip *chip, const char *spec, char *err, size_t err_len);
 
-/* Counters for tests and benchmarks. */
+/*
+ * Counters for tests and benchmarks: what the chip saw, whatever the host
+ * stack. The daemon serves them with the STATS request (emu_wire.h).
+ */
 struct emu_stats {
+    uint64_t wake_pulses;    /* writes to 0x00 that held SDA low >= tWLO
+                                (woke the chip, found it awake, or were
+                                swallowed by a nowake fault) */
     uint64_t wakes;          /* wake pulses that woke the chip */
     uint64_t ignored_wakes;  /* wake pulses sent to an awake chip */
-    uint64_t commands;       /* commands executed (any status) */
+    uint64_t transactions;   /* I2C transactions: writes and reads, any address */
+    uint64_t commands;       /* complete command packets (any CRC, any status) */
     uint64_t idles;
     uint64_t sleeps;
     uint64_t watchdog_expiries;
-    uint64_t bus_bytes;      /* bytes on the bus, address bytes included */
+    uint64_t bus_bytes;      /* bytes_to_chip + bytes_from_chip */
+    /* Bytes clocked each way. To the chip: every address byte, and the
+     * data bytes of a write unless its address was NAKed (a master that
+     * ignores NAKs clocks them anyway). From the chip: the data bytes of
+     * acknowledged reads. */
+    uint64_t bytes_to_chip;
+    uint64_t bytes_from_chip;
     uint64_t naks;           /* transactions whose address byte was NAKed */
     uint64_t busy_us;        /* time spent executing commands */
     uint64_t faults_injected;
+    /* Commands with a good count and CRC, by opcode byte, whatever the
+     * chip answered (an unknown opcode, 0xEE before the watchdog...). */
+    uint64_t by_opcode[256];
 };
 void emu_stats_get(const struct emu_chip *chip, struct emu_stats *out);
 

@@ -107,6 +107,7 @@ static enum emu_bus_result emu_wake_pulse(struct emu_chip *chip, const uint8_t *
     /* low_us = bits / bus_hz >= tWLO, kept in integers. */
     if (low_bits * 1000000u < (uint64_t)ATECC_T_WLO_US * chip->bus_hz)
         goto done;
+    chip->stats.wake_pulses++;
     if (chip->power == EMU_POWER_AWAKE) {
         chip->stats.ignored_wakes++;
         goto done;
@@ -138,25 +139,25 @@ static bool emu_listening(const struct emu_chip *chip, uint64_t now)
 }
 
 /*
- * Spends a transaction's bus time and returns its end on the chip's clock:
- * its start + its bus time. Everything the chip does with the transaction
- * (ready times, the watchdog) counts from this deadline, never from when
- * the wait returned, so a host that wakes late cannot delay the chip.
+ * Spends a transaction's bus time (the address byte and len data bytes,
+ * read from the chip or written to it) and returns its end on the chip's
+ * clock: its start + its bus time. Everything the chip does with the
+ * transaction (ready times, the watchdog) counts from this deadline, never
+ * from when the wait returned, so a host that wakes late cannot delay the
+ * chip.
  */
-static uint64_t emu_transfer_from(struct emu_chip *chip, uint64_t start, size_t len)
+static uint64_t emu_transfer_from(struct emu_chip *chip, uint64_t start, size_t len, bool read)
 {
     uint64_t bus_us = emu_bus_us(chip, len);
     uint64_t end = start + bus_us;
 
     chip->stats.bus_bytes += len + 1;
+    chip->stats.bytes_to_chip += 1 + (read ? 0 : len);
+    if (read)
+        chip->stats.bytes_from_chip += len;
     if (bus_us > 0)
         emu_wait_until(chip, end);
     return end;
-}
-
-static uint64_t emu_transfer(struct emu_chip *chip, size_t len)
-{
-    return emu_transfer_from(chip, emu_now_us(chip), len);
 }
 
 /*
@@ -175,12 +176,12 @@ static uint64_t emu_addressed_transfer(struct emu_chip *chip, uint8_t addr7, boo
     emu_check_watchdog(chip, address_end);
     /* A read also NAKs after a partial command, until the next write. */
     if (addr7 == chip->addr7 && !(is_read && chip->partial) && emu_listening(chip, address_end))
-        return emu_transfer_from(chip, start, len);
+        return emu_transfer_from(chip, start, len, is_read);
     chip->stats.naks++;
     if ((flags & EMU_BUS_IGNORE_NAK) != 0)
-        emu_transfer_from(chip, start, len);
+        emu_transfer_from(chip, start, len, is_read);
     else
-        emu_transfer_from(chip, start, 0);
+        emu_transfer_from(chip, start, 0, is_read);
     return 0;
 }
 
@@ -228,6 +229,7 @@ static enum emu_bus_result emu_command(struct emu_chip *chip, const uint8_t *pkt
         return EMU_BUS_ACK;
     }
     cmd.opcode = pkt[ATECC_PKT_OPCODE];
+    chip->stats.by_opcode[cmd.opcode]++;
     cmd.param1 = pkt[ATECC_PKT_PARAM1];
     cmd.param2 = (uint16_t)(pkt[ATECC_PKT_PARAM2] | (pkt[ATECC_PKT_PARAM2 + 1] << 8));
     cmd.data = &pkt[ATECC_PKT_DATA];
@@ -262,8 +264,12 @@ enum emu_bus_result emu_bus_write(struct emu_chip *chip, uint8_t addr7, const ui
 
     if (chip == NULL || (data == NULL && len > 0))
         return EMU_BUS_NAK_ADDR;
+    chip->stats.transactions++;
     if (addr7 == 0x00) {
-        now = emu_transfer(chip, len);
+        /* Nobody acknowledges 0x00: the master stops after the address
+         * byte unless it ignores NAKs and clocks its zero bytes on. */
+        now = emu_transfer_from(chip, emu_now_us(chip),
+                                (flags & EMU_BUS_IGNORE_NAK) != 0 ? len : 0, false);
         emu_check_watchdog(chip, now);
         return emu_wake_pulse(chip, data, len, flags, now);
     }
@@ -312,6 +318,7 @@ enum emu_bus_result emu_bus_read(struct emu_chip *chip, uint8_t addr7, uint8_t *
 
     if (chip == NULL || (buf == NULL && len > 0))
         return EMU_BUS_NAK_ADDR;
+    chip->stats.transactions++;
     now = emu_addressed_transfer(chip, addr7, true, len, 0);
     if (now == 0)
         return EMU_BUS_NAK_ADDR;

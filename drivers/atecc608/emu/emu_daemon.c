@@ -24,6 +24,7 @@
 #include "atecc608/protocol.h"
 #include "emu.h"
 #include "emu_server.h"
+#include "emu_stats_wire.h"
 
 #ifndef EMU_VERSION_STRING
 #define EMU_VERSION_STRING "unknown"
@@ -50,6 +51,8 @@ struct emu_daemon_args {
     bool long_watchdog;
     const char *faults[EMU_DAEMON_FAULTS_MAX];
     size_t fault_count;
+    const char *stats_socket;  /* --stats: ask a running emulator, then exit */
+    bool chip_options;         /* an option that shapes a chip was given */
 };
 
 static volatile sig_atomic_t emu_stop_requested;
@@ -64,6 +67,7 @@ static void emu_usage(FILE *out)
 {
     fprintf(out,
 "Usage: atecc608-emu [OPTION]...\n"
+"       atecc608-emu --stats SOCKET\n"
 "\n"
 "A software Microchip ATECC608 secure element that speaks the chip's byte\n"
 "protocol (wake, word addresses, count/CRC packets, status codes, timing)\n"
@@ -114,6 +118,11 @@ static void emu_usage(FILE *out)
 "                       it. Not valid with --profile blank (exit status 2).\n"
 "  --fault SPEC         inject faults (repeatable); see FAULTS\n"
 "  --seed N             seed for probabilistic faults (default: random)\n"
+"  --stats SOCKET       do not emulate: ask the emulator listening on SOCKET\n"
+"                       for the chip's counters since it started and print\n"
+"                       them, one \"name value\" line each (see STATS);\n"
+"                       exit status 1 if it cannot (no emulator there, or\n"
+"                       one without the stats request)\n"
 "  --help               show this help and exit\n"
 "  --version            show the version and exit\n"
 "\n"
@@ -132,11 +141,24 @@ static void emu_usage(FILE *out)
 "  nowake. \"clear\" removes every rule. A client can add rules at run time\n"
 "  with the FAULT request. Example: --fault crc@3 --fault nak:p=0.05\n"
 "\n"
+"STATS\n"
+"  What the chip saw, whatever the host stack: wake_pulses (writes to\n"
+"  address 0x00 long enough to wake), wakes (those that woke it),\n"
+"  ignored_wakes, transactions (I2C writes and reads), bytes_to_chip\n"
+"  (address bytes and written data; a write whose address was NAKed costs\n"
+"  its address byte only), bytes_from_chip (read data), naks (transactions\n"
+"  whose address was NAKed), commands (complete packets), idles, sleeps,\n"
+"  watchdog_expiries, busy_us (execution time), faults_injected, then\n"
+"  command.NAME for each opcode seen with a good CRC (command.sign ...).\n"
+"  Counters run from the start and are never reset: take differences.\n"
+"\n"
 "EXAMPLES\n"
 "  atecc608-emu --socket /tmp/emu.sock --state /tmp/chip.state --time-scale 0\n"
 "      an instant chip whose keys survive restarts, for tests\n"
 "  atecc608-emu --profile blank --bus-hz 400000 --fault nowake@1\n"
 "      an unprovisioned part on a fast bus that misses its first wake\n"
+"  atecc608-emu --stats /tmp/emu.sock\n"
+"      the counters of the emulator listening on /tmp/emu.sock\n"
 "  atecc608-emu --state /tmp/long.state --long-watchdog\n"
 "      the Trust&GO slot layout with the 13 s watchdog, to measure many\n"
 "      signatures in one wake\n"
@@ -180,7 +202,8 @@ static int emu_parse_double(const char *text, double *out)
 static int emu_parse_args(int argc, char **argv, struct emu_daemon_args *args)
 {
     enum { OPT_SOCKET = 256, OPT_STATE, OPT_PROFILE, OPT_BUS_HZ, OPT_TIME_SCALE, OPT_TYPICAL,
-           OPT_REVISION, OPT_LONG_WATCHDOG, OPT_FAULT, OPT_SEED, OPT_HELP, OPT_VERSION };
+           OPT_REVISION, OPT_LONG_WATCHDOG, OPT_FAULT, OPT_SEED, OPT_STATS, OPT_HELP,
+           OPT_VERSION };
     static const struct option options[] = {
         { "socket", required_argument, NULL, OPT_SOCKET },
         { "state", required_argument, NULL, OPT_STATE },
@@ -192,6 +215,7 @@ static int emu_parse_args(int argc, char **argv, struct emu_daemon_args *args)
         { "long-watchdog", no_argument, NULL, OPT_LONG_WATCHDOG },
         { "fault", required_argument, NULL, OPT_FAULT },
         { "seed", required_argument, NULL, OPT_SEED },
+        { "stats", required_argument, NULL, OPT_STATS },
         { "help", no_argument, NULL, OPT_HELP },
         { "version", no_argument, NULL, OPT_VERSION },
         { NULL, 0, NULL, 0 },
@@ -200,6 +224,8 @@ static int emu_parse_args(int argc, char **argv, struct emu_daemon_args *args)
     uint64_t value;
 
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        if (opt != OPT_STATS && opt != OPT_HELP && opt != OPT_VERSION && opt != '?')
+            args->chip_options = true;
         switch (opt) {
         case OPT_SOCKET:
             args->socket_path = optarg;
@@ -265,6 +291,9 @@ static int emu_parse_args(int argc, char **argv, struct emu_daemon_args *args)
                 return -1;
             }
             break;
+        case OPT_STATS:
+            args->stats_socket = optarg;
+            break;
         case OPT_HELP:
             emu_usage(stdout);
             return 1;
@@ -278,6 +307,11 @@ static int emu_parse_args(int argc, char **argv, struct emu_daemon_args *args)
     }
     if (optind < argc) {
         fprintf(stderr, "atecc608-emu: unexpected argument '%s'; try --help\n", argv[optind]);
+        return -1;
+    }
+    if (args->stats_socket != NULL && args->chip_options) {
+        fprintf(stderr, "atecc608-emu: --stats SOCKET takes no other option: it asks a running "
+                        "emulator, it does not start one\n");
         return -1;
     }
     if (args->long_watchdog && args->profile != EMU_PROFILE_TRUSTANDGO) {
@@ -362,6 +396,20 @@ static int emu_listen(const char *path)
     return fd;
 }
 
+/* --stats SOCKET: one STATS request to a running emulator. */
+static int emu_print_stats(const char *socket_path)
+{
+    struct emu_stats stats;
+    char err[512];
+
+    if (emu_wire_stats_fetch(socket_path, 0, &stats, err, sizeof(err)) != 0) {
+        fprintf(stderr, "atecc608-emu: %s\n", err);
+        return EMU_EXIT_RUNTIME;
+    }
+    emu_stats_print(stdout, &stats);
+    return fflush(stdout) == 0 ? 0 : EMU_EXIT_RUNTIME;
+}
+
 int main(int argc, char **argv)
 {
     struct emu_daemon_args args = {
@@ -385,6 +433,8 @@ int main(int argc, char **argv)
     parsed = emu_parse_args(argc, argv, &args);
     if (parsed != 0)
         return parsed > 0 ? 0 : EMU_EXIT_USAGE;
+    if (args.stats_socket != NULL)
+        return emu_print_stats(args.stats_socket);
 
     /* Signals stay blocked except inside ppoll: no lost stop request. */
     sigemptyset(&block_mask);

@@ -20,6 +20,10 @@ unsigned emu_clock_divider(uint8_t chip_mode);
  * opcode is not one the chip executes. */
 unsigned emu_exec_max_ms(uint8_t opcode, unsigned divider);
 
+/* The command's name in lower case ("sign"), NULL when the opcode is not
+ * one the chip executes. */
+const char *emu_opcode_name(uint8_t opcode);
+
 /* Size of data-zone slot (0-15) in bytes; 0 for no such slot. */
 unsigned emu_slot_bytes(unsigned slot);
 

@@ -27,6 +27,7 @@
 
 #include "atecc608/emu_wire.h"
 #include "emu_server.h"
+#include "emu_stats_wire.h"
 
 enum {
     EMU_SERVER_CLIENTS_MAX = 32,
@@ -143,8 +144,13 @@ static const char *emu_header_check(struct emu_client *client)
             return "malformed FAULT: empty specification";
         client->payload_need = length;
         return NULL;
+    case EMU_WIRE_OP_STATS:
+        if (length != 0 || h[1] != 0 || h[2] != 0)
+            return "malformed STATS: address, flags and length must be 0";
+        client->payload_need = 0;
+        return NULL;
     default:
-        return "malformed request: unknown op (expected 'H', 'W', 'R' or 'F')";
+        return "malformed request: unknown op (expected 'H', 'W', 'R', 'F' or 'S')";
     }
 }
 
@@ -175,6 +181,13 @@ static bool emu_request_run(struct emu_server *server, struct emu_client *client
         enum emu_bus_result result = emu_bus_read(server->chip, h[1], reply->payload, length);
         reply->result = emu_wire_result(result);
         reply->len = result == EMU_BUS_ACK ? length : 0;
+        return true;
+    }
+    case EMU_WIRE_OP_STATS: {
+        struct emu_stats stats;
+
+        emu_stats_get(server->chip, &stats);
+        reply->len = emu_wire_stats_encode(&stats, reply->payload, sizeof(reply->payload));
         return true;
     }
     default: /* FAULT */

@@ -28,6 +28,20 @@
  *     payload. Reply ACK with exactly `length` bytes, or NAK_ADDR empty.
  * op EMU_WIRE_OP_FAULT: payload is a fault specification in text (see
  *     `atecc608-emu --help`); reply ACK, or ERROR with a message.
+ * op EMU_WIRE_OP_STATS: addr, flags, length 0. Reply ACK with the chip's
+ *     counters since the daemon started (never reset; a client takes the
+ *     difference of two replies):
+ *       u32 layout version (EMU_WIRE_STATS_LAYOUT)
+ *       u32 N, the number of counters before the opcode table
+ *       u64 counter[N], indexed by enum emu_wire_stat
+ *       u64 by_opcode[256], commands with a good count and CRC by opcode
+ *     A later daemon may append counters (N grows, the opcode table moves
+ *     behind them): a client reads the ones it knows and finds the table
+ *     at 8 + 8 N. The request is not a bus transaction: it changes no
+ *     counter and takes no bus time. Added after wire version 1 without
+ *     changing it (no existing client sends 'S'); a daemon without it
+ *     answers ERROR "unknown op" and closes the connection, which is how
+ *     a client tells it apart.
  * Any malformed request gets result ERROR and a text message as payload;
  *     the daemon then closes that connection.
  *
@@ -53,13 +67,37 @@ enum {
     EMU_WIRE_REPLY_HEADER = 4,
     EMU_WIRE_PAYLOAD_MAX = 4096,
     EMU_WIRE_HELLO_PAYLOAD = 12,
+    EMU_WIRE_STATS_LAYOUT = 1,
+    EMU_WIRE_STATS_OPCODES = 256,
 };
+
+/* Counter indexes in a STATS reply (meanings: struct emu_stats, emu.h). */
+enum emu_wire_stat {
+    EMU_WIRE_STAT_WAKE_PULSES,
+    EMU_WIRE_STAT_WAKES,
+    EMU_WIRE_STAT_IGNORED_WAKES,
+    EMU_WIRE_STAT_TRANSACTIONS,
+    EMU_WIRE_STAT_BYTES_TO_CHIP,
+    EMU_WIRE_STAT_BYTES_FROM_CHIP,
+    EMU_WIRE_STAT_NAKS,
+    EMU_WIRE_STAT_COMMANDS,
+    EMU_WIRE_STAT_IDLES,
+    EMU_WIRE_STAT_SLEEPS,
+    EMU_WIRE_STAT_WATCHDOG_EXPIRIES,
+    EMU_WIRE_STAT_BUSY_US,
+    EMU_WIRE_STAT_FAULTS_INJECTED,
+    EMU_WIRE_STAT_COUNT
+};
+
+/* Size of a STATS reply with n counters. */
+#define EMU_WIRE_STATS_PAYLOAD(n) (8u + 8u * (unsigned)(n) + 8u * EMU_WIRE_STATS_OPCODES)
 
 enum emu_wire_op {
     EMU_WIRE_OP_HELLO = 'H',
     EMU_WIRE_OP_WRITE = 'W',
     EMU_WIRE_OP_READ = 'R',
     EMU_WIRE_OP_FAULT = 'F',
+    EMU_WIRE_OP_STATS = 'S',
 };
 
 enum emu_wire_flags {
