@@ -152,6 +152,105 @@ static void test_device_key_signs_and_openssl_verifies(void **state)
     assert_false(p11_emu_p256_verify(xy, digest, sig));
 }
 
+/* ---------------- verify after sign ---------------- */
+
+/* Adds an emulator fault rule; returns the chip's injected-fault count. */
+static uint64_t add_fault(struct p11_emu *e, const char *spec)
+{
+    struct emu_stats stats;
+    char err[128] = "";
+
+    pthread_mutex_lock(&e->bus_mutex);
+    if (spec != NULL)
+        assert_int_equal(emu_fault_add(e->chip, spec, err, sizeof(err)), 0);
+    emu_stats_get(e->chip, &stats);
+    pthread_mutex_unlock(&e->bus_mutex);
+    return stats.faults_injected;
+}
+
+/* Signs msg with the device key; *xy gets the key's CKA_EC_POINT. */
+static CK_RV sign_message_with_device_key(CK_SESSION_HANDLE h, const CK_BYTE *msg, CK_ULONG msg_len,
+                                          uint8_t sig[64], uint8_t xy[64])
+{
+    CK_MECHANISM mech = {CKM_ECDSA_SHA256, NULL, 0};
+    CK_OBJECT_HANDLE priv = find_one(h, CKO_PRIVATE_KEY, "device");
+    CK_ULONG len = 64;
+    CK_RV rv;
+
+    ec_point_of(h, find_one(h, CKO_PUBLIC_KEY, "device"), xy);
+    if ((rv = C_SignInit(h, &mech, priv)) != CKR_OK)
+        return rv;
+    rv = C_Sign(h, (CK_BYTE_PTR)msg, msg_len, sig, &len);
+    if (rv == CKR_OK)
+        assert_int_equal(len, 64);
+    return rv;
+}
+
+/* A response bit flipped on the bus with a matching CRC (the emulator's
+ * "flip" fault, what a corrupting bus proxy does): the module checks the
+ * signature against the key, retries once, and returns only a good one. */
+static void test_signature_corrupted_on_the_bus_is_retried_and_verifies(void **state)
+{
+    struct p11_emu_fixture *f = *state;
+    static const CK_BYTE msg[] = "flipped once on the way back";
+    uint8_t xy[64], digest[32], sig[64];
+    uint64_t before;
+    CK_SESSION_HANDLE h;
+
+    p11t_init_token(SO_PIN, USER_PIN);
+    h = p11t_open_user_rw(USER_PIN);
+    before = add_fault(f->emu, "flip@1");
+    assert_int_equal(sign_message_with_device_key(h, msg, sizeof(msg), sig, xy), CKR_OK);
+    assert_int_equal(add_fault(f->emu, NULL), before + 1); /* the flip happened */
+    SHA256(msg, sizeof(msg), digest);
+    assert_true(p11_emu_p256_verify(xy, digest, sig));
+}
+
+/* Every signature corrupted: two bad ones in a row are a device error,
+ * never CKR_OK with a wrong signature; the operation has ended. */
+static void test_signature_corrupted_twice_is_a_device_error(void **state)
+{
+    struct p11_emu_fixture *f = *state;
+    static const CK_BYTE msg[] = "flipped every time";
+    uint8_t xy[64], sig[64];
+    CK_ULONG len = sizeof(sig);
+    CK_SESSION_HANDLE h;
+
+    p11t_init_token(SO_PIN, USER_PIN);
+    h = p11t_open_user_rw(USER_PIN);
+    (void)add_fault(f->emu, "flip:p=1");
+    assert_int_equal(sign_message_with_device_key(h, msg, sizeof(msg), sig, xy), CKR_DEVICE_ERROR);
+    assert_int_equal(C_Sign(h, (CK_BYTE_PTR)msg, sizeof(msg), sig, &len), CKR_OPERATION_NOT_INITIALIZED);
+    (void)add_fault(f->emu, "clear");
+}
+
+/* With verify_signatures off the same corruption comes back as CKR_OK:
+ * the check above is what stands between the bus and the caller. */
+static void test_without_verification_a_corrupted_signature_is_returned(void **state)
+{
+    struct p11_emu_fixture *f = *state;
+    static const CK_BYTE msg[] = "nobody checks";
+    uint8_t xy[64], digest[32], sig[64];
+    char text[1024];
+    CK_SESSION_HANDLE h;
+
+    assert_int_equal(C_Finalize(NULL), CKR_OK);
+    snprintf(text, sizeof(text),
+             "{\"tokens\":[{\"label\":\"trustlink\",\"interface\":\"%s\",\"key_slots\":[0],"
+             "\"free_slots\":[2,3],\"store\":\"%s\"}],\"log_level\":\"error\","
+             "\"pin_kdf_iterations\":1000,\"verify_signatures\":false}",
+             p11_emu_interface(), f->store_dir);
+    free(f->conf);
+    f->conf = p11t_write_file(f->dir, "pkcs11.json", text);
+    assert_int_equal(C_Initialize(NULL), CKR_OK);
+    p11t_init_token(SO_PIN, USER_PIN);
+    h = p11t_open_user_rw(USER_PIN);
+    (void)add_fault(f->emu, "flip@1");
+    assert_int_equal(sign_message_with_device_key(h, msg, sizeof(msg), sig, xy), CKR_OK);
+    SHA256(msg, sizeof(msg), digest);
+    assert_false(p11_emu_p256_verify(xy, digest, sig));
+}
+
 static void test_keypair_fills_free_slots_and_destroy_frees_one(void **state)
 {
     CK_OBJECT_HANDLE pub1, priv1, pub2, priv2, pub3, priv3;
@@ -566,6 +665,9 @@ int main(void)
         cmocka_unit_test(test_driver_errors_map_to_spec_ckr),
         T(test_token_info_carries_chip_serial_model_and_revision),
         T(test_device_key_signs_and_openssl_verifies),
+        T(test_signature_corrupted_on_the_bus_is_retried_and_verifies),
+        T(test_signature_corrupted_twice_is_a_device_error),
+        T(test_without_verification_a_corrupted_signature_is_returned),
         T(test_keypair_fills_free_slots_and_destroy_frees_one),
         T(test_ecdh_derive_matches_openssl),
         T(test_random_comes_from_the_chip),

@@ -247,6 +247,11 @@ static enum emu_bus_result emu_command(struct emu_chip *chip, const uint8_t *pkt
     } else {
         emu_command_run(chip, &cmd, &rsp);
     }
+    if (rsp.len > 1 && emu_faults_on_data_response(&chip->faults)) {
+        /* The middle byte: inside R or S of a signature, inside any read. */
+        rsp.data[rsp.len / 2] ^= 0x01;
+        chip->stats.faults_injected++;
+    }
     if ((fired & (1u << EMU_FAULT_CRC)) != 0)
         chip->stats.faults_injected++;
     emu_set_response(chip, &rsp, (fired & (1u << EMU_FAULT_CRC)) != 0);

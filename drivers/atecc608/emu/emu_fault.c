@@ -15,9 +15,15 @@
  *          | "watchdog"  the watchdog expires now: the chip falls asleep,
  *                        loses TempKey, and NAKs the command
  *          | "nowake"    a wake pulse is ignored (no wake response)
+ *          | "flip"      one bit of the response's data is inverted and the
+ *                        CRC computed over the changed bytes: corruption
+ *                        the CRC cannot reveal (a bus proxy, a bad level
+ *                        shifter upstream of the checksum)
  *
  * Events: a command (a write with word address 0x03) for crc, nak, ecc and
- * watchdog; a wake pulse that would wake the chip for nowake. "clear"
+ * watchdog; a wake pulse that would wake the chip for nowake; a response
+ * that carries data beyond a status byte (a signature, a read, a public
+ * key) for flip. "clear"
  * removes every rule. Probabilities draw from xorshift64* seeded with
  * emu_options.seed, so a run repeats exactly for a fixed seed.
  *
@@ -36,6 +42,7 @@ static const char *const emu_fault_names[EMU_FAULT_KIND_COUNT] = {
     [EMU_FAULT_NOWAKE] = "nowake",
     [EMU_FAULT_ECC] = "ecc",
     [EMU_FAULT_WATCHDOG] = "watchdog",
+    [EMU_FAULT_FLIP] = "flip",
 };
 
 void emu_faults_init(struct emu_faults *faults, uint64_t seed)
@@ -100,6 +107,11 @@ bool emu_faults_on_wake(struct emu_faults *faults)
     return emu_faults_event(faults, 1u << EMU_FAULT_NOWAKE) != 0;
 }
 
+bool emu_faults_on_data_response(struct emu_faults *faults)
+{
+    return emu_faults_event(faults, 1u << EMU_FAULT_FLIP) != 0;
+}
+
 static int emu_fault_parse_rule(const char *text, size_t len, struct emu_fault_rule *rule,
                                 char *err, size_t err_len)
 {
@@ -125,7 +137,7 @@ static int emu_fault_parse_rule(const char *text, size_t len, struct emu_fault_r
             kind = k;
     }
     if (kind < 0) {
-        snprintf(err, err_len, "fault rule '%s': unknown kind (crc, nak, nowake, ecc, watchdog)", buf);
+        snprintf(err, err_len, "fault rule '%s': unknown kind (crc, nak, nowake, ecc, watchdog, flip)", buf);
         return -1;
     }
     memset(rule, 0, sizeof(*rule));

@@ -67,6 +67,7 @@ enum emu_fault_kind {
     EMU_FAULT_NOWAKE,
     EMU_FAULT_ECC,
     EMU_FAULT_WATCHDOG,
+    EMU_FAULT_FLIP,
     EMU_FAULT_KIND_COUNT
 };
 
@@ -182,6 +183,8 @@ void emu_faults_init(struct emu_faults *faults, uint64_t seed);
  * (nowake). Returns a bit mask of the kinds that fire on it. */
 unsigned emu_faults_on_command(struct emu_faults *faults);
 bool emu_faults_on_wake(struct emu_faults *faults);
+/* Counts one response that carries data beyond a status byte (flip). */
+bool emu_faults_on_data_response(struct emu_faults *faults);
 
 /* emu_state.c */
 int emu_state_load(struct emu_zones *zones, const char *path, char *err, size_t err_len);
