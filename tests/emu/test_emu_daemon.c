@@ -12,6 +12,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "target_exec.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -101,7 +103,7 @@ static void daemon_spawn(struct daemon *d, const char *const *extra)
         dup2(pipe_fds[1], STDOUT_FILENO);
         close(pipe_fds[0]);
         close(pipe_fds[1]);
-        execv(EMU_DAEMON_PATH, (char *const *)argv);
+        (void)target_execv(EMU_DAEMON_PATH, (char *const *)argv);
         _exit(127);
     }
     close(pipe_fds[1]);
