@@ -358,3 +358,25 @@ ag_status_true() {
 ag_wait_status() {
     ag_wait_for "$1" "$2" ag_status_true "$3"
 }
+
+# ---- emulated targets (cross builds) ---------------------------------------
+
+# ag_emulate_targets VAR...: when TRUSTLINK_TEST_EMULATOR is set (a cross
+# build: e.g. "qemu-arm-static -L /"), each VAR that names one of our
+# executables is pointed at a wrapper in $AG_DIR/bin that execs it under the
+# emulator (same pid: signals reach the emulated program), so the rest of
+# this library starts them as usual. The kernel cannot run them itself (no
+# binfmt_misc); libraries (the PKCS#11 module) are loaded inside them.
+ag_emulate_targets() {
+    local var target
+    [ -n "${TRUSTLINK_TEST_EMULATOR:-}" ] || return 0
+    mkdir -p "$AG_DIR/bin"
+    for var in "$@"; do
+        target=${!var:-}
+        [ -x "$target" ] || ag_fail "$var must name an executable"
+        printf '#!/bin/sh\nexec %s %q "$@"\n' "$TRUSTLINK_TEST_EMULATOR" "$target" \
+            >"$AG_DIR/bin/$(basename "$target")"
+        chmod 755 "$AG_DIR/bin/$(basename "$target")"
+        printf -v "$var" '%s' "$AG_DIR/bin/$(basename "$target")"
+    done
+}
