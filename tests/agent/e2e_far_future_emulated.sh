@@ -27,20 +27,8 @@ ag_make_broker_cert
 ag_start_broker
 
 # The emulated chip and the token on it.
-"$ATECC608_EMU" --socket "$AG_DIR/emu.sock" --state "$AG_DIR/chip.state" \
-    --profile trustandgo --time-scale 0 2>"$AG_DIR/emu.log" &
-AG_EMU_PID=$!
-ag_wait_for "$AG_WAIT" "atecc608-emu listening" grep -q "atecc608-emu: listening on" "$AG_DIR/emu.log"
-mkdir -p "$AG_DIR/store" "$AG_DIR/state"
-cat >"$AG_DIR/pkcs11.json" <<CONF
-{"tokens":[{"label":"trustlink","interface":"emu:$AG_DIR/emu.sock","key_slots":[0],
-            "free_slots":[2,3,4],"store":"$AG_DIR/store"}],
- "lock_dir": "$AG_DIR",
- "pin_kdf_iterations": 1000}
-CONF
-export TRUSTLINK_PKCS11_CONF=$AG_DIR/pkcs11.json
-AG_TOKEN=trustlink
-AG_MODULE=$TRUSTLINK_PKCS11
+ag_start_emu_token
+mkdir -p "$AG_DIR/state"
 "$AGENT_TOKEN_INIT" "$AG_MODULE" "$AG_TOKEN" "$AG_SO_PIN" "$AG_PIN" >"$AG_DIR/init.log" 2>&1 ||
     ag_fail "token_init failed: $(cat "$AG_DIR/init.log")"
 
@@ -53,25 +41,7 @@ ctl_agent() { "$TRUSTLINKCTL" --socket "$AG_DIR/control.sock" "$@"; }
 # CSR from the chip's key; the test CA issues a certificate valid to 9999.
 ctl csr --subject /CN=device-001 --out "$AG_DIR/device.csr" 2>"$AG_DIR/csr.log" ||
     ag_fail "trustlinkctl csr failed: $(cat "$AG_DIR/csr.log")"
-mkdir -p "$AG_DIR/ca-db"
-: >"$AG_DIR/ca-db/index.txt"
-echo 1000 >"$AG_DIR/ca-db/serial"
-cat >"$AG_DIR/ca.cnf" <<CONF
-[ca]
-default_ca = test_ca
-[test_ca]
-database = $AG_DIR/ca-db/index.txt
-new_certs_dir = $AG_DIR/ca-db
-serial = $AG_DIR/ca-db/serial
-default_md = sha256
-policy = anything
-unique_subject = no
-[anything]
-commonName = supplied
-CONF
-openssl ca -batch -config "$AG_DIR/ca.cnf" -cert "$AG_DIR/ca.pem" -keyfile "$AG_DIR/ca.key" \
-    -in "$AG_DIR/device.csr" -out "$AG_DIR/device.pem" -notext -enddate 99991231235959Z \
-    >"$AG_DIR/ca.log" 2>&1 || ag_fail "openssl ca failed: $(cat "$AG_DIR/ca.log")"
+ag_ca_issue "$AG_DIR/device.csr" "$AG_DIR/device.pem" -enddate 99991231235959Z
 openssl x509 -in "$AG_DIR/device.pem" -noout -enddate | grep -q "Dec 31 23:59:59 9999 GMT" ||
     ag_fail "the test certificate does not end on 9999-12-31: $(openssl x509 -in "$AG_DIR/device.pem" -noout -enddate)"
 ctl install-cert "$AG_DIR/device.pem" >"$AG_DIR/install.log" 2>&1 ||
