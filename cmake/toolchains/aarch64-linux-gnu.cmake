@@ -5,4 +5,5 @@
 set(CMAKE_SYSTEM_PROCESSOR aarch64)
 set(TRUSTLINK_CROSS_TRIPLET aarch64-linux-gnu)
 set(TRUSTLINK_CROSS_QEMU qemu-aarch64)
+set(TRUSTLINK_CROSS_LOADER /lib/ld-linux-aarch64.so.1)
 include(${CMAKE_CURRENT_LIST_DIR}/debian-multiarch.cmake)

@@ -7,4 +7,5 @@
 set(CMAKE_SYSTEM_PROCESSOR arm)
 set(TRUSTLINK_CROSS_TRIPLET arm-linux-gnueabihf)
 set(TRUSTLINK_CROSS_QEMU qemu-arm)
+set(TRUSTLINK_CROSS_LOADER /lib/ld-linux-armhf.so.3)
 include(${CMAKE_CURRENT_LIST_DIR}/debian-multiarch.cmake)

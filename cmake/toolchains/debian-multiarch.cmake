@@ -5,7 +5,8 @@
 # emulator CTest puts in front of every target executable.
 #
 # Set by the including file: TRUSTLINK_CROSS_TRIPLET, CMAKE_SYSTEM_PROCESSOR,
-# TRUSTLINK_CROSS_QEMU (qemu-user binary name without -static).
+# TRUSTLINK_CROSS_QEMU (qemu-user binary name without -static),
+# TRUSTLINK_CROSS_LOADER (the target's dynamic loader, from libc6:<arch>).
 #
 # Packages that are not Multi-Arch: same (libp11-dev) cannot be installed
 # for a second architecture next to the host's; scripts/cross unpacks them
@@ -34,12 +35,24 @@ set(CMAKE_FIND_ROOT_PATH /usr/${TRUSTLINK_CROSS_TRIPLET} ${TRUSTLINK_CROSS_OVERL
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_LIBRARY_ARCHITECTURE ${TRUSTLINK_CROSS_TRIPLET})
 
-# CTest runs target executables through qemu-user; -L makes the target's
-# dynamic loader and libc from the cross toolchain the ones qemu opens.
+# CTest runs target executables through qemu-user, with the target's own
+# dynamic loader and libc from libc6:<arch> (/lib/<loader>,
+# /lib/<triplet>/libc.so.6; installed with the -dev libraries), so that
+# loader and libc come from the same glibc build. "-L /usr/<triplet>" must
+# not be used: it takes the loader from the cross toolchain's
+# libc6-<arch>-cross (Debian 12: glibc 2.36-8) while libc.so.6 and every
+# other library still come from /lib/<triplet> (2.36-9+debXuY), and a
+# loader of another glibc build than libc breaks fork() (SIGSEGV in the
+# child on armhf, a hang on arm64) and threads: every threaded and forking
+# unit test crashed or hung that way. "-L /" keeps QEMU_LD_PREFIX or a
+# compiled-in prefix from reintroducing it.
 # Shell-based tests read the same command from TRUSTLINK_TEST_EMULATOR.
 find_program(TRUSTLINK_CROSS_QEMU_PROGRAM
     NAMES ${TRUSTLINK_CROSS_QEMU}-static ${TRUSTLINK_CROSS_QEMU})
 if(TRUSTLINK_CROSS_QEMU_PROGRAM)
-    set(CMAKE_CROSSCOMPILING_EMULATOR
-        "${TRUSTLINK_CROSS_QEMU_PROGRAM};-L;/usr/${TRUSTLINK_CROSS_TRIPLET}")
+    if(NOT EXISTS "${TRUSTLINK_CROSS_LOADER}")
+        message(WARNING "${TRUSTLINK_CROSS_LOADER} missing (libc6:<arch> not installed?): "
+                        "emulated tests cannot start; scripts/cross installs it")
+    endif()
+    set(CMAKE_CROSSCOMPILING_EMULATOR "${TRUSTLINK_CROSS_QEMU_PROGRAM};-L;/")
 endif()

@@ -52,26 +52,8 @@ rc=0
 grep -q '^PASS signature: ' "$AG_DIR/other.check" || ag_fail "check: signature line: $(cat "$AG_DIR/other.check")"
 
 # 2. A certificate that is not valid yet (notBefore in 2099).
-mkdir -p "$AG_DIR/ca-db"
-: >"$AG_DIR/ca-db/index.txt"
-cat >"$AG_DIR/ca.cnf" <<CONF
-[ca]
-default_ca = test_ca
-[test_ca]
-database = $AG_DIR/ca-db/index.txt
-new_certs_dir = $AG_DIR/ca-db
-serial = $AG_DIR/ca-db/serial
-default_md = sha256
-policy = anything
-unique_subject = no
-[anything]
-commonName = supplied
-CONF
-echo 1000 >"$AG_DIR/ca-db/serial"
-openssl ca -batch -config "$AG_DIR/ca.cnf" -cert "$AG_DIR/ca.pem" -keyfile "$AG_DIR/ca.key" \
-    -in "$AG_DIR/device.csr" -out "$AG_DIR/future.pem" -notext \
-    -startdate 20990101000000Z -enddate 20991231000000Z >"$AG_DIR/ca.log" 2>&1 ||
-    ag_fail "openssl ca failed: $(cat "$AG_DIR/ca.log")"
+ag_ca_issue "$AG_DIR/device.csr" "$AG_DIR/future.pem" \
+    -startdate 20990101000000Z -enddate 20991231000000Z
 AG_CERT_URI=$AG_DIR/future.pem
 ag_write_config
 expect_class future-cert clock \

@@ -130,6 +130,35 @@ ag_make_broker_cert() {
     ag_sign_csr ca "$AG_DIR/tester.csr" "$AG_DIR/tester.pem"
 }
 
+# ag_ca_issue CSR OUT_PEM OPENSSL_CA_ARGS...: CA "ca" signs CSR with
+# `openssl ca` (which, unlike `openssl x509 -req`, takes any -startdate and
+# -enddate, e.g. 99991231235959Z), from a database made on first use.
+ag_ca_issue() {
+    local csr=$1 out=$2
+    shift 2
+    if [ ! -f "$AG_DIR/ca.cnf" ]; then
+        mkdir -p "$AG_DIR/ca-db"
+        : >"$AG_DIR/ca-db/index.txt"
+        echo 1000 >"$AG_DIR/ca-db/serial"
+        cat >"$AG_DIR/ca.cnf" <<CONF
+[ca]
+default_ca = test_ca
+[test_ca]
+database = $AG_DIR/ca-db/index.txt
+new_certs_dir = $AG_DIR/ca-db
+serial = $AG_DIR/ca-db/serial
+default_md = sha256
+policy = anything
+unique_subject = no
+[anything]
+commonName = supplied
+CONF
+    fi
+    openssl ca -batch -config "$AG_DIR/ca.cnf" -cert "$AG_DIR/ca.pem" -keyfile "$AG_DIR/ca.key" \
+        -in "$csr" -out "$out" -notext "$@" >"$AG_DIR/ca.log" 2>&1 ||
+        ag_fail "openssl ca failed: $(cat "$AG_DIR/ca.log")"
+}
+
 # ---- broker ----------------------------------------------------------------
 
 ag_start_broker() {
@@ -224,17 +253,16 @@ ag_setup_softhsm() {
         device-001 01
 }
 
-# Our module on atecc608-emu (Trust&GO profile): token initialised, PIN
-# set, certificate for the chip's slot-0 key "device" written. AG_EMU_TIME_SCALE:
-# the emulator's time scale (default 0: instant; 1: real chip timing).
-ag_setup_emu() {
+# atecc608-emu (Trust&GO profile) on $AG_DIR/emu.sock and our module's
+# configuration for a token "trustlink" on it (TRUSTLINK_PKCS11_CONF,
+# AG_TOKEN, AG_MODULE); the token is not initialised yet.
+ag_start_emu_token() {
     [ -x "${ATECC608_EMU:-}" ] || ag_fail "ATECC608_EMU must name atecc608-emu"
     [ -f "${TRUSTLINK_PKCS11:-}" ] || ag_fail "TRUSTLINK_PKCS11 must name libtrustlink-pkcs11.so"
-    local id
     "$ATECC608_EMU" --socket "$AG_DIR/emu.sock" --state "$AG_DIR/chip.state" \
         --profile trustandgo --time-scale "${AG_EMU_TIME_SCALE:-0}" 2>"$AG_DIR/emu.log" &
     AG_EMU_PID=$!
-    ag_wait_for 10 "atecc608-emu listening" grep -q "atecc608-emu: listening on" "$AG_DIR/emu.log"
+    ag_wait_for "$AG_WAIT" "atecc608-emu listening" grep -q "atecc608-emu: listening on" "$AG_DIR/emu.log"
     mkdir -p "$AG_DIR/store"
     cat >"$AG_DIR/pkcs11.json" <<CONF
 {"tokens":[{"label":"trustlink","interface":"emu:$AG_DIR/emu.sock","key_slots":[0],
@@ -245,6 +273,14 @@ CONF
     export TRUSTLINK_PKCS11_CONF=$AG_DIR/pkcs11.json
     AG_TOKEN=trustlink
     AG_MODULE=$TRUSTLINK_PKCS11
+}
+
+# Our module on atecc608-emu (Trust&GO profile): token initialised, PIN
+# set, certificate for the chip's slot-0 key "device" written. AG_EMU_TIME_SCALE:
+# the emulator's time scale (default 0: instant; 1: real chip timing).
+ag_setup_emu() {
+    local id
+    ag_start_emu_token
     ag_tool pkcs11-tool --module "$AG_MODULE" --init-token --label "$AG_TOKEN" --so-pin "$AG_SO_PIN" \
         >"$AG_DIR/init.log" 2>&1 || ag_fail "init-token failed: $(cat "$AG_DIR/init.log")"
     ag_tool pkcs11-tool --module "$AG_MODULE" --token-label "$AG_TOKEN" --init-pin --so-pin "$AG_SO_PIN" \
@@ -357,4 +393,26 @@ ag_status_true() {
 # ag_wait_status SECONDS DESCRIPTION PYTHON_EXPR
 ag_wait_status() {
     ag_wait_for "$1" "$2" ag_status_true "$3"
+}
+
+# ---- emulated targets (cross builds) ---------------------------------------
+
+# ag_emulate_targets VAR...: when TRUSTLINK_TEST_EMULATOR is set (a cross
+# build: e.g. "qemu-arm-static -L /"), each VAR that names one of our
+# executables is pointed at a wrapper in $AG_DIR/bin that execs it under the
+# emulator (same pid: signals reach the emulated program), so the rest of
+# this library starts them as usual. The kernel cannot run them itself (no
+# binfmt_misc); libraries (the PKCS#11 module) are loaded inside them.
+ag_emulate_targets() {
+    local var target
+    [ -n "${TRUSTLINK_TEST_EMULATOR:-}" ] || return 0
+    mkdir -p "$AG_DIR/bin"
+    for var in "$@"; do
+        target=${!var:-}
+        [ -x "$target" ] || ag_fail "$var must name an executable"
+        printf '#!/bin/sh\nexec %s %q "$@"\n' "$TRUSTLINK_TEST_EMULATOR" "$target" \
+            >"$AG_DIR/bin/$(basename "$target")"
+        chmod 755 "$AG_DIR/bin/$(basename "$target")"
+        printf -v "$var" '%s' "$AG_DIR/bin/$(basename "$target")"
+    done
 }

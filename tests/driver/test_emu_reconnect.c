@@ -20,6 +20,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "target_exec.h"
+
 #include "harness.h"
 
 #ifndef EMU_DAEMON_PATH
@@ -44,8 +46,10 @@ static void start_daemon(struct fixture *f)
     f->pid = fork();
     assert_true(f->pid >= 0);
     if (f->pid == 0) {
-        execl(EMU_DAEMON_PATH, EMU_DAEMON_PATH, "--socket", f->sock, "--state", f->state,
-              "--time-scale", "0", (char *)NULL);
+        char *const args[] = { EMU_DAEMON_PATH, "--socket", f->sock, "--state", f->state,
+                               "--time-scale", "0", NULL };
+
+        (void)target_execv(EMU_DAEMON_PATH, args);
         _exit(127);
     }
     /* Bounded wait for the socket (a condition, not a time assertion). */

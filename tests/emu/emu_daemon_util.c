@@ -25,6 +25,7 @@
 #include "atecc608/crc.h"
 #include "atecc608/emu_wire.h"
 #include "emu_daemon_util.h"
+#include "target_exec.h"
 
 #ifndef EMU_DAEMON_PATH
 #error "EMU_DAEMON_PATH must name the atecc608-emu binary"
@@ -87,7 +88,7 @@ void daemon_spawn(struct daemon *d, const char *const *extra)
         dup2(pipe_fds[1], STDOUT_FILENO);
         close(pipe_fds[0]);
         close(pipe_fds[1]);
-        execv(EMU_DAEMON_PATH, (char *const *)argv);
+        (void)target_execv(EMU_DAEMON_PATH, (char *const *)argv);
         _exit(127);
     }
     close(pipe_fds[1]);

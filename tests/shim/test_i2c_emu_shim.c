@@ -144,15 +144,24 @@ static void test_unmapped_paths_pass_through(void **state)
     struct fake_txn log[4];
     char buf[8];
     char path[160];
+    int raw_errno;
     int fd;
 
     fd = open("/dev/null", O_RDWR);
     assert_true(fd >= 0);
     assert_int_equal(write(fd, "abc", 3), 3);
     assert_int_equal(read(fd, buf, sizeof buf), 0);
+    /* The shim's ioctl gives what the system gives for this fd: ENOTTY
+     * from the kernel; under qemu-user, which fails ioctls it does not
+     * know (the i2c-dev ones) with ENOSYS before any kernel sees them,
+     * ENOSYS. The raw system call bypasses the shim's interposition. */
+    errno = 0;
+    assert_int_equal(syscall(SYS_ioctl, fd, I2C_SLAVE, 0x35), -1);
+    raw_errno = errno;
+    assert_true(raw_errno == ENOTTY || raw_errno == ENOSYS);
     errno = 0;
     assert_int_equal(ioctl(fd, I2C_SLAVE, 0x35), -1);
-    assert_int_equal(errno, ENOTTY);
+    assert_int_equal(errno, raw_errno);
     assert_int_equal(close(fd), 0);
 
     /* A regular file with O_CREAT (mode argument) round-trips its bytes. */

@@ -26,6 +26,8 @@
 
 #include <cmocka.h>
 
+#include "target_exec.h"
+
 #include "atecc608/crc.h"
 #include "atecc608/protocol.h"
 
@@ -84,8 +86,12 @@ static int start_daemon(struct ctx *c)
         }
         /* The daemon needs no shim. */
         unsetenv("LD_PRELOAD");
-        execl(emu_path, emu_path, "--socket", c->sock, "--state", c->state, "--profile", "trustandgo",
-              "--time-scale", "0", (char *)NULL);
+        {
+            char *const args[] = { (char *)emu_path, "--socket", c->sock, "--state", c->state,
+                                   "--profile", "trustandgo", "--time-scale", "0", NULL };
+
+            (void)target_execv(emu_path, args);
+        }
         _exit(127);
     }
     for (unsigned waited = 0; waited < START_TIMEOUT_MS; waited += 10) {
