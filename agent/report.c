@@ -14,6 +14,7 @@
 #include <openssl/x509.h>
 
 #include "identity.h"
+#include "publish.h"
 #include "time64.h"
 #include "uri.h"
 
@@ -189,6 +190,7 @@ void agent_report_status(const struct agent *a, struct json_object *out)
     if (a->identity_ever_loaded)
         json_object_object_add(out, "certificate", certificate_json(&a->cert, true));
     json_object_object_add(out, "counters", counters_json(a));
+    json_object_object_add(out, "queue", agent_outbox_status(a));
     json_object_object_add(out, "rotation", rotation_json(a, true));
     if (a->last_error[0]) {
         struct json_object *e = json_object_new_object();
