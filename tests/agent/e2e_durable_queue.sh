@@ -44,6 +44,11 @@ run_scenario() {
     ag_start_agent
     ag_wait_status 20 "agent up, broker down" 's["state"] in ("waiting", "connecting")'
     publish_numbered 1 "$N"
+    if [ "$mode" = fsync ]; then
+        # Every ok came after a sync: at least one, at most one per message.
+        ag_status_true "s['queue']['stored'] == $N and 1 <= s['queue']['fsyncs'] <= $N" ||
+            ag_fail "fsync: status queue: $(ag_status_field 's["queue"]')"
+    fi
     ag_note "$mode: $N messages accepted with the broker down; SIGKILL"
     kill_agent_hard
     ag_start_agent
