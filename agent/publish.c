@@ -16,8 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <json-c/json.h>
-
 #include "agent.h"
 #include "log.h"
 #include "publish_commit.h"
@@ -344,34 +342,24 @@ void agent_outbox_reload(struct agent *a, const struct agent_config *fresh)
         agent_warn("reload: telemetry.queue_batch_ms takes effect after a restart");
 }
 
-static void add_u64(struct json_object *o, const char *key, uint64_t value)
-{
-    json_object_object_add(o, key, json_object_new_int64(value > INT64_MAX ? INT64_MAX
-                                                                          : (int64_t)value));
-}
-
-struct json_object *agent_outbox_status(const struct agent *a)
+void agent_outbox_get_status(const struct agent *a, struct agent_outbox_status *out)
 {
     const struct agent_outbox *ob = a->outbox;
-    struct json_object *q = json_object_new_object();
-    uint64_t oldest = 0, bytes = a->queue.bytes;
-    uint64_t now = unix_ms();
+    uint64_t oldest = 0, now = unix_ms();
 
-    if (!q)
-        return NULL;
+    memset(out, 0, sizeof(*out));
+    out->durability = durability_name(ob ? ob->mode : AGENT_DURABILITY_MEMORY);
+    out->messages = a->queue.count + a->inflight.count;
+    out->bytes = a->queue.bytes;
     for (const struct agent_queue_item *it = a->inflight.head; it; it = it->next) {
-        bytes += strlen(it->topic) + it->payload_len;
+        out->bytes += strlen(it->topic) + it->payload_len;
         if (it->accepted_unix_ms && (!oldest || it->accepted_unix_ms < oldest))
             oldest = it->accepted_unix_ms;
     }
     if (a->queue.head && a->queue.head->accepted_unix_ms &&
         (!oldest || a->queue.head->accepted_unix_ms < oldest))
         oldest = a->queue.head->accepted_unix_ms;
-    json_object_object_add(q, "durability", json_object_new_string(
-                                                ob ? durability_name(ob->mode) : "memory"));
-    add_u64(q, "messages", a->queue.count + a->inflight.count);
-    add_u64(q, "bytes", bytes);
-    add_u64(q, "oldest_age_ms", oldest && now > oldest ? now - oldest : 0);
+    out->oldest_age_ms = oldest && now > oldest ? now - oldest : 0;
     if (ob && ob->spool) {
         struct agent_spool_stats st;
         struct agent_commit_stats cs = {0};
@@ -379,18 +367,17 @@ struct json_object *agent_outbox_status(const struct agent *a)
         agent_spool_stats(ob->spool, &st);
         if (ob->commit)
             agent_commit_get_stats(ob->commit, &cs);
-        json_object_object_add(q, "file", json_object_new_string(ob->path));
-        add_u64(q, "stored", st.pending);
-        add_u64(q, "file_bytes", st.file_bytes);
-        add_u64(q, "fsyncs", cs.syncs);
-        add_u64(q, "fsync_failures", cs.sync_failures);
-        add_u64(q, "compactions", st.compactions);
-        add_u64(q, "restored_at_start", ob->opened.messages_restored);
-        add_u64(q, "corrupt_skipped_at_start", ob->opened.corrupt_skipped);
-        add_u64(q, "torn_bytes_at_start", ob->opened.torn_bytes);
-        add_u64(q, "retire_failures", ob->retire_failures);
+        out->file = ob->path;
+        out->stored = st.pending;
+        out->file_bytes = st.file_bytes;
+        out->fsyncs = cs.syncs;
+        out->fsync_failures = cs.sync_failures;
+        out->compactions = st.compactions;
+        out->restored_at_start = ob->opened.messages_restored;
+        out->corrupt_skipped_at_start = ob->opened.corrupt_skipped;
+        out->torn_bytes_at_start = ob->opened.torn_bytes;
+        out->retire_failures = ob->retire_failures;
     } else if (ob && ob->unavailable[0]) {
-        json_object_object_add(q, "error", json_object_new_string(ob->unavailable));
+        out->error = ob->unavailable;
     }
-    return q;
 }

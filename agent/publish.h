@@ -39,7 +39,6 @@
 struct agent;
 struct agent_commit;
 struct agent_config;
-struct json_object;
 
 #define AGENT_OUTBOX_FILE "outbox.spool"
 #define AGENT_OUTBOX_LOCK "outbox.lock"
@@ -67,7 +66,25 @@ void agent_outbox_reload(struct agent *a, const struct agent_config *fresh);
 /* The group-commit object for the control thread (NULL: nothing to wait for). */
 struct agent_commit *agent_outbox_commit(const struct agent *a);
 
-/* status: the "queue" object. */
-struct json_object *agent_outbox_status(const struct agent *a);
+/* What status shows as "queue" (agent/report.c). */
+struct agent_outbox_status {
+    const char *durability;       /* "fsync", "batch", "memory" */
+    uint64_t messages;            /* held: queued + in flight */
+    uint64_t bytes;               /* their topic + payload bytes */
+    uint64_t oldest_age_ms;       /* 0 when none */
+    const char *file;             /* NULL: no queue file */
+    uint64_t stored;              /* messages in the file */
+    uint64_t file_bytes;
+    uint64_t fsyncs;
+    uint64_t fsync_failures;
+    uint64_t compactions;
+    uint64_t restored_at_start;
+    uint64_t corrupt_skipped_at_start;
+    uint64_t torn_bytes_at_start;
+    uint64_t retire_failures;
+    const char *error;            /* why a durable mode has no file; NULL */
+};
+/* Pointers stay valid until the outbox changes (loop thread). */
+void agent_outbox_get_status(const struct agent *a, struct agent_outbox_status *out);
 
 #endif

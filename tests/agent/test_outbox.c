@@ -20,8 +20,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <json-c/json.h>
-
 #include "agent.h"
 #include "publish.h"
 
@@ -92,17 +90,12 @@ static int publish(struct agent *a, const char *topic, int qos, char *err, size_
     return agent_publish(a, topic, topic, strlen(topic), qos, false, err, len);
 }
 
-static int64_t queue_field(struct agent *a, const char *key)
+static struct agent_outbox_status queue_status(struct agent *a)
 {
-    struct json_object *q = agent_outbox_status(a);
-    struct json_object *v;
-    int64_t n = -1;
+    struct agent_outbox_status st;
 
-    assert_non_null(q);
-    if (json_object_object_get_ex(q, key, &v))
-        n = json_object_get_int64(v);
-    json_object_put(q);
-    return n;
+    agent_outbox_get_status(a, &st);
+    return st;
 }
 
 static void test_qos1_survives_a_restart_in_order_and_qos0_does_not(void **state)
@@ -118,8 +111,8 @@ static void test_qos1_survives_a_restart_in_order_and_qos0_does_not(void **state
     assert_int_equal(publish(a, "m/zero", 0, err, sizeof(err)), 0);
     assert_int_equal(publish(a, "m/2", 1, err, sizeof(err)), 0);
     assert_int_equal(publish(a, "m/3", 2, err, sizeof(err)), 0);
-    assert_int_equal(queue_field(a, "stored"), 3);
-    assert_int_equal(queue_field(a, "messages"), 4);
+    assert_int_equal(queue_status(a).stored, 3);
+    assert_int_equal(queue_status(a).messages, 4);
     stop(a);   /* the process ends with nothing delivered */
 
     a = start(f);
@@ -130,7 +123,7 @@ static void test_qos1_survives_a_restart_in_order_and_qos0_does_not(void **state
     assert_string_equal(it->next->topic, "trustlink/dev-1/m/2");
     assert_string_equal(it->next->next->topic, "trustlink/dev-1/m/3");
     assert_int_equal(it->next->next->qos, 2);
-    assert_int_equal(queue_field(a, "restored_at_start"), 3);
+    assert_int_equal(queue_status(a).restored_at_start, 3);
     /* New messages go behind the restored ones. */
     assert_int_equal(publish(a, "m/4", 1, err, sizeof(err)), 0);
     assert_string_equal(a->queue.tail->topic, "trustlink/dev-1/m/4");
@@ -152,7 +145,7 @@ static void test_puback_retires_the_record(void **state)
     agent_inflight_add(&a->inflight, agent_queue_take(&a->queue), 12);
     assert_true(agent_outbox_acked(a, 11));
     assert_false(agent_outbox_acked(a, 99));
-    assert_int_equal(queue_field(a, "stored"), 1);
+    assert_int_equal(queue_status(a).stored, 1);
     stop(a);
 
     a = start(f);
@@ -171,7 +164,8 @@ static void test_memory_mode_writes_nothing(void **state)
     write_config(f, "memory", 100);
     a = start(f);
     assert_int_equal(publish(a, "m/1", 1, err, sizeof(err)), 0);
-    assert_int_equal(queue_field(a, "stored"), -1);
+    assert_null(queue_status(a).file);
+    assert_string_equal(queue_status(a).durability, "memory");
     stop(a);
     snprintf(path, sizeof(path), "%s/%s", f->state, AGENT_OUTBOX_FILE);
     assert_int_not_equal(stat(path, &st), 0);
@@ -196,7 +190,7 @@ static void test_a_full_queue_refuses_and_keeps_the_old_messages(void **state)
     assert_int_equal(publish(a, "m/3", 1, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "queue full (2 messages, the limit)"));
     assert_null(strstr(err, "offline queue"));
-    assert_int_equal(queue_field(a, "stored"), 2);
+    assert_int_equal(queue_status(a).stored, 2);
     stop(a);
     a = start(f);
     assert_int_equal(a->queue.count, 2);
@@ -223,7 +217,6 @@ static void test_a_fifo_in_place_of_the_file_is_refused_not_waited_on(void **sta
     struct fixture *f = *state;
     struct agent *a;
     char err[512], path[160];
-    struct json_object *q, *v;
 
     write_config(f, "fsync", 100);
     assert_int_equal(mkdir(f->state, 0700), 0);
@@ -234,9 +227,8 @@ static void test_a_fifo_in_place_of_the_file_is_refused_not_waited_on(void **sta
     assert_non_null(strstr(err, "delivery queue file is unavailable"));
     /* QoS 0 needs no file. */
     assert_int_equal(publish(a, "m/0", 0, err, sizeof(err)), 0);
-    q = agent_outbox_status(a);
-    assert_true(json_object_object_get_ex(q, "error", &v));
-    json_object_put(q);
+    assert_non_null(queue_status(a).error);
+    assert_null(queue_status(a).file);
     stop(a);
 }
 
