@@ -138,6 +138,7 @@ static int thread_publish(void *ctx, const char *topic, const void *payload, siz
                           int qos, bool retain, char *err, size_t err_len)
 {
     struct agent_control_thread *t = ctx;
+    struct agent_commit *commit;
 
     pthread_mutex_lock(&t->mu);
     t->topic = topic;
@@ -148,14 +149,19 @@ static int thread_publish(void *ctx, const char *topic, const void *payload, siz
     pthread_mutex_unlock(&t->mu);
     if (call_loop(t, MAILBOX_PUBLISH, err, err_len) != 0)
         return -1;
+    pthread_mutex_lock(&t->mu);
+    commit = t->commit;
+    pthread_mutex_unlock(&t->mu);
     /* Accepted: in fsync mode the reply waits here, on this thread, for
      * the sync that makes the message durable; the loop runs on. */
-    return t->commit ? agent_commit_wait_request(t->commit, err, err_len) : 0;
+    return commit ? agent_commit_wait_request(commit, err, err_len) : 0;
 }
 
 void agent_control_thread_set_commit(struct agent_control_thread *t, struct agent_commit *commit)
 {
+    pthread_mutex_lock(&t->mu);
     t->commit = commit;
+    pthread_mutex_unlock(&t->mu);
 }
 
 static int thread_reconnect(void *ctx, char *err, size_t err_len)

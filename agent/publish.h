@@ -18,7 +18,10 @@
  * publish over them is refused ("queue full ..."), nothing is dropped.
  *
  * "ok" in fsync mode waits for the group commit (agent/publish_commit.h:
- * the control thread waits, the loop thread does not). A state directory
+ * the control thread waits, the loop thread does not). A compaction of
+ * the file (when retired records take more than half of it plus 64 KiB)
+ * runs on the loop thread after a PUBACK and syncs there: its cost is
+ * bounded by the pending messages, and it is rare. A state directory
  * that cannot hold the file (missing and not creatable, a FIFO or a link
  * in its place, another trustlinkd using it) does not stop the agent: it
  * stays connected and refuses QoS 1/2 publishes with the reason, which
