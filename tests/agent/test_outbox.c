@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,6 +249,73 @@ static void test_a_second_agent_on_the_same_state_dir_is_refused(void **state)
     stop(a);
 }
 
+/* A record damaged in the middle of the file is skipped and counted (its
+ * message is lost and said so); the others come back in order. */
+static void test_a_corrupt_record_is_skipped_and_counted(void **state)
+{
+    struct fixture *f = *state;
+    struct agent *a;
+    char err[512], path[160];
+    unsigned char buf[4096];
+    FILE *io;
+    size_t n;
+    struct agent_outbox_status st;
+
+    write_config(f, "fsync", 100);
+    a = start(f);
+    assert_int_equal(publish(a, "m/1", 1, err, sizeof(err)), 0);
+    assert_int_equal(publish(a, "m/2", 1, err, sizeof(err)), 0);
+    assert_int_equal(publish(a, "m/3", 1, err, sizeof(err)), 0);
+    stop(a);
+    snprintf(path, sizeof(path), "%s/%s", f->state, AGENT_OUTBOX_FILE);
+    io = fopen(path, "r+b");
+    assert_non_null(io);
+    n = fread(buf, 1, sizeof(buf), io);
+    /* The second message's topic ends in "m/2" and its payload is "m/2":
+     * change the payload's last byte (its CRC no longer matches). */
+    {
+        bool found = false;
+
+        for (size_t i = 0; i + 6 <= n && !found; i++) {
+            if (memcmp(buf + i, "m/2m/2", 6) == 0) {
+                buf[i + 5] = '9';
+                found = true;
+            }
+        }
+        assert_true(found);
+    }
+    assert_int_equal(fseek(io, 0, SEEK_SET), 0);
+    assert_int_equal(fwrite(buf, 1, n, io), n);
+    assert_int_equal(fclose(io), 0);
+
+    a = start(f);
+    st = queue_status(a);
+    assert_int_equal(st.corrupt_skipped_at_start, 1);
+    assert_int_equal(st.restored_at_start, 2);
+    assert_int_equal(a->queue.count, 2);
+    assert_string_equal(agent_queue_peek(&a->queue)->topic, "trustlink/dev-1/m/1");
+    assert_string_equal(a->queue.tail->topic, "trustlink/dev-1/m/3");
+    stop(a);
+}
+
+static void test_a_symlink_in_place_of_the_file_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    struct agent *a;
+    char err[512], path[160], target[160];
+
+    write_config(f, "fsync", 100);
+    assert_int_equal(mkdir(f->state, 0700), 0);
+    snprintf(path, sizeof(path), "%s/%s", f->state, AGENT_OUTBOX_FILE);
+    snprintf(target, sizeof(target), "%s/elsewhere", f->dir);
+    assert_int_equal(symlink(target, path), 0);
+    a = start(f);
+    assert_int_equal(publish(a, "m/1", 1, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "delivery queue file is unavailable"));
+    stop(a);
+    assert_int_not_equal(access(target, F_OK), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -262,6 +330,10 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_second_agent_on_the_same_state_dir_is_refused,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_corrupt_record_is_skipped_and_counted, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_a_symlink_in_place_of_the_file_is_refused, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
