@@ -26,6 +26,7 @@
 #include "log.h"
 #include "mqtt.h"
 #include "notify.h"
+#include "publish.h"
 #include "report.h"
 #include "topic_guard.h"
 
@@ -190,7 +191,7 @@ static void on_published(void *ctx, int mid)
 
     /* QoS 0 ids are not in the ledger (their callback runs inside
      * mosquitto_publish): ignored there, no count skewed. */
-    if (agent_inflight_ack(&a->inflight, mid))
+    if (agent_outbox_acked(a, mid))
         a->event_acked = true;
     if (a->state == AGENT_STATE_STOPPING && mid == a->offline_mid)
         a->offline_sent = true;
@@ -410,6 +411,7 @@ static void flush_queue(struct agent *a)
             agent_err("queued message to %.200s dropped: the MQTT client refuses it (%s)",
                       item->topic, mosquitto_strerror(rc));
             a->counters.dropped++;
+            agent_outbox_dropped(a, item->spool_seq);
             agent_queue_pop(&a->queue);
             continue;
         }
@@ -663,6 +665,7 @@ int agent_init(struct agent *a, const char *config_path)
     agent_queue_init(&a->queue, a->config.telemetry.queue_max_messages,
                      a->config.telemetry.queue_max_bytes);
     agent_inflight_init(&a->inflight, AGENT_INFLIGHT_WINDOW);
+    agent_outbox_open(a);
     agent_rotation_init(&a->rotation);
     if (a->config.rotation.enabled) {
         char label[ROTATION_LABEL_MAX + 1];
@@ -695,6 +698,7 @@ void agent_destroy(struct agent *a)
     drop_connection_objects(a, true);
     agent_inflight_clear(&a->inflight);
     agent_queue_clear(&a->queue);
+    agent_outbox_close(a);
     agent_config_free(&a->config);
     free(a->config_path);
     a->config_path = NULL;
@@ -761,6 +765,7 @@ void agent_reload(struct agent *a)
     } else {
         agent_notice("reload: connection settings unchanged; staying connected");
     }
+    agent_outbox_reload(a, &fresh);
     agent_config_free(&a->config);
     a->config = fresh;
     agent_log_set_level(a->config.log_level);
@@ -834,7 +839,7 @@ int agent_publish(struct agent *a, const char *topic, const void *payload, size_
         a->counters.rejected++;
         return -1;
     }
-    if (agent_queue_push(&a->queue, full, payload, len, qos, retain, err, err_len) != 0) {
+    if (agent_outbox_accept(a, full, payload, len, qos, retain, err, err_len) != 0) {
         a->counters.rejected++;
         return -1;
     }

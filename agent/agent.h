@@ -35,6 +35,7 @@
 struct agent_identity;
 struct agent_mqtt;
 struct agent_control_thread;
+struct agent_outbox;
 
 enum agent_state {
     AGENT_STATE_IDENTITY_WAIT,   /* token not usable yet; retry every 30 s */
@@ -81,6 +82,7 @@ struct agent {
     struct agent_backoff backoff;
     struct agent_queue queue;
     struct agent_inflight inflight;  /* QoS 1/2 messages sent, not yet acknowledged */
+    struct agent_outbox *outbox;     /* the delivery queue file (agent/publish.h) */
 
     enum agent_state state;
     bool starting;               /* until agent_start returned (status "starting") */

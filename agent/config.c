@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * JSON configuration parser of trustlinkd (schema in config.h and
- * docs/agent.md "Configuration").
+ * docs/agent.md "Configuration"): the top level, identity and control
+ * sections, loading and freeing; the other sections have their own files
+ * (config_internal.h).
  *
  * Owns: walking the json-c tree once, checking every key against the
  * schema, filling struct agent_config with copies (the json-c tree is
@@ -23,74 +25,11 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
-#include <openssl/err.h>
-#include <openssl/x509.h>
 
-#include "config_reader.h"
-#include "net_options.h"
-#include "csr.h"
+#include "config_internal.h"
 #include "uri.h"
 
 #define MAX_ID_LIST 64
-
-static bool is_device_id(const char *s)
-{
-    for (; *s; s++) {
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-              *s == '-' || *s == '_' || *s == '.'))
-            return false;
-    }
-    return true;
-}
-
-static bool is_pkcs11_uri(const char *s)
-{
-    return strncmp(s, "pkcs11:", 7) == 0;
-}
-
-static bool is_absolute_path(const char *s)
-{
-    return s[0] == '/';
-}
-
-static bool is_cert_source(const char *s)
-{
-    return is_pkcs11_uri(s) || is_absolute_path(s);
-}
-
-/* A credential name as systemd accepts it: no slash, not "." or "..". */
-static bool is_credential_name(const char *s)
-{
-    return strchr(s, '/') == NULL && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
-}
-
-static bool is_host(const char *s)
-{
-    for (; *s; s++) {
-        if (*s <= ' ' || *s == '/' || *s == '@')
-            return false;
-    }
-    return true;
-}
-
-/* MQTT topic text without wildcards; templates are checked after expansion. */
-static bool is_topic_text(const char *s)
-{
-    return strchr(s, '+') == NULL && strchr(s, '#') == NULL && s[0] != '/' &&
-           s[strlen(s) - 1] != '/';
-}
-
-static bool is_octal_mode(const char *s)
-{
-    char *end = NULL;
-    unsigned long v;
-
-    if (s[0] != '0' || strlen(s) != 4)
-        return false;
-    errno = 0;
-    v = strtoul(s, &end, 8);
-    return errno == 0 && *end == '\0' && v <= 0777;
-}
 
 void agent_default_pkcs11_module(char *buf, size_t len)
 {
@@ -136,20 +75,20 @@ static int parse_identity(struct cfg_reader *r, struct json_object *root, struct
         cfg_check_keys(r, sec, "identity", keys) != 0)
         return -1;
     if (cfg_get_string(r, sec, "identity", "module", false, "an absolute path of a PKCS#11 module",
-                       PATH_MAX, is_absolute_path, default_module, &id->module) != 0 ||
+                       PATH_MAX, cfg_is_absolute_path, default_module, &id->module) != 0 ||
         cfg_get_string(r, sec, "identity", "key", true,
-                       "a pkcs11: URI naming the private key (RFC 7512)", 4096, is_pkcs11_uri, NULL,
+                       "a pkcs11: URI naming the private key (RFC 7512)", 4096, cfg_is_pkcs11_uri, NULL,
                        &id->key_uri) != 0 ||
         cfg_get_string(r, sec, "identity", "certificate", true,
-                       "a pkcs11: URI or an absolute path of a PEM file", 4096, is_cert_source, NULL,
+                       "a pkcs11: URI or an absolute path of a PEM file", 4096, cfg_is_cert_source, NULL,
                        &id->certificate) != 0 ||
         cfg_get_string(r, sec, "identity", "chain_file", false,
                        "an absolute path of a PEM file of intermediate certificates", PATH_MAX,
-                       is_absolute_path, NULL, &id->chain_file) != 0 ||
+                       cfg_is_absolute_path, NULL, &id->chain_file) != 0 ||
         cfg_get_string(r, sec, "identity", "pin_file", false, "an absolute path of a PIN file",
-                       PATH_MAX, is_absolute_path, NULL, &id->pin_file) != 0 ||
+                       PATH_MAX, cfg_is_absolute_path, NULL, &id->pin_file) != 0 ||
         cfg_get_string(r, sec, "identity", "pin_credential", false,
-                       "a systemd credential name (no '/')", 255, is_credential_name, NULL,
+                       "a systemd credential name (no '/')", 255, cfg_is_credential_name, NULL,
                        &id->pin_credential) != 0)
         return -1;
     if (id->pin_file && id->pin_credential)
@@ -157,148 +96,9 @@ static int parse_identity(struct cfg_reader *r, struct json_object *root, struct
                                    "got both");
     if (agent_uri_refuse_pin_value(id->key_uri, msg, sizeof(msg)) != 0)
         return cfg_fail(r, "identity.key", "%s", msg);
-    if (is_pkcs11_uri(id->certificate) &&
+    if (cfg_is_pkcs11_uri(id->certificate) &&
         agent_uri_refuse_pin_value(id->certificate, msg, sizeof(msg)) != 0)
         return cfg_fail(r, "identity.certificate", "%s", msg);
-    return 0;
-}
-
-/* broker.alpn: an array of protocol names, kept in ALPN wire format. */
-static int parse_alpn(struct cfg_reader *r, struct json_object *sec, struct agent_broker_config *b)
-{
-    const char *names[AGENT_ALPN_MAX_NAMES];
-    char buf[64];
-    char inner[160];
-    bool present;
-    struct json_object *val = cfg_member(sec, "alpn", &present);
-    size_t n;
-
-    if (!present)
-        return 0;
-    if (!json_object_is_type(val, json_type_array))
-        return cfg_fail(r, "broker.alpn", "expected an array of ALPN protocol names such as "
-                        "[\"x-amzn-mqtt-ca\"], got %s", cfg_got(val, buf, sizeof(buf)));
-    n = json_object_array_length(val);
-    if (n == 0 || n > AGENT_ALPN_MAX_NAMES)
-        return cfg_fail(r, "broker.alpn", "expected 1-%d protocol names, got %zu",
-                        AGENT_ALPN_MAX_NAMES, n);
-    for (size_t i = 0; i < n; i++) {
-        struct json_object *item = json_object_array_get_idx(val, i);
-        if (!json_object_is_type(item, json_type_string) ||
-            strlen(json_object_get_string(item)) != (size_t)json_object_get_string_len(item) ||
-            !agent_alpn_name_ok(json_object_get_string(item)))
-            return cfg_fail(r, "broker.alpn", "entry %zu: expected a protocol name of 1-255 "
-                            "printable ASCII characters without spaces, got %s", i,
-                            cfg_got(item, buf, sizeof(buf)));
-        names[i] = json_object_get_string(item);
-    }
-    if (agent_alpn_encode(names, n, &b->alpn, &b->alpn_len, inner, sizeof(inner)) != 0)
-        return cfg_fail(r, "broker.alpn", "%s", inner);
-    return 0;
-}
-
-/* broker.proxy and its credentials. */
-static int parse_proxy(struct cfg_reader *r, struct json_object *sec, struct agent_broker_config *b)
-{
-    char inner[200];
-    char *url = NULL;
-    struct agent_proxy_config *p = &b->proxy;
-    int rc = -1;
-
-    if (cfg_get_string(r, sec, "broker", "proxy", false, "a proxy URL socks5://HOST:PORT", 300,
-                       NULL, NULL, &url) != 0 ||
-        cfg_get_string(r, sec, "broker", "proxy_auth_file", false,
-                       "an absolute path of the proxy credentials file", PATH_MAX,
-                       is_absolute_path, NULL, &p->auth_file) != 0 ||
-        cfg_get_string(r, sec, "broker", "proxy_auth_credential", false,
-                       "a systemd credential name of 1-64 characters [A-Za-z0-9._-]", 64,
-                       is_device_id, NULL, &p->auth_credential) != 0)
-        goto cleanup;
-    if (p->auth_file && p->auth_credential) {
-        cfg_fail(r, "broker", "expected at most one of \"proxy_auth_file\" and "
-                 "\"proxy_auth_credential\", got both");
-        goto cleanup;
-    }
-    if (url == NULL) {
-        if (p->auth_file || p->auth_credential) {
-            cfg_fail(r, "broker", "proxy credentials are set but \"proxy\" is not");
-            goto cleanup;
-        }
-        rc = 0;
-        goto cleanup;
-    }
-    if (agent_proxy_parse(url, &p->host, &p->port, inner, sizeof(inner)) != 0) {
-        cfg_fail(r, "broker.proxy", "%s", inner);
-        goto cleanup;
-    }
-    rc = 0;
-cleanup:
-    free(url);
-    return rc;
-}
-
-static int parse_broker(struct cfg_reader *r, struct json_object *root, struct agent_config *cfg)
-{
-    static const char *const keys[] = {"host", "port", "ca_file", "ca_dir", "tls_min_version",
-                                       "mqtt_version", "keepalive", "client_id", "alpn",
-                                       "proxy", "proxy_auth_file", "proxy_auth_credential",
-                                       NULL};
-    static const char *const tls_names[] = {"1.2", "1.3", NULL};
-    static const char *const mqtt_names[] = {"3.1.1", "5", NULL};
-    struct json_object *sec = NULL;
-    struct agent_broker_config *b = &cfg->broker;
-    unsigned long port, keepalive;
-    int tls, mqtt;
-
-    if (cfg_get_section(r, root, "broker", true, &sec) != 0 ||
-        cfg_check_keys(r, sec, "broker", keys) != 0)
-        return -1;
-    if (cfg_get_string(r, sec, "broker", "host", true, "a host name or IP address", 253, is_host,
-                       NULL, &b->host) != 0 ||
-        cfg_get_uint(r, sec, "broker", "port", 1, 65535, 8883, &port) != 0 ||
-        cfg_get_string(r, sec, "broker", "ca_file", false, "an absolute path of a PEM CA file",
-                       PATH_MAX, is_absolute_path, NULL, &b->ca_file) != 0 ||
-        cfg_get_string(r, sec, "broker", "ca_dir", false,
-                       "an absolute path of a hashed CA directory", PATH_MAX, is_absolute_path, NULL,
-                       &b->ca_dir) != 0 ||
-        cfg_get_choice(r, sec, "broker", "tls_min_version", tls_names, 0, &tls) != 0 ||
-        cfg_get_choice(r, sec, "broker", "mqtt_version", mqtt_names, 0, &mqtt) != 0 ||
-        cfg_get_uint(r, sec, "broker", "keepalive", 5, 65535, 60, &keepalive) != 0 ||
-        cfg_get_string(r, sec, "broker", "client_id", false,
-                       "an MQTT client id of 1-64 characters [A-Za-z0-9._-]", 64, is_device_id,
-                       cfg->device_id, &b->client_id) != 0 ||
-        parse_alpn(r, sec, b) != 0 || parse_proxy(r, sec, b) != 0)
-        return -1;
-    if (!b->ca_file && !b->ca_dir)
-        return cfg_fail(r, "broker", "expected \"ca_file\" or \"ca_dir\" (the broker is always "
-                                 "verified), got neither");
-    b->port = (unsigned)port;
-    b->keepalive_s = (unsigned)keepalive;
-    b->tls_min_version = (enum agent_tls_version)tls;
-    b->mqtt_version = (enum agent_mqtt_version)mqtt;
-    return 0;
-}
-
-static int parse_reconnect(struct cfg_reader *r, struct json_object *root, struct agent_config *cfg)
-{
-    static const char *const keys[] = {"initial", "maximum", "jitter", "stable_reset", NULL};
-    static const char *const jitter_names[] = {"none", "full", NULL};
-    struct json_object *sec = NULL;
-    struct agent_reconnect_config *rc = &cfg->reconnect;
-    int jitter;
-
-    if (cfg_get_section(r, root, "reconnect", false, &sec) != 0 ||
-        (sec && cfg_check_keys(r, sec, "reconnect", keys) != 0))
-        return -1;
-    if (cfg_get_seconds(r, sec, "reconnect", "initial", 0.01, 3600, 1, &rc->initial_ms) != 0 ||
-        cfg_get_seconds(r, sec, "reconnect", "maximum", 0.01, 86400, 120, &rc->maximum_ms) != 0 ||
-        cfg_get_choice(r, sec, "reconnect", "jitter", jitter_names, 1, &jitter) != 0 ||
-        cfg_get_seconds(r, sec, "reconnect", "stable_reset", 0, 86400, 30, &rc->stable_reset_ms) != 0)
-        return -1;
-    if (rc->maximum_ms < rc->initial_ms)
-        return cfg_fail(r, "reconnect.maximum", "expected at least reconnect.initial (%g s), got %g",
-                        rc->initial_ms / 1000.0, rc->maximum_ms / 1000.0);
-    rc->jitter = jitter == 1;
     return 0;
 }
 
@@ -401,9 +201,9 @@ static int parse_control(struct cfg_reader *r, struct json_object *root, struct 
         gid_key = "allowed_gids";
     }
     if (cfg_get_string(r, sec, "control", "path", false, "an absolute path of the control socket",
-                       107, is_absolute_path, "/run/trustlink/control.sock", &c->path) != 0 ||
+                       107, cfg_is_absolute_path, "/run/trustlink/control.sock", &c->path) != 0 ||
         cfg_get_string(r, sec, "control", "mode", false, "an octal file mode such as \"0660\"", 4,
-                       is_octal_mode, "0660", &mode) != 0 ||
+                       cfg_is_octal_mode, "0660", &mode) != 0 ||
         get_id_list(r, sec, uid_key, false, &admin_uids, &c->n_admin_uids) != 0 ||
         get_id_list(r, sec, gid_key, true, &admin_gids, &c->n_admin_gids) != 0 ||
         get_id_list(r, sec, "publish_uids", false, &pub_uids, &c->n_publish_uids) != 0 ||
@@ -425,244 +225,13 @@ cleanup:
     return rc;
 }
 
-/* Replaces {device_id} and {client_id} in tmpl. NULL on overflow. */
-static char *expand_template(const char *tmpl, const struct agent_config *cfg)
-{
-    char out[512];
-    size_t used = 0;
-
-    while (*tmpl) {
-        const char *value = NULL;
-        size_t skip = 1;
-
-        if (strncmp(tmpl, "{device_id}", 11) == 0) {
-            value = cfg->device_id;
-            skip = 11;
-        } else if (strncmp(tmpl, "{client_id}", 11) == 0) {
-            value = cfg->broker.client_id;
-            skip = 11;
-        }
-        if (value) {
-            size_t len = strlen(value);
-            if (used + len >= sizeof(out))
-                return NULL;
-            memcpy(out + used, value, len);
-            used += len;
-        } else {
-            if (used + 1 >= sizeof(out))
-                return NULL;
-            out[used++] = *tmpl;
-        }
-        tmpl += skip;
-    }
-    out[used] = '\0';
-    return strdup(out);
-}
-
-/* A topic (no wildcards, no leading/trailing '/') with its templates
- * expanded; fallback (a template too) when absent. */
-static int get_topic(struct cfg_reader *r, struct json_object *obj, const char *path,
-                     const char *key, const char *what, size_t max_len, const char *fallback,
-                     const struct agent_config *cfg, char **out)
-{
-    char where[CFG_PATH_MAX];
-    char *tmpl = NULL;
-
-    if (cfg_get_string(r, obj, path, key, false, what, max_len, is_topic_text, fallback, &tmpl) != 0)
-        return -1;
-    *out = expand_template(tmpl, cfg);
-    free(tmpl);
-    if (*out == NULL) {
-        cfg_join(where, path, key);
-        return cfg_fail(r, where, "expected at most 511 bytes once expanded");
-    }
-    return 0;
-}
-
-static int parse_telemetry(struct cfg_reader *r, struct json_object *root, struct agent_config *cfg)
-{
-    static const char *const keys[] = {"heartbeat_interval", "topic_prefix", "status_topic",
-                                       "heartbeat_topic", "queue_max_messages", "queue_max_bytes",
-                                       NULL};
-    struct json_object *sec = NULL;
-    struct agent_telemetry_config *t = &cfg->telemetry;
-    char *status = NULL, *heartbeat = NULL;
-    unsigned long interval, max_messages, max_bytes;
-    size_t len;
-    int rc = -1;
-
-    if (cfg_get_section(r, root, "telemetry", false, &sec) != 0 ||
-        (sec && cfg_check_keys(r, sec, "telemetry", keys) != 0))
-        return -1;
-    if (cfg_get_uint(r, sec, "telemetry", "heartbeat_interval", 0, 86400, 60, &interval) != 0 ||
-        get_topic(r, sec, "telemetry", "topic_prefix",
-                  "a topic without wildcards or leading/trailing '/', may use {device_id} "
-                  "and {client_id}", 200, "trustlink/{device_id}", cfg, &t->topic_prefix) != 0 ||
-        get_topic(r, sec, "telemetry", "status_topic",
-                  "a topic below topic_prefix without wildcards", 100, "status", cfg,
-                  &status) != 0 ||
-        get_topic(r, sec, "telemetry", "heartbeat_topic",
-                  "a topic below topic_prefix without wildcards", 100, "heartbeat", cfg,
-                  &heartbeat) != 0 ||
-        cfg_get_uint(r, sec, "telemetry", "queue_max_messages", 1, 100000, 100, &max_messages) != 0 ||
-        cfg_get_uint(r, sec, "telemetry", "queue_max_bytes", 1024, 64UL * 1024 * 1024, 256 * 1024,
-                     &max_bytes) != 0)
-        goto cleanup;
-    len = strlen(t->topic_prefix) + 2;
-    t->status_topic = malloc(len + strlen(status));
-    t->heartbeat_topic = malloc(len + strlen(heartbeat));
-    if (!t->status_topic || !t->heartbeat_topic) {
-        cfg_fail(r, "telemetry", "out of memory");
-        goto cleanup;
-    }
-    sprintf(t->status_topic, "%s/%s", t->topic_prefix, status);
-    sprintf(t->heartbeat_topic, "%s/%s", t->topic_prefix, heartbeat);
-    t->heartbeat_interval_s = (unsigned)interval;
-    t->queue_max_messages = max_messages;
-    t->queue_max_bytes = max_bytes;
-    rc = 0;
-cleanup:
-    free(status);
-    free(heartbeat);
-    return rc;
-}
-
-#define ROTATION_TOPIC_WHAT \
-    "a topic without wildcards or leading/trailing '/', may use {device_id} and {client_id}"
-#define ROTATION_DEFAULT_STATE_DIR "/var/lib/trustlink"
-
-/* The default journal directory: the first entry of $STATE_DIRECTORY
- * (systemd StateDirectory=; ':'-separated) when it is an absolute path. */
-static void default_state_dir(char *out, size_t len)
-{
-    const char *env = getenv("STATE_DIRECTORY");
-    size_t n;
-
-    snprintf(out, len, "%s", ROTATION_DEFAULT_STATE_DIR);
-    if (env == NULL || env[0] != '/')
-        return;
-    n = strcspn(env, ":");
-    if (n < len)
-        snprintf(out, len, "%.*s", (int)n, env);
-}
-
-/* rotation.subject must be a subject agent_csr_parse_subject accepts. */
-static int check_subject(struct cfg_reader *r, struct json_object *sec, const char *what,
-                         const char *subject)
-{
-    char detail[256];
-    char buf[64];
-    X509_NAME *name = NULL;
-    int rc;
-
-    ERR_set_mark();
-    rc = agent_csr_parse_subject(subject, &name, detail, sizeof(detail));
-    ERR_pop_to_mark();
-    X509_NAME_free(name);
-    if (rc != 0)
-        return cfg_fail(r, "rotation.subject", "expected %s, got %s (%s)", what,
-                        cfg_got(json_object_object_get(sec, "subject"), buf, sizeof(buf)), detail);
-    return 0;
-}
-
-static int parse_rotation(struct cfg_reader *r, struct json_object *root, struct agent_config *cfg)
-{
-    static const char *const keys[] = {
-        "enabled", "profile", "request_topic", "accepted_topic", "rejected_topic",
-        "issuing_ca_file", "subject", "state_dir", "answer_timeout", "max_attempts", "retire",
-        "auto_renew", "renew_floor_days", "check_interval", "jitter_cap", "min_interval",
-        "retry_base", "retry_max", "probe_client_id", NULL};
-    static const char *const profile_names[] = {"trustlink", "aws", NULL};
-    static const char *const retire_names[] = {"destroy", "keep-previous", NULL};
-    static const char *const default_request[] = {"trustlink/{device_id}/csr",
-                                                  "$aws/certificates/create-from-csr/json"};
-    static const char subject_what[] =
-        "a subject such as \"/CN=device-001/O=Example\" or \"CN=device-001,O=Example\"";
-    struct json_object *sec = NULL;
-    struct agent_rotation_config *rot = &cfg->rotation;
-    char accepted[600], rejected[600], state_dir[PATH_MAX], probe[80], buf[64];
-    unsigned long attempts;
-    double floor_days;
-    int profile, retire;
-
-    if (cfg_get_section(r, root, "rotation", false, &sec) != 0 ||
-        (sec && cfg_check_keys(r, sec, "rotation", keys) != 0))
-        return -1;
-    if (cfg_get_bool(r, sec, "rotation", "enabled", sec != NULL, &rot->enabled) != 0 ||
-        cfg_get_choice(r, sec, "rotation", "profile", profile_names, AGENT_ROTATION_TRUSTLINK,
-                       &profile) != 0 ||
-        get_topic(r, sec, "rotation", "request_topic", ROTATION_TOPIC_WHAT, 200,
-                  default_request[profile], cfg, &rot->request_topic) != 0)
-        return -1;
-    /* The answer topics default below the expanded request topic (which
-     * holds no template: device and client ids have no braces). */
-    snprintf(accepted, sizeof(accepted), "%s/accepted", rot->request_topic);
-    snprintf(rejected, sizeof(rejected), "%s/rejected", rot->request_topic);
-    default_state_dir(state_dir, sizeof(state_dir));
-    snprintf(probe, sizeof(probe), "%s-probe", cfg->broker.client_id);
-    if (get_topic(r, sec, "rotation", "accepted_topic", ROTATION_TOPIC_WHAT, 200, accepted, cfg,
-                  &rot->accepted_topic) != 0 ||
-        get_topic(r, sec, "rotation", "rejected_topic", ROTATION_TOPIC_WHAT, 200, rejected, cfg,
-                  &rot->rejected_topic) != 0 ||
-        cfg_get_string(r, sec, "rotation", "issuing_ca_file", rot->enabled,
-                       "a path of a PEM file of the issuing CA certificates", PATH_MAX, NULL, NULL,
-                       &rot->issuing_ca_file) != 0 ||
-        cfg_get_string(r, sec, "rotation", "subject", false, subject_what, 1024, NULL, NULL,
-                       &rot->subject) != 0 ||
-        (rot->subject && check_subject(r, sec, subject_what, rot->subject) != 0) ||
-        cfg_get_string(r, sec, "rotation", "state_dir", false,
-                       "an absolute path of the rotation journal directory", PATH_MAX,
-                       is_absolute_path, state_dir, &rot->state_dir) != 0 ||
-        cfg_get_seconds(r, sec, "rotation", "answer_timeout", 0.001, 3600, 60,
-                        &rot->answer_timeout_ms) != 0 ||
-        cfg_get_uint(r, sec, "rotation", "max_attempts", 1, 20, 3, &attempts) != 0 ||
-        cfg_get_choice(r, sec, "rotation", "retire", retire_names, AGENT_RETIRE_DESTROY,
-                       &retire) != 0 ||
-        cfg_get_bool(r, sec, "rotation", "auto_renew", true, &rot->auto_renew) != 0 ||
-        cfg_get_number(r, sec, "rotation", "renew_floor_days", "days", 0, 3650, 30,
-                       &floor_days) != 0 ||
-        cfg_get_seconds(r, sec, "rotation", "check_interval", 0.001, 86400, 3600,
-                        &rot->check_interval_ms) != 0 ||
-        cfg_get_whole_seconds(r, sec, "rotation", "jitter_cap", 0, 604800, 86400,
-                              &rot->jitter_cap_s) != 0 ||
-        cfg_get_whole_seconds(r, sec, "rotation", "min_interval", 0, 86400, 60,
-                              &rot->min_interval_s) != 0 ||
-        cfg_get_whole_seconds(r, sec, "rotation", "retry_base", 1, 86400, 60,
-                              &rot->retry_base_s) != 0 ||
-        cfg_get_whole_seconds(r, sec, "rotation", "retry_max", 1, 604800, 21600,
-                              &rot->retry_max_s) != 0 ||
-        cfg_get_string(r, sec, "rotation", "probe_client_id", false,
-                       "an MQTT client id of 1-128 bytes", 128, NULL, probe,
-                       &rot->probe_client_id) != 0)
-        return -1;
-    if (rot->retry_max_s < rot->retry_base_s)
-        return cfg_fail(r, "rotation.retry_max",
-                        "expected at least rotation.retry_base (%lld s), got %lld",
-                        (long long)rot->retry_base_s, (long long)rot->retry_max_s);
-    if (strcmp(rot->probe_client_id, cfg->broker.client_id) == 0)
-        return cfg_fail(r, "rotation.probe_client_id",
-                        "expected a client id other than broker.client_id, got %s",
-                        cfg_got(json_object_object_get(sec, "probe_client_id"), buf, sizeof(buf)));
-    if (strcmp(rot->accepted_topic, rot->request_topic) == 0 ||
-        strcmp(rot->rejected_topic, rot->request_topic) == 0 ||
-        strcmp(rot->accepted_topic, rot->rejected_topic) == 0)
-        return cfg_fail(r, "rotation",
-                        "expected distinct request_topic, accepted_topic and rejected_topic, "
-                        "got \"%s\", \"%s\", \"%s\"", rot->request_topic, rot->accepted_topic,
-                        rot->rejected_topic);
-    rot->profile = (enum agent_rotation_profile)profile;
-    rot->retire = (enum agent_rotation_retire)retire;
-    rot->max_attempts = (unsigned)attempts;
-    rot->renew_floor_s = cfg_round_non_negative(floor_days * 86400.0);
-    return 0;
-}
 
 int agent_config_parse(const char *text, size_t len, struct agent_config *out,
                        char *err, size_t err_len)
 {
     static const char *const keys[] = {"device_id", "log_level", "identity", "broker",
                                        "reconnect", "control", "telemetry", "rotation",
-                                       NULL};
+                                       "state_dir", NULL};
     static const char *const level_names[] = {"error", "warning", "notice", "info", "debug", NULL};
     struct cfg_reader r = {err, err_len};
     struct json_tokener *tok = NULL;
@@ -704,12 +273,12 @@ int agent_config_parse(const char *text, size_t len, struct agent_config *out,
     }
     if (cfg_check_keys(&r, root, "", keys) != 0 ||
         cfg_get_string(&r, root, "", "device_id", true,
-                       "a device id of 1-64 characters [A-Za-z0-9._-]", 64, is_device_id, NULL,
+                       "a device id of 1-64 characters [A-Za-z0-9._-]", 64, cfg_is_device_id, NULL,
                        &cfg.device_id) != 0 ||
         cfg_get_choice(&r, root, "", "log_level", level_names, 3, &level) != 0 ||
-        parse_identity(&r, root, &cfg) != 0 || parse_broker(&r, root, &cfg) != 0 ||
-        parse_reconnect(&r, root, &cfg) != 0 || parse_control(&r, root, &cfg) != 0 ||
-        parse_telemetry(&r, root, &cfg) != 0 || parse_rotation(&r, root, &cfg) != 0)
+        parse_identity(&r, root, &cfg) != 0 || agent_config_parse_broker(&r, root, &cfg) != 0 ||
+        agent_config_parse_reconnect(&r, root, &cfg) != 0 || parse_control(&r, root, &cfg) != 0 ||
+        agent_config_parse_telemetry(&r, root, &cfg) != 0 || agent_config_parse_rotation(&r, root, &cfg) != 0)
         goto cleanup;
     cfg.log_level = (enum agent_log_level)(AGENT_LOG_ERR + level);
     *out = cfg;
@@ -798,6 +367,7 @@ void agent_config_free(struct agent_config *cfg)
     if (!cfg)
         return;
     free(cfg->device_id);
+    free(cfg->state_dir);
     free(cfg->identity.module);
     free(cfg->identity.key_uri);
     free(cfg->identity.certificate);

@@ -88,6 +88,13 @@ struct agent_control_section {
     size_t n_publish_gids;
 };
 
+/* How the delivery queue keeps accepted QoS 1/2 messages (docs/delivery.md). */
+enum agent_queue_durability {
+    AGENT_DURABILITY_FSYNC,   /* "ok" only once the message is on disk (group commit) */
+    AGENT_DURABILITY_BATCH,   /* on disk within queue_batch_ms of the "ok" */
+    AGENT_DURABILITY_MEMORY,  /* in memory only: lost with the process */
+};
+
 struct agent_telemetry_config {
     unsigned heartbeat_interval_s;  /* 0: no heartbeat */
     char *topic_prefix;             /* expanded: no template left */
@@ -95,6 +102,8 @@ struct agent_telemetry_config {
     char *heartbeat_topic;          /* full topic, expanded */
     size_t queue_max_messages;
     size_t queue_max_bytes;
+    enum agent_queue_durability queue_durability;
+    unsigned queue_batch_ms;        /* batch mode: the sync interval */
 };
 
 /* Key rotation. Always filled: an absent section gives enabled=false and
@@ -124,6 +133,9 @@ struct agent_rotation_config {
 
 struct agent_config {
     char *device_id;
+    /* The agent's state directory: the delivery queue's file and, unless
+     * rotation.state_dir says otherwise, the rotation journal. */
+    char *state_dir;
     enum agent_log_level log_level;
     struct agent_identity_config identity;
     struct agent_broker_config broker;

@@ -20,6 +20,7 @@
 #include <json-c/json.h>
 
 #include "log.h"
+#include "publish_commit.h"
 
 #define MAX_CONTROL_FDS 64
 #define MAILBOX_ERR_LEN 512
@@ -33,6 +34,7 @@ struct agent_control_thread {
     bool thread_started;
     int stop_fd;                          /* control thread polls it */
     int wake_fd;                          /* loop thread polls it */
+    struct agent_commit *commit;          /* NULL: publishes wait for nothing more */
 
     pthread_mutex_t mu;                   /* guards everything below */
     pthread_cond_t done_cond;
@@ -136,6 +138,7 @@ static int thread_publish(void *ctx, const char *topic, const void *payload, siz
                           int qos, bool retain, char *err, size_t err_len)
 {
     struct agent_control_thread *t = ctx;
+    struct agent_commit *commit;
 
     pthread_mutex_lock(&t->mu);
     t->topic = topic;
@@ -144,7 +147,21 @@ static int thread_publish(void *ctx, const char *topic, const void *payload, siz
     t->qos = qos;
     t->retain = retain;
     pthread_mutex_unlock(&t->mu);
-    return call_loop(t, MAILBOX_PUBLISH, err, err_len);
+    if (call_loop(t, MAILBOX_PUBLISH, err, err_len) != 0)
+        return -1;
+    pthread_mutex_lock(&t->mu);
+    commit = t->commit;
+    pthread_mutex_unlock(&t->mu);
+    /* Accepted: in fsync mode the reply waits here, on this thread, for
+     * the sync that makes the message durable; the loop runs on. */
+    return commit ? agent_commit_wait_request(commit, err, err_len) : 0;
+}
+
+void agent_control_thread_set_commit(struct agent_control_thread *t, struct agent_commit *commit)
+{
+    pthread_mutex_lock(&t->mu);
+    t->commit = commit;
+    pthread_mutex_unlock(&t->mu);
 }
 
 static int thread_reconnect(void *ctx, char *err, size_t err_len)

@@ -48,4 +48,10 @@ int agent_control_thread_fd(const struct agent_control_thread *t);
 /* Loop side: runs the waiting command, if any, and wakes the control thread. */
 void agent_control_thread_run_pending(struct agent_control_thread *t);
 
+struct agent_commit;
+/* Before the loop serves requests: a publish the loop accepted is
+ * answered only once agent_commit_wait_request returns (fsync mode).
+ * commit must outlive the thread. */
+void agent_control_thread_set_commit(struct agent_control_thread *t, struct agent_commit *commit);
+
 #endif

@@ -32,6 +32,14 @@ void agent_inflight_add(struct agent_inflight *l, struct agent_queue_item *item,
 
 bool agent_inflight_ack(struct agent_inflight *l, int mid)
 {
+    struct agent_queue_item *item = agent_inflight_take(l, mid);
+
+    agent_queue_item_free(item);
+    return item != NULL;
+}
+
+struct agent_queue_item *agent_inflight_take(struct agent_inflight *l, int mid)
+{
     struct agent_queue_item *prev = NULL;
 
     for (struct agent_queue_item *it = l->head; it; prev = it, it = it->next) {
@@ -44,10 +52,10 @@ bool agent_inflight_ack(struct agent_inflight *l, int mid)
         if (l->tail == it)
             l->tail = prev;
         l->count--;
-        agent_queue_item_free(it);
-        return true;
+        it->next = NULL;
+        return it;
     }
-    return false;
+    return NULL;
 }
 
 size_t agent_inflight_requeue(struct agent_inflight *l, struct agent_queue *q)

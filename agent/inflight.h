@@ -43,6 +43,9 @@ void agent_inflight_add(struct agent_inflight *l, struct agent_queue_item *item,
 /* PUBACK for mid: frees its record. False if mid is not recorded (a QoS 0
  * message, or an id of a client already replaced). */
 bool agent_inflight_ack(struct agent_inflight *l, int mid);
+/* PUBACK for mid: detaches its record for the caller (who retires its
+ * copy on disk, then frees it); NULL if mid is not recorded. */
+struct agent_queue_item *agent_inflight_take(struct agent_inflight *l, int mid);
 /* Every open message back to the head of q, oldest first; returns how many. */
 size_t agent_inflight_requeue(struct agent_inflight *l, struct agent_queue *q);
 void agent_inflight_clear(struct agent_inflight *l);

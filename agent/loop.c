@@ -44,6 +44,7 @@
 #include "log.h"
 #include "mqtt.h"
 #include "notify.h"
+#include "publish.h"
 
 #define MAX_POLLFDS 64
 
@@ -136,6 +137,9 @@ int agent_loop_run(struct agent *a)
     a->control = open_control(a, &handlers);
     if (!a->control)
         goto cleanup;
+    /* fsync mode: a publisher's "ok" waits for the group commit on the
+     * control thread, never here (agent/publish_commit.h). */
+    agent_control_thread_set_commit(a->control, agent_outbox_commit(a));
     /* "starting" until agent_start returns; status answers meanwhile. */
     agent_control_thread_refresh(a->control);
     rc = agent_watchdog_usec(&watchdog_usec);

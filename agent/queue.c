@@ -22,6 +22,27 @@ void agent_queue_set_limits(struct agent_queue *q, size_t max_messages, size_t m
     q->max_bytes = max_bytes;
 }
 
+struct agent_queue_item *agent_queue_item_new(const char *topic, const void *payload,
+                                              size_t payload_len, int qos, bool retain)
+{
+    struct agent_queue_item *item = calloc(1, sizeof(*item));
+
+    if (item) {
+        item->topic = strdup(topic);
+        item->payload = malloc(payload_len ? payload_len : 1);
+    }
+    if (!item || !item->topic || !item->payload) {
+        agent_queue_item_free(item);
+        return NULL;
+    }
+    if (payload_len)
+        memcpy(item->payload, payload, payload_len);
+    item->payload_len = payload_len;
+    item->qos = qos;
+    item->retain = retain;
+    return item;
+}
+
 int agent_queue_push(struct agent_queue *q, const char *topic, const void *payload,
                      size_t payload_len, int qos, bool retain, char *err, size_t err_len)
 {
@@ -29,38 +50,21 @@ int agent_queue_push(struct agent_queue *q, const char *topic, const void *paylo
     size_t size = strlen(topic) + payload_len;
 
     if (q->count >= q->max_messages) {
-        snprintf(err, err_len,
-                 "offline queue full (%zu messages, the limit): message not queued, retry after "
-                 "the agent reconnects",
+        snprintf(err, err_len, "queue full (%zu messages, the limit): message not accepted",
                  q->count);
         return -1;
     }
     if (size > q->max_bytes || q->bytes + size > q->max_bytes) {
         snprintf(err, err_len,
-                 "offline queue full (%zu of %zu bytes used, message needs %zu): message not "
-                 "queued, retry after the agent reconnects",
+                 "queue full (%zu of %zu bytes used, message needs %zu): message not accepted",
                  q->bytes, q->max_bytes, size);
         return -1;
     }
-    item = calloc(1, sizeof(*item));
-    if (item) {
-        item->topic = strdup(topic);
-        item->payload = malloc(payload_len ? payload_len : 1);
-    }
-    if (!item || !item->topic || !item->payload) {
-        if (item) {
-            free(item->topic);
-            free(item->payload);
-            free(item);
-        }
-        snprintf(err, err_len, "out of memory: message not queued");
+    item = agent_queue_item_new(topic, payload, payload_len, qos, retain);
+    if (!item) {
+        snprintf(err, err_len, "out of memory: message not accepted");
         return -1;
     }
-    if (payload_len)
-        memcpy(item->payload, payload, payload_len);
-    item->payload_len = payload_len;
-    item->qos = qos;
-    item->retain = retain;
     if (q->tail)
         q->tail->next = item;
     else

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct agent_queue_item {
     char *topic;
@@ -21,6 +22,8 @@ struct agent_queue_item {
     int qos;
     bool retain;
     int mid;                     /* message id while in flight (agent/inflight.h) */
+    uint64_t spool_seq;          /* its record in the delivery queue file; 0: none */
+    uint64_t accepted_unix_ms;   /* when a publisher handed it over (status: oldest age) */
     struct agent_queue_item *next;
 };
 
@@ -45,6 +48,9 @@ void agent_queue_pop(struct agent_queue *q);
 /* Detaches the oldest item: the caller owns it (agent_queue_item_free). */
 struct agent_queue_item *agent_queue_take(struct agent_queue *q);
 void agent_queue_item_free(struct agent_queue_item *item);
+/* A detached item with copies of topic and payload; NULL when out of memory. */
+struct agent_queue_item *agent_queue_item_new(const char *topic, const void *payload,
+                                              size_t payload_len, int qos, bool retain);
 /* Puts a chain of items (linked by next, oldest first) back in front of
  * the queue, whatever the limits: they were accepted already and must
  * not be dropped. Takes ownership. */

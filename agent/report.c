@@ -14,6 +14,7 @@
 #include <openssl/x509.h>
 
 #include "identity.h"
+#include "publish.h"
 #include "time64.h"
 #include "uri.h"
 
@@ -67,6 +68,34 @@ static void add_string(struct json_object *o, const char *key, const char *value
 static void add_u64(struct json_object *o, const char *key, uint64_t value)
 {
     json_object_object_add(o, key, json_object_new_uint64(value));
+}
+
+/* The delivery queue (agent/publish.h, docs/delivery.md). */
+static struct json_object *queue_json(const struct agent *a)
+{
+    struct json_object *q = json_object_new_object();
+    struct agent_outbox_status st;
+
+    agent_outbox_get_status(a, &st);
+    add_string(q, "durability", st.durability);
+    add_u64(q, "messages", st.messages);
+    add_u64(q, "bytes", st.bytes);
+    add_u64(q, "oldest_age_ms", st.oldest_age_ms);
+    if (st.file) {
+        add_string(q, "file", st.file);
+        add_u64(q, "stored", st.stored);
+        add_u64(q, "file_bytes", st.file_bytes);
+        add_u64(q, "fsyncs", st.fsyncs);
+        add_u64(q, "fsync_failures", st.fsync_failures);
+        add_u64(q, "compactions", st.compactions);
+        add_u64(q, "restored_at_start", st.restored_at_start);
+        add_u64(q, "corrupt_skipped_at_start", st.corrupt_skipped_at_start);
+        add_u64(q, "torn_bytes_at_start", st.torn_bytes_at_start);
+        add_u64(q, "retire_failures", st.retire_failures);
+    } else if (st.error) {
+        add_string(q, "error", st.error);
+    }
+    return q;
 }
 
 static struct json_object *counters_json(const struct agent *a)
@@ -189,6 +218,7 @@ void agent_report_status(const struct agent *a, struct json_object *out)
     if (a->identity_ever_loaded)
         json_object_object_add(out, "certificate", certificate_json(&a->cert, true));
     json_object_object_add(out, "counters", counters_json(a));
+    json_object_object_add(out, "queue", queue_json(a));
     json_object_object_add(out, "rotation", rotation_json(a, true));
     if (a->last_error[0]) {
         struct json_object *e = json_object_new_object();

@@ -683,3 +683,8 @@ void agent_spool_stats(const struct agent_spool *sp, struct agent_spool_stats *o
     out->compactions = sp->compactions;
     out->next_seq = sp->next_seq;
 }
+
+int agent_spool_fd(const struct agent_spool *sp)
+{
+    return sp->fd;
+}

@@ -28,7 +28,8 @@
  * record was corrupted is counted in the report.
  *
  * Owns: the file descriptor and a copy of every pending message.
- * Threads: none of its own; one owner calls it (the agent's loop).
+ * Threads: none of its own; one owner calls it (the agent's loop). The
+ * group-commit thread syncs a duplicate of its descriptor, nothing else.
  * Must never: follow a symlink, block on a FIFO, or drop a pending message
  * silently (a full spool refuses the new message and changes nothing).
  */
@@ -125,6 +126,11 @@ const struct agent_spool_msg *agent_spool_next(const struct agent_spool_msg *msg
 const struct agent_spool_msg *agent_spool_find(const struct agent_spool *sp, uint64_t seq);
 
 void agent_spool_stats(const struct agent_spool *sp, struct agent_spool_stats *out);
+
+/* The descriptor records are appended to (it changes when the file is
+ * compacted). For the group-commit thread (agent/publish_commit.h), which
+ * only ever fdatasyncs its own duplicate of it. */
+int agent_spool_fd(const struct agent_spool *sp);
 
 /* CRC-32C (Castagnoli), exposed for the tests. */
 uint32_t agent_spool_crc32c(const void *data, size_t len);

@@ -29,6 +29,7 @@ static const struct known_field top_fields[] = {
     { "broker", "Broker" },           { "client_id", "Client ID" },
     { "identity", "Identity" },       { "certificate", "Certificate" },
     { "rotation", "Key rotation" },   { "uptime_s", "Uptime" },         { "counters", "Counters" },
+    { "queue", "Delivery queue" },
     { "last_error", "Last error" },
 };
 
@@ -48,6 +49,9 @@ static const struct known_field labels[] = {
     { "age_s", "Age" },               { "class", "Class" },
     { "message", "Message" },         { "current_sha256", "Current SHA-256" },
     { "previous_sha256", "Previous SHA-256" },
+    { "durability", "Durability" },   { "oldest_age_ms", "Oldest message age" },
+    { "file_bytes", "File size" },    { "fsyncs", "Fsyncs" },
+    { "stored", "Stored on disk" },
 };
 
 static void label_for(const char *key, char *buf, size_t len)

@@ -74,7 +74,7 @@ rejected=$(counter rejected)
 reply=$(ag_control '{"cmd":"publish","topic":"q/3","payload":"m3","qos":1,"retain":true}')
 ag_note "overflow reply: $reply"
 grep -q '"ok": *false' <<<"$reply" || ag_fail "overflowing publish accepted: $reply"
-grep -q 'offline queue full (2 messages, the limit): message not queued' <<<"$reply" ||
+grep -q 'queue full (2 messages, the limit): message not accepted' <<<"$reply" ||
     ag_fail "overflow reply does not say why: $reply"
 [ "$(counter queue_length)" = 2 ] || ag_fail "queue length changed by the overflow"
 [ "$(counter rejected)" = $((rejected + 1)) ] || ag_fail "rejection not counted"

@@ -332,7 +332,8 @@ ag_write_config() {
     "keepalive": ${AG_KEEPALIVE:-5}
   },
   "reconnect": { "initial": 0.2, "maximum": ${AG_MAX_BACKOFF:-2}, "jitter": "full", "stable_reset": 30 },
-  "control": { "path": "$AG_DIR/control.sock", "mode": "0660" },${AG_CONFIG_EXTRA:-}
+  "control": { "path": "$AG_DIR/control.sock", "mode": "0660" },
+  "state_dir": "${AG_STATE_DIR:-$AG_DIR/state}",${AG_CONFIG_EXTRA:-}
   "telemetry": { ${AG_TELEMETRY_EXTRA:-}"heartbeat_interval": ${AG_HEARTBEAT:-1}, "topic_prefix": "trustlink/{device_id}" }
 }
 CONF

@@ -105,7 +105,7 @@ static void test_queue_full_by_count_refuses_with_message(void **state)
     assert_int_equal(agent_queue_push(&q, "t", "1", 1, 0, false, err, sizeof(err)), 0);
     assert_int_equal(agent_queue_push(&q, "t", "2", 1, 0, false, err, sizeof(err)), 0);
     assert_int_equal(agent_queue_push(&q, "t", "3", 1, 0, false, err, sizeof(err)), -1);
-    assert_non_null(strstr(err, "offline queue full (2 messages"));
+    assert_non_null(strstr(err, "queue full (2 messages"));
     assert_int_equal(q.count, 2);
     agent_queue_clear(&q);
 }

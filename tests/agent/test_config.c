@@ -382,6 +382,12 @@ static const struct bad_case bad_cases[] = {
     {"{\"device_id\":\"" LONG_ID "\"," IDENTITY "," BROKER ",\"telemetry\":{\"heartbeat_topic\":\""
      T3 T3 T3 "\"}}",
      "telemetry.heartbeat_topic: expected at most 511 bytes once expanded"},
+    {"{\"device_id\":\"d\"," IDENTITY "," BROKER ",\"telemetry\":{\"queue_durability\":\"disk\"}}",
+     "telemetry.queue_durability: expected \"fsync\" or \"batch\" or \"memory\", got \"disk\""},
+    {"{\"device_id\":\"d\"," IDENTITY "," BROKER ",\"telemetry\":{\"queue_batch_ms\":0}}",
+     "telemetry.queue_batch_ms: expected an integer 1-60000, got 0"},
+    {"{\"device_id\":\"d\"," IDENTITY "," BROKER ",\"state_dir\":\"var/lib\"}",
+     "state_dir: expected an absolute path of the agent's state directory, got \"var/lib\""},
     /* rotation */
     {"{\"device_id\":\"d\"," IDENTITY "," BROKER ",\"rotation\":[]}",
      "rotation: expected an object, got []"},
@@ -545,6 +551,66 @@ static void test_rotation_settings_do_not_change_the_connection(void **state)
     agent_config_free(&b);
 }
 
+static void test_queue_durability_defaults_to_fsync(void **state)
+{
+    struct agent_config cfg;
+    char err[512] = "";
+
+    (void)state;
+    unsetenv("STATE_DIRECTORY");
+    assert_int_equal(parse(MINIMAL, &cfg, err, sizeof(err)), 0);
+    assert_int_equal(cfg.telemetry.queue_durability, AGENT_DURABILITY_FSYNC);
+    assert_int_equal(cfg.telemetry.queue_batch_ms, 200);
+    assert_string_equal(cfg.state_dir, "/var/lib/trustlink");
+    agent_config_free(&cfg);
+}
+
+static void test_queue_durability_modes_are_read(void **state)
+{
+    static const struct {
+        const char *mode;
+        enum agent_queue_durability want;
+    } modes[] = {{"fsync", AGENT_DURABILITY_FSYNC},
+                 {"batch", AGENT_DURABILITY_BATCH},
+                 {"memory", AGENT_DURABILITY_MEMORY}};
+    char text[1024], err[512] = "";
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        struct agent_config cfg;
+
+        snprintf(text, sizeof(text),
+                 "{\"device_id\":\"d\"," IDENTITY "," BROKER ",\"telemetry\":{"
+                 "\"queue_durability\":\"%s\",\"queue_batch_ms\":50}}",
+                 modes[i].mode);
+        assert_int_equal(parse(text, &cfg, err, sizeof(err)), 0);
+        assert_int_equal(cfg.telemetry.queue_durability, modes[i].want);
+        assert_int_equal(cfg.telemetry.queue_batch_ms, 50);
+        agent_config_free(&cfg);
+    }
+}
+
+/* The delivery queue's file lives in the agent's state directory: the
+ * top-level key, else rotation.state_dir (older configs), which in turn
+ * defaults to the top-level one. */
+static void test_state_dir_is_shared_with_the_rotation_journal(void **state)
+{
+    struct agent_config cfg;
+    char err[512] = "";
+
+    (void)state;
+    unsetenv("STATE_DIRECTORY");
+    assert_int_equal(parse("{\"device_id\":\"d\"," IDENTITY "," BROKER
+                           ",\"state_dir\":\"/srv/agent\"}",
+                           &cfg, err, sizeof(err)), 0);
+    assert_string_equal(cfg.state_dir, "/srv/agent");
+    assert_string_equal(cfg.rotation.state_dir, "/srv/agent");
+    agent_config_free(&cfg);
+    assert_int_equal(parse(ROT("\"state_dir\":\"/srv/rot\""), &cfg, err, sizeof(err)), 0);
+    assert_string_equal(cfg.state_dir, "/srv/rot");
+    agent_config_free(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -561,6 +627,9 @@ int main(void)
         cmocka_unit_test(test_load_prefixes_errors_with_the_file_path),
         cmocka_unit_test(test_connection_change_detects_broker_but_not_heartbeat),
         cmocka_unit_test(test_rotation_settings_do_not_change_the_connection),
+        cmocka_unit_test(test_queue_durability_defaults_to_fsync),
+        cmocka_unit_test(test_queue_durability_modes_are_read),
+        cmocka_unit_test(test_state_dir_is_shared_with_the_rotation_journal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,6 +23,7 @@ static const char config_json[] =
     "\"identity\":{\"key\":\"pkcs11:token=t;object=device;type=private\","
     "\"certificate\":\"pkcs11:token=t;object=device;type=cert\"},"
     "\"broker\":{\"host\":\"mqtt.example.com\",\"ca_file\":\"/etc/ca.pem\"},"
+    "\"telemetry\":{\"queue_durability\":\"memory\"},"
     "\"rotation\":{\"issuing_ca_file\":\"/ca.pem\",\"state_dir\":\"/tmp/none\"}}";
 
 static int setup(void **state)

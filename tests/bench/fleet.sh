@@ -91,6 +91,7 @@ fleet_agent() {
   "broker": { "host": "127.0.0.1", "port": $AG_PORT, "ca_file": "$AG_DIR/ca.pem", "keepalive": 60 },
   "reconnect": { "initial": $initial, "maximum": 30, "jitter": "full", "stable_reset": 30 },
   "control": { "path": "$d/control.sock", "mode": "0660" },
+  "state_dir": "$d/state",
   "telemetry": { "heartbeat_interval": 60, "topic_prefix": "fleet/{device_id}" }
 }
 CONF
