@@ -2,10 +2,11 @@
 /*
  * What the parts of the agent's state machine share: agent.c (connection
  * objects and events), agent_recovery.c (failures, retries and timers)
- * and agent_reload.c (SIGHUP). Nothing else may include this header.
+ * and agent_reload.c (SIGHUP). Nothing else may include this header but
+ * the unit tests that drive the state machine itself.
  *
  * Owns: nothing; declarations only.
- * Must never: be included outside those three files.
+ * Must never: be included by another part of the agent.
  */
 #ifndef TRUSTLINK_AGENT_AGENT_INTERNAL_H
 #define TRUSTLINK_AGENT_AGENT_INTERNAL_H
