@@ -366,6 +366,11 @@ void agent_process_events(struct agent *a)
             a->state = AGENT_STATE_CONNECTED;
             a->connected_since_ms = now;
             a->counters.connects++;
+            /* The broker was found down and is back: that outage is over. */
+            if (a->broker_was_unreachable)
+                agent_backoff_reset(&a->backoff);
+            a->broker_was_unreachable = false;
+            a->short_connection_lost = false;
             /* The token signed this handshake, or the session it resumed
              * was made after the last reload: the fault is over. */
             a->token_faulty = false;
@@ -403,6 +408,8 @@ void agent_process_events(struct agent *a)
             a->counters.disconnects++;
             if (now - a->connected_since_ms >= a->config.reconnect.stable_reset_ms)
                 agent_backoff_reset(&a->backoff);
+            else
+                a->short_connection_lost = true;   /* a flap, unless the broker is down */
         }
         if (a->user_disconnect) {
             a->user_disconnect = false;

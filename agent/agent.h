@@ -104,6 +104,15 @@ struct agent {
     bool token_faulty;
     struct agent_backoff token_backoff;
 
+    /* Reconnect backoff across broker restarts: a connection lost before
+     * reconnect.stable_reset keeps its failure count (a connection that is
+     * taken over or kicked at once must back off), unless the next attempt
+     * finds the broker unreachable: then it was the broker going away, and
+     * this outage counts from its first refusal; the connection that ends
+     * such an outage resets the count. */
+    bool short_connection_lost;
+    bool broker_was_unreachable;
+
     /* The last SIGHUP that was refused, for status (empty: none yet or
      * the last one applied). */
     char last_reload_error[1024];

@@ -152,6 +152,13 @@ void agent_handle_failure(struct agent *a, int mosq_rc, int saved_errno, uint64_
         agent_notice("token fault: reloading the PKCS#11 module in %.1f s", delay / 1000.0);
         return;
     }
+    if (cls == AGENT_FAILURE_NETWORK && in.handshaking) {
+        /* The broker could not be reached: an outage, not a flap. */
+        if (a->short_connection_lost)
+            agent_backoff_reset(&a->backoff);
+        a->short_connection_lost = false;
+        a->broker_was_unreachable = true;
+    }
     schedule_retry(a, cls, now);
 }
 

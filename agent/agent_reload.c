@@ -104,6 +104,8 @@ static int verify_in_child(const char *config_path, char *why, size_t why_len)
 {
     char *argv[] = {"trustlinkd", "--verify-identity", "--config", (char *)config_path, NULL};
     posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    sigset_t no_signals;
     char out[1024];
     size_t used = 0;
     int fds[2] = {-1, -1};
@@ -122,7 +124,17 @@ static int verify_in_child(const char *config_path, char *why, size_t why_len)
         goto cleanup;
     }
     posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-    errno = posix_spawn(&pid, "/proc/self/exe", &actions, NULL, argv, environ);
+    /* The loop blocks SIGTERM/SIGINT/SIGHUP for its signalfd; the child
+     * must not inherit that mask. */
+    sigemptyset(&no_signals);
+    if (posix_spawnattr_init(&attr) == 0) {
+        posix_spawnattr_setsigmask(&attr, &no_signals);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+        errno = posix_spawn(&pid, "/proc/self/exe", &actions, &attr, argv, environ);
+        posix_spawnattr_destroy(&attr);
+    } else {
+        errno = ENOMEM;
+    }
     posix_spawn_file_actions_destroy(&actions);
     if (errno != 0) {
         snprintf(why, why_len, "cannot verify the new identity: cannot start trustlinkd "
@@ -319,12 +331,6 @@ bool agent_reload_fall_back(struct agent *a, uint64_t now)
     return true;
 }
 
-static void ignore_rc(void *ctx, int rc)
-{
-    (void)ctx;
-    (void)rc;
-}
-
 int agent_reload_verify_identity(const char *config_path, FILE *out)
 {
     struct agent_config cfg;
@@ -332,6 +338,7 @@ int agent_reload_verify_identity(const char *config_path, FILE *out)
     struct agent_identity *id = NULL;
     struct agent_tls *tls = NULL;
     struct agent_mqtt *mqtt = NULL;
+    struct agent *scratch = NULL;
     enum agent_identity_status st;
     char err[1024];
     int status = AGENT_EXIT_CONFIG;
@@ -354,30 +361,23 @@ int agent_reload_verify_identity(const char *config_path, FILE *out)
     tls = agent_tls_new(&cfg.broker, id, &counters, err, sizeof(err));
     if (!tls)
         goto cleanup;
-    {
-        struct agent_mqtt_params p = {
-            .client_id = cfg.broker.client_id,
-            .host = cfg.broker.host,
-            .port = cfg.broker.port,
-            .keepalive_s = cfg.broker.keepalive_s,
-            .version = cfg.broker.mqtt_version,
-            .will_topic = cfg.telemetry.status_topic,
-            .ssl_ctx = agent_tls_ctx(tls),
-            .proxy = &cfg.broker.proxy,
-            .inflight_window = AGENT_INFLIGHT_WINDOW,
-        };
-        struct agent_mqtt_callbacks cb = {.connected = ignore_rc, .disconnected = ignore_rc};
-
-        mqtt = agent_mqtt_new(&p, &cb, err, sizeof(err));
-        if (!mqtt)
-            goto cleanup;
+    /* The agent's own constructor, so the client is built exactly as
+     * after the reload; it never connects, so no callback runs. */
+    scratch = calloc(1, sizeof(*scratch));
+    if (!scratch) {
+        snprintf(err, sizeof(err), "out of memory");
+        goto cleanup;
     }
+    mqtt = agent_client_new(scratch, &cfg, tls, err, sizeof(err));
+    if (!mqtt)
+        goto cleanup;
     snprintf(err, sizeof(err), VERIFY_OK_LINE);
     status = 0;
 cleanup:
     fprintf(out, "%s\n", err);
     fflush(out);
     agent_mqtt_free(mqtt);
+    free(scratch);
     agent_tls_free(tls);
     agent_identity_free(id);
     agent_config_free(&cfg);

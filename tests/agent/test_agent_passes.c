@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * A disconnect the agent starts itself is acted on in the same timer pass
- * (agent_run_timers), not at the next socket event or once-a-second misc
- * tick: the rotation switch used to sit ~0.5 s (up to 1 s) between its
- * DISCONNECT and noticing the close, with messages held in RAM meanwhile.
+ * The agent's state machine, one pass at a time:
+ * - A disconnect the agent starts itself is acted on in the same timer
+ *   pass (agent_run_timers), not at the next socket event or once-a-second
+ *   misc tick: the rotation switch used to sit ~0.5 s (up to 1 s) between
+ *   its DISCONNECT and noticing the close, with messages held in RAM
+ *   meanwhile.
+ * - The reconnect backoff across broker restarts: a short connection lost
+ *   keeps its failure count (flap protection), but a broker found
+ *   unreachable starts the outage's count afresh, and the connection that
+ *   ends such an outage resets it.
  *
  * libmosquitto 2.0.11 writes a DISCONNECT at once when the socket takes
  * it and calls on_disconnect inside mosquitto_disconnect. The MQTT client,
@@ -21,6 +27,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <errno.h>
+#include <mosquitto.h>
 
 #include "agent_internal.h"
 #include "mqtt.h"
@@ -63,6 +71,23 @@ int __wrap_agent_mqtt_disconnect(struct agent_mqtt *m)
 {
     disconnects_sent++;
     m->cb.disconnected(m->cb.ctx, 0);
+    return 0;
+}
+
+int __wrap_agent_mqtt_publish(struct agent_mqtt *m, const char *topic, const void *payload,
+                              size_t len, int qos, bool retain, int *mid);
+int __wrap_agent_mqtt_publish(struct agent_mqtt *m, const char *topic, const void *payload,
+                              size_t len, int qos, bool retain, int *mid)
+{
+    static int next_mid = 1;
+
+    (void)m;
+    (void)topic;
+    (void)payload;
+    (void)len;
+    (void)qos;
+    (void)retain;
+    *mid = next_mid++;
     return 0;
 }
 
@@ -109,6 +134,8 @@ SSL_CTX *__wrap_agent_tls_ctx(const struct agent_tls *tls)
 
 /* ---- fixture ---------------------------------------------------------------- */
 
+static const char *config_text;
+
 static const char config_json[] =
     "{\"device_id\":\"device-001\","
     "\"identity\":{\"key\":\"pkcs11:token=t;object=k\",\"certificate\":\"pkcs11:token=t;object=k\"},"
@@ -117,14 +144,17 @@ static const char config_json[] =
     "\"rotation\":{\"issuing_ca_file\":\"/nonexistent/ca.pem\",\"state_dir\":\"/nonexistent\","
     "\"auto_renew\":false}}";
 
+static void attach_client(struct agent *a);
+
 /* A connected agent with a (wrapped) client; its next misc tick is far
- * off, as it is for most of each second. */
-static void connected_agent(struct agent *a, uint64_t now)
+ * off, as it is for most of each second. Returns the pass's time. */
+static uint64_t connected_agent(struct agent *a)
 {
+    uint64_t now = agent_monotonic_ms();
     char err[512];
 
     memset(a, 0, sizeof(*a));
-    assert_int_equal(agent_config_parse(config_json, strlen(config_json), &a->config, err,
+    assert_int_equal(agent_config_parse(config_text, strlen(config_text), &a->config, err,
                                         sizeof(err)), 0);
     agent_backoff_init(&a->backoff, 1000, 30000, false);
     agent_queue_init(&a->queue, 100, 65536);
@@ -138,6 +168,8 @@ static void connected_agent(struct agent *a, uint64_t now)
     a->connected_since_ms = now;
     a->next_misc_ms = now + 60000;
     a->next_heartbeat_ms = now + 60000;
+    attach_client(a);
+    return now;
 }
 
 static void finish(struct agent *a)
@@ -168,12 +200,10 @@ static void assert_reconnect_due(const struct agent *a, uint64_t now, int next_m
 static void test_rotation_switch_acts_on_its_disconnect_in_the_same_pass(void **state)
 {
     struct agent a;
-    uint64_t now = agent_monotonic_ms();
+    uint64_t now = connected_agent(&a);
     int next_ms;
 
     (void)state;
-    connected_agent(&a, now);
-    attach_client(&a);
     assert_true(a.config.rotation.enabled);
     /* Probe accepted, nothing in flight: the drain is over at once. */
     a.rotation.phase = ROTATION_PHASE_DRAINING;
@@ -197,12 +227,10 @@ static void test_rotation_switch_acts_on_its_disconnect_in_the_same_pass(void **
 static void test_reconnect_request_acts_on_its_disconnect_in_the_same_pass(void **state)
 {
     struct agent a;
-    uint64_t now = agent_monotonic_ms();
+    uint64_t now = connected_agent(&a);
     int next_ms;
 
     (void)state;
-    connected_agent(&a, now);
-    attach_client(&a);
     a.reconnect_requested = true;
 
     next_ms = agent_run_timers(&a, now);
@@ -216,11 +244,105 @@ static void test_reconnect_request_acts_on_its_disconnect_in_the_same_pass(void 
     finish(&a);
 }
 
+/* ---- reconnect backoff across broker restarts -------------------------- */
+
+static const char plain_config_json[] =
+    "{\"device_id\":\"device-001\","
+    "\"identity\":{\"key\":\"pkcs11:token=t;object=k\",\"certificate\":\"pkcs11:token=t;object=k\"},"
+    "\"broker\":{\"host\":\"127.0.0.1\",\"port\":8883,\"ca_file\":\"/nonexistent/ca.pem\"},"
+    "\"reconnect\":{\"initial\":1,\"maximum\":30,\"jitter\":\"none\",\"stable_reset\":30},"
+    "\"telemetry\":{\"heartbeat_interval\":0}}";
+
+static int use_plain_config(void **state)
+{
+    (void)state;
+    config_text = plain_config_json;
+    return 0;
+}
+
+static int use_rotation_config(void **state)
+{
+    (void)state;
+    config_text = config_json;
+    return 0;
+}
+
+/* The broker closes an established connection (as when it stops). */
+static void broker_closes(struct agent *a)
+{
+    a->event_disconnected = true;
+    a->event_disconnect_rc = MOSQ_ERR_CONN_LOST;
+    a->event_disconnect_errno = ECONNRESET;
+    agent_process_events(a);
+    assert_int_equal(a->state, AGENT_STATE_WAITING);
+}
+
+/* The next attempt's TCP connect is refused: the broker is down. */
+static void attempt_refused(struct agent *a)
+{
+    a->state = AGENT_STATE_CONNECTING;
+    agent_handle_failure(a, MOSQ_ERR_ERRNO, ECONNREFUSED, agent_monotonic_ms());
+    assert_int_equal(a->state, AGENT_STATE_WAITING);
+}
+
+/* The next attempt gets CONNACK 0. */
+static void attempt_accepted(struct agent *a)
+{
+    attach_client(a);
+    a->state = AGENT_STATE_CONNECTING;
+    a->event_connack = true;
+    a->event_connack_rc = 0;
+    agent_process_events(a);
+    assert_int_equal(a->state, AGENT_STATE_CONNECTED);
+}
+
+static void test_a_restarted_broker_counts_its_outage_afresh(void **state)
+{
+    struct agent a;
+
+    (void)state;
+    connected_agent(&a);
+    a.backoff.failures = 3;          /* left over from earlier restarts */
+    broker_closes(&a);               /* up for less than stable_reset */
+    assert_int_equal(a.backoff.failures, 4);
+    attempt_refused(&a);             /* the broker is down: an outage */
+    assert_int_equal(a.backoff.failures, 1);
+    assert_int_equal(agent_backoff_ceiling(&a.backoff, 0), 2000);
+    attempt_refused(&a);
+    assert_int_equal(a.backoff.failures, 2);
+    attempt_accepted(&a);            /* back: the outage is over */
+    assert_int_equal(a.backoff.failures, 0);
+    finish(&a);
+}
+
+static void test_a_connection_dropped_at_once_keeps_backing_off(void **state)
+{
+    struct agent a;
+
+    (void)state;
+    connected_agent(&a);
+    /* Taken over or kicked right after CONNACK, again and again, with the
+     * broker up: no refusal, so the count grows. */
+    for (unsigned i = 1; i <= 4; i++) {
+        broker_closes(&a);
+        assert_int_equal(a.backoff.failures, i);
+        agent_release_client(&a);
+        attempt_accepted(&a);
+        assert_int_equal(a.backoff.failures, i);
+    }
+    finish(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rotation_switch_acts_on_its_disconnect_in_the_same_pass),
-        cmocka_unit_test(test_reconnect_request_acts_on_its_disconnect_in_the_same_pass),
+        cmocka_unit_test_setup(test_rotation_switch_acts_on_its_disconnect_in_the_same_pass,
+                               use_rotation_config),
+        cmocka_unit_test_setup(test_reconnect_request_acts_on_its_disconnect_in_the_same_pass,
+                               use_rotation_config),
+        cmocka_unit_test_setup(test_a_restarted_broker_counts_its_outage_afresh, use_plain_config),
+        cmocka_unit_test_setup(test_a_connection_dropped_at_once_keeps_backing_off,
+                               use_plain_config),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
