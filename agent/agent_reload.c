@@ -292,6 +292,9 @@ void agent_reload(struct agent *a)
     }
     apply_settings(a, &fresh, true);
     reload_applied(a);
+    /* What the old client recorded is not the new one's. */
+    a->event_connack = a->event_disconnected = a->event_acked = false;
+    a->last_connack_rc = 0;
     a->state = AGENT_STATE_WAITING;
     a->next_attempt_ms = agent_monotonic_ms();
     agent_notify_status(a);
