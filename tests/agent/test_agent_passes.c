@@ -91,6 +91,13 @@ int __wrap_agent_mqtt_publish(struct agent_mqtt *m, const char *topic, const voi
     return 0;
 }
 
+const char *__wrap_agent_mqtt_last_log(const struct agent_mqtt *m);
+const char *__wrap_agent_mqtt_last_log(const struct agent_mqtt *m)
+{
+    (void)m;
+    return "";
+}
+
 int __wrap_agent_mqtt_fd(const struct agent_mqtt *m);
 int __wrap_agent_mqtt_fd(const struct agent_mqtt *m)
 {
