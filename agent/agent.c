@@ -458,10 +458,6 @@ int agent_init(struct agent *a, const char *config_path)
         return AGENT_EXIT_CONFIG;
     }
     agent_log_set_level(a->config.log_level);
-    if (agent_config_check_system(&a->config, err, sizeof(err)) != 0) {
-        agent_err("config: %s", err);
-        return AGENT_EXIT_CONFIG;
-    }
     agent_backoff_init(&a->backoff, a->config.reconnect.initial_ms, a->config.reconnect.maximum_ms,
                        a->config.reconnect.jitter);
     agent_backoff_init(&a->token_backoff, AGENT_TOKEN_RETRY_INITIAL_MS, AGENT_TOKEN_RETRY_MAX_MS,
@@ -484,7 +480,14 @@ int agent_init(struct agent *a, const char *config_path)
 int agent_start(struct agent *a)
 {
     uint64_t now = agent_monotonic_ms();
+    char err[1024];
 
+    /* What --check-config checks beyond the file, before the token. */
+    if (agent_config_check_system(&a->config, err, sizeof(err)) != 0) {
+        agent_err("config: %s", err);
+        a->starting = false;
+        return AGENT_EXIT_CONFIG;
+    }
     a->state = AGENT_STATE_WAITING;
     a->next_attempt_ms = now;
     agent_attempt_connect(a, now);

@@ -160,8 +160,9 @@ void agent_trim_heap(void);
 /* Loads config_path into a fresh agent (log level applied). 0, or the
  * exit status (AGENT_EXIT_CONFIG for config errors) with the reason logged. */
 int agent_init(struct agent *a, const char *config_path);
-/* Loads the identity and starts the first connection attempt. 0, or an
- * exit status. */
+/* Checks what the configuration names (config_check.h), loads the
+ * identity and starts the first connection attempt. 0, or an exit
+ * status. */
 int agent_start(struct agent *a);
 /* Frees everything in the right order. */
 void agent_destroy(struct agent *a);
