@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # SIGHUP with a configuration that parses but cannot be used never costs
-# the running connection (SoftHSM token, one agent). For each variant:
+# the running connection (one agent on a SoftHSM token, or with "emu" on
+# our module and atecc608-emu). For each variant:
 # missing CA file, missing chain file, missing PIN file, wrong PIN, bad
 # module path, a key URI p11-kit rejects, a key URI naming no key, a
 # topic that is not valid UTF-8:
@@ -21,7 +22,7 @@ AG_HEARTBEAT=3600
 ag_make_ca ca
 ag_make_broker_cert
 ag_start_broker
-ag_setup_token softhsm
+ag_setup_token "${1:-softhsm}"
 ag_write_config
 cp "$AG_DIR/agent.json" "$AG_DIR/good.json"
 ag_start_agent
@@ -76,13 +77,13 @@ variant missing-pin-file refused "PIN" \
 variant bad-module refused "identity.module" \
     'c["identity"]["module"] = "'"$AG_DIR"'/no-such-module.so"'
 variant bad-uri refused "identity.key" \
-    'c["identity"]["key"] = "pkcs11:token=agent;object=%zz"'
+    'c["identity"]["key"] = "pkcs11:token='"$AG_TOKEN"';object=%zz"'
 variant bad-utf8-topic refused "UTF-8" \
     'c["telemetry"]["topic_prefix"] = "trustlink/@BADUTF8@/{device_id}"'
 variant wrong-pin accepted "wrong PIN" \
     'c["identity"]["pin_file"] = "'"$AG_DIR"'/wrong-pin"'
 variant no-such-key accepted "object-not-found" \
-    'c["identity"]["key"] = "pkcs11:token=agent;object=no-such-key;type=private"'
+    'c["identity"]["key"] = "pkcs11:token='"$AG_TOKEN"';object=no-such-key;type=private"'
 
 # Still publishing on the old connection.
 reply=$(ag_control '{"cmd":"publish","topic":"after/refusals","payload":"still here","qos":1,"retain":true}')
