@@ -7,10 +7,13 @@
  *   CONNECTING/CONNECTED --(failure: classed)--> WAITING | IDENTITY_WAIT | exit 78
  *   any --(SIGTERM)--> STOPPING --(offline published, disconnected)--> exit 0
  *
+ * This file: the connection objects (identity, TLS context, client) and
+ * the events libmosquitto's callbacks record; failures and timers are
+ * agent_recovery.c's, SIGHUP agent_reload.c's.
  * Must never: free the MQTT client from inside a libmosquitto callback;
- * reload the token module more than once per 30 s; log a PIN.
+ * log a PIN.
  */
-#include "agent.h"
+#include "agent_internal.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -21,6 +24,7 @@
 #include <mosquitto.h>
 #include <openssl/rand.h>
 
+#include "config_check.h"
 #include "control.h"
 #include "identity.h"
 #include "log.h"
@@ -67,14 +71,7 @@ uint32_t agent_random_u32(void)
     return r;
 }
 
-static void set_error(struct agent *a, enum agent_failure_class cls, const char *msg)
-{
-    a->last_failure = cls;
-    snprintf(a->last_error, sizeof(a->last_error), "%s", msg);
-    a->last_error_time = time(NULL);
-}
-
-static void notify_status(struct agent *a)
+void agent_notify_status(struct agent *a)
 {
     char text[256];
     const struct agent_broker_config *b = &a->config.broker;
@@ -124,7 +121,7 @@ static void requeue_inflight(struct agent *a)
 }
 
 /* Frees the MQTT client only (the TLS context keeps its session). */
-static void release_client(struct agent *a)
+void agent_release_client(struct agent *a)
 {
     if (!a->mqtt)
         return;
@@ -134,11 +131,11 @@ static void release_client(struct agent *a)
 }
 
 /* Teardown order matters: client, then context, then identity. */
-static void drop_connection_objects(struct agent *a, bool drop_identity)
+void agent_drop_connection_objects(struct agent *a, bool drop_identity)
 {
     if (drop_identity)
         agent_rotation_abandon(a, "the identity is being reloaded");
-    release_client(a);
+    agent_release_client(a);
     agent_tls_free(a->tls);
     a->tls = NULL;
     if (drop_identity) {
@@ -166,7 +163,7 @@ static void on_disconnected(void *ctx, int rc)
 
 void agent_drop_connection(struct agent *a)
 {
-    drop_connection_objects(a, false);
+    agent_drop_connection_objects(a, false);
 }
 
 void agent_reconnect_now(struct agent *a)
@@ -197,110 +194,36 @@ static void on_published(void *ctx, int mid)
         a->offline_sent = true;
 }
 
-/* 0 ok; 1 retry later (IDENTITY_WAIT); exit status otherwise. */
-static int load_identity(struct agent *a, uint64_t now)
+struct agent_mqtt *agent_client_new(struct agent *a, const struct agent_config *cfg,
+                                    struct agent_tls *tls, char *err, size_t err_len)
 {
-    char err[1024];
-    enum agent_identity_status st;
+    struct agent_mqtt_params p = {
+        .client_id = cfg->broker.client_id,
+        .host = cfg->broker.host,
+        .port = cfg->broker.port,
+        .keepalive_s = cfg->broker.keepalive_s,
+        .version = cfg->broker.mqtt_version,
+        .will_topic = cfg->telemetry.status_topic,
+        .ssl_ctx = agent_tls_ctx(tls),
+        .proxy = &cfg->broker.proxy,
+        .inflight_window = AGENT_INFLIGHT_WINDOW,
+    };
+    struct agent_mqtt_callbacks cb = {.connected = on_connack,
+                                      .disconnected = on_disconnected,
+                                      .published = on_published,
+                                      .message = on_message,
+                                      .subscribed = on_subscribed,
+                                      .ctx = a};
 
-    a->last_identity_load_ms = now;
-    st = agent_identity_open(&a->config.identity, &a->identity, err, sizeof(err));
-    /* A rotation interrupted by a crash or a token fault is finished
-     * before the URI is resolved: mid-commit, the label may name two keys
-     * or none. */
-    if (st == AGENT_IDENTITY_OK)
-        st = agent_rotation_recover(a, a->identity, err, sizeof(err));
-    if (st == AGENT_IDENTITY_OK)
-        st = agent_identity_resolve(a->identity, &a->config.identity, err, sizeof(err));
-    if (st != AGENT_IDENTITY_OK) {
-        agent_identity_free(a->identity);
-        a->identity = NULL;
-    }
-    if (st == AGENT_IDENTITY_OK) {
-        agent_rotation_use_saved_chain(a);
-        agent_cert_info_fill(&a->cert, agent_identity_certificate(a->identity));
-        agent_rotation_cert_changed(a);
-        agent_notice("identity: key %s on token \"%s\" (%s), certificate %s, expires %s",
-                     agent_identity_key_name(a->identity),
-                     agent_identity_token_label(a->identity), agent_identity_uri(a->identity),
-                     a->cert.subject, a->cert.not_after);
-        a->identity_ever_loaded = true;
-        return 0;
-    }
-    if (agent_identity_status_retryable(st)) {
-        agent_err("identity (%s): %s; retrying in %u s", agent_identity_status_name(st), err,
-                  AGENT_TOKEN_REINIT_INTERVAL_MS / 1000);
-        set_error(a, AGENT_FAILURE_TOKEN, err);
-        a->state = AGENT_STATE_IDENTITY_WAIT;
-        a->next_attempt_ms = now + AGENT_TOKEN_REINIT_INTERVAL_MS;
-        return 1;
-    }
-    agent_err("identity (%s): %s", agent_identity_status_name(st), err);
-    set_error(a, AGENT_FAILURE_CONFIG, err);
-    return AGENT_EXIT_CONFIG;
+    return agent_mqtt_new(&p, &cb, err, err_len);
 }
 
-static void schedule_retry(struct agent *a, enum agent_failure_class cls, uint64_t now)
-{
-    unsigned delay = agent_backoff_next(&a->backoff, agent_failure_penalty(cls), agent_random_u32());
-
-    a->state = AGENT_STATE_WAITING;
-    a->next_attempt_ms = now + delay;
-    agent_info("next connection attempt in %.2f s", delay / 1000.0);
-}
-
-static void handle_failure(struct agent *a, int mosq_rc, int saved_errno, uint64_t now)
-{
-    struct agent_tls_failure tls_failure;
-    struct agent_failure_input in;
-    char broker[300];
-    char msg[512];
-    enum agent_failure_class cls;
-    X509 *cert = a->identity ? agent_identity_certificate(a->identity) : NULL;
-
-    memset(&in, 0, sizeof(in));
-    memset(&tls_failure, 0, sizeof(tls_failure));
-    tls_failure.verify_error = 0;
-    tls_failure.alert = -1;
-    if (a->tls)
-        agent_tls_take_failure(a->tls, &tls_failure);
-    snprintf(broker, sizeof(broker), "%s:%u", a->config.broker.host, a->config.broker.port);
-    in.mosq_rc = mosq_rc;
-    in.connack_rc = a->last_connack_rc;
-    in.saved_errno = saved_errno;
-    in.tls = &tls_failure;
-    in.own_cert_not_yet_valid = cert && X509_cmp_current_time(X509_get0_notBefore(cert)) > 0;
-    in.handshaking = a->state == AGENT_STATE_CONNECTING;
-    in.broker = broker;
-    a->last_connack_rc = 0;
-    cls = agent_failure_classify(&in, msg, sizeof(msg));
-    if (a->mqtt && agent_mqtt_last_log(a->mqtt)[0] && cls == AGENT_FAILURE_NETWORK &&
-        mosq_rc != MOSQ_ERR_ERRNO)
-        agent_debug("libmosquitto said: %s", agent_mqtt_last_log(a->mqtt));
-    a->counters.connect_failures++;
-    set_error(a, cls, msg);
-    agent_log(cls == AGENT_FAILURE_NETWORK ? AGENT_LOG_WARNING : AGENT_LOG_ERR, "%s (%s)", msg,
-              agent_failure_class_name(cls));
-
-    if (cls == AGENT_FAILURE_TOKEN) {
-        /* A wedged token recovers only by a full reload (facts 1). */
-        drop_connection_objects(a, true);
-        a->state = AGENT_STATE_IDENTITY_WAIT;
-        a->next_attempt_ms = a->last_identity_load_ms + AGENT_TOKEN_REINIT_INTERVAL_MS;
-        if (a->next_attempt_ms < now)
-            a->next_attempt_ms = now;
-        a->counters.token_reinits++;
-        return;
-    }
-    schedule_retry(a, cls, now);
-}
-
-static int ensure_client(struct agent *a, uint64_t now)
+int agent_ensure_client(struct agent *a, uint64_t now)
 {
     char err[512];
 
     if (!a->identity) {
-        int rc = load_identity(a, now);
+        int rc = agent_load_identity(a, now);
         if (rc != 0)
             return rc;
     }
@@ -308,51 +231,36 @@ static int ensure_client(struct agent *a, uint64_t now)
         a->tls = agent_tls_new(&a->config.broker, a->identity, &a->tls_counters, err, sizeof(err));
         if (!a->tls) {
             agent_err("TLS: %s", err);
-            set_error(a, AGENT_FAILURE_CONFIG, err);
+            agent_set_error(a, AGENT_FAILURE_CONFIG, err);
             return AGENT_EXIT_CONFIG;
         }
     }
     if (!a->mqtt) {
-        struct agent_mqtt_params p = {
-            .client_id = a->config.broker.client_id,
-            .host = a->config.broker.host,
-            .port = a->config.broker.port,
-            .keepalive_s = a->config.broker.keepalive_s,
-            .version = a->config.broker.mqtt_version,
-            .will_topic = a->config.telemetry.status_topic,
-            .ssl_ctx = agent_tls_ctx(a->tls),
-            .proxy = &a->config.broker.proxy,
-            .inflight_window = AGENT_INFLIGHT_WINDOW,
-        };
-        struct agent_mqtt_callbacks cb = {.connected = on_connack,
-                                          .disconnected = on_disconnected,
-                                          .published = on_published,
-                                          .message = on_message,
-                                          .subscribed = on_subscribed,
-                                          .ctx = a};
-
-        a->mqtt = agent_mqtt_new(&p, &cb, err, sizeof(err));
+        a->mqtt = agent_client_new(a, &a->config, a->tls, err, sizeof(err));
         if (!a->mqtt) {
             agent_err("MQTT: %s", err);
-            set_error(a, AGENT_FAILURE_CONFIG, err);
+            agent_set_error(a, AGENT_FAILURE_CONFIG, err);
             return AGENT_EXIT_CONFIG;
         }
     }
     return 0;
 }
 
-static void attempt_connect(struct agent *a, uint64_t now)
+void agent_attempt_connect(struct agent *a, uint64_t now)
 {
     int saved_errno = 0;
-    int rc = ensure_client(a, now);
+    int rc = agent_ensure_client(a, now);
 
     if (rc == 1)
         return;  /* IDENTITY_WAIT, scheduled */
+    if (rc != 0 && agent_reload_fall_back(a, now))
+        return;
     if (rc != 0) {
         a->exit_requested = true;
         a->exit_status = rc;
         return;
     }
+    agent_reload_commit(a);
     agent_info("connecting to %s:%u as %s", a->config.broker.host, a->config.broker.port,
                a->config.broker.client_id);
     a->state = AGENT_STATE_CONNECTING;
@@ -366,7 +274,7 @@ static void attempt_connect(struct agent *a, uint64_t now)
     }
     if (rc != MOSQ_ERR_SUCCESS) {
         a->event_connack = a->event_disconnected = false;
-        handle_failure(a, rc, saved_errno, now);
+        agent_handle_failure(a, rc, saved_errno, now);
     }
 }
 
@@ -429,7 +337,7 @@ static void flush_queue(struct agent *a)
     }
 }
 
-static void publish_heartbeat(struct agent *a, uint64_t now)
+void agent_publish_heartbeat(struct agent *a, uint64_t now)
 {
     char *json = NULL;
     int mid = 0;
@@ -460,6 +368,15 @@ void agent_process_events(struct agent *a)
             a->state = AGENT_STATE_CONNECTED;
             a->connected_since_ms = now;
             a->counters.connects++;
+            /* The broker was found down and is back: that outage is over. */
+            if (a->broker_was_unreachable)
+                agent_backoff_reset(&a->backoff);
+            a->broker_was_unreachable = false;
+            a->short_connection_lost = false;
+            /* The token signed this handshake, or the session it resumed
+             * was made after the last reload: the fault is over. */
+            a->token_faulty = false;
+            agent_backoff_reset(&a->token_backoff);
             agent_notice("connected to %s:%u as %s (TLS signatures so far: %llu, resumed "
                          "handshakes: %llu)",
                          a->config.broker.host, a->config.broker.port, a->config.broker.client_id,
@@ -468,7 +385,7 @@ void agent_process_events(struct agent *a)
             publish_status_online(a);
             flush_queue(a);
             if (a->config.telemetry.heartbeat_interval_s)
-                publish_heartbeat(a, now);
+                agent_publish_heartbeat(a, now);
             agent_trim_heap();
             agent_rotation_connected(a);
         }
@@ -486,13 +403,15 @@ void agent_process_events(struct agent *a)
         if (agent_rotation_switch_disconnected(a)) {
             if (was_connected)
                 a->counters.disconnects++;
-            notify_status(a);
+            agent_notify_status(a);
             return;
         }
         if (was_connected) {
             a->counters.disconnects++;
             if (now - a->connected_since_ms >= a->config.reconnect.stable_reset_ms)
                 agent_backoff_reset(&a->backoff);
+            else
+                a->short_connection_lost = true;   /* a flap, unless the broker is down */
         }
         if (a->user_disconnect) {
             a->user_disconnect = false;
@@ -500,14 +419,14 @@ void agent_process_events(struct agent *a)
             a->state = AGENT_STATE_WAITING;
             a->next_attempt_ms = now;
         } else {
-            handle_failure(a, rc, a->event_disconnect_errno, now);
+            agent_handle_failure(a, rc, a->event_disconnect_errno, now);
         }
         /* Every reconnect uses a new client: the ledger, not libmosquitto,
          * decides what is sent again (and a failed connect's socket is
          * closed, not polled). */
-        release_client(a);
+        agent_release_client(a);
     }
-    notify_status(a);
+    agent_notify_status(a);
 }
 
 void agent_mqtt_io_done(struct agent *a, int rc)
@@ -523,125 +442,6 @@ void agent_mqtt_io_done(struct agent *a, int rc)
         a->event_disconnect_errno = rc == MOSQ_ERR_ERRNO ? saved_errno : 0;
     }
     agent_process_events(a);
-}
-
-/* A connect that failed under libmosquitto: close its socket (by freeing
- * the client: libmosquitto keeps polling a dead one) and class errno. */
-static void connect_failed(struct agent *a, int err)
-{
-    uint64_t now = agent_monotonic_ms();
-
-    release_client(a);
-    a->event_connack = a->event_disconnected = false;
-    handle_failure(a, MOSQ_ERR_ERRNO, err, now);
-    notify_status(a);
-}
-
-bool agent_mqtt_hangup(struct agent *a)
-{
-    int err;
-
-    if (a->state != AGENT_STATE_CONNECTING || !a->mqtt)
-        return false;
-    /* Read first what the broker sent before closing (a TLS alert says why
-     * it refused us); taking SO_ERROR first would clear the reset and class
-     * a refusal as a network failure. */
-    if (agent_mqtt_has_pending_data(a->mqtt))
-        return false;
-    err = agent_mqtt_socket_error(a->mqtt);
-    if (err == 0)
-        return false;   /* read it: the broker may have sent a TLS alert */
-    connect_failed(a, err);
-    return true;
-}
-
-void agent_mqtt_hangup_read_done(struct agent *a)
-{
-    int err;
-
-    if (a->state != AGENT_STATE_CONNECTING || !a->mqtt || agent_mqtt_fd(a->mqtt) < 0)
-        return;
-    err = agent_mqtt_socket_error(a->mqtt);
-    if (err == 0)
-        err = agent_mqtt_connect_errno(a->mqtt);
-    connect_failed(a, err ? err : ECONNRESET);
-}
-
-int agent_run_timers(struct agent *a, uint64_t now)
-{
-    uint64_t next = now + 1000;
-
-    if (a->state == AGENT_STATE_STOPPING) {
-        if (a->mqtt && a->offline_sent) {
-            a->offline_sent = false;
-            agent_mqtt_disconnect(a->mqtt);
-        }
-        if (now >= a->shutdown_deadline_ms) {
-            agent_warn("shutdown: the broker did not confirm in time; exiting anyway");
-            a->exit_requested = true;
-        }
-        if (a->shutdown_deadline_ms < next)
-            next = a->shutdown_deadline_ms;
-    }
-    if (a->reconnect_requested) {
-        a->reconnect_requested = false;
-        if (a->state == AGENT_STATE_CONNECTED || a->state == AGENT_STATE_CONNECTING) {
-            a->user_disconnect = true;
-            if (agent_mqtt_disconnect(a->mqtt) != MOSQ_ERR_SUCCESS) {
-                a->user_disconnect = false;
-                a->state = AGENT_STATE_WAITING;
-                a->next_attempt_ms = now;
-            }
-        } else if (a->state != AGENT_STATE_STOPPING) {
-            a->next_attempt_ms = now;
-        }
-    }
-    if ((a->state == AGENT_STATE_WAITING || a->state == AGENT_STATE_IDENTITY_WAIT) &&
-        now >= a->next_attempt_ms) {
-        attempt_connect(a, now);
-        notify_status(a);
-    }
-    if (a->state == AGENT_STATE_CONNECTING && now - a->connecting_since_ms >= AGENT_CONNECT_TIMEOUT_MS) {
-        char msg[200];
-
-        snprintf(msg, sizeof(msg), "connecting to %s:%u timed out after %u s",
-                 a->config.broker.host, a->config.broker.port, AGENT_CONNECT_TIMEOUT_MS / 1000);
-        agent_warn("%s", msg);
-        drop_connection_objects(a, false);
-        a->counters.connect_failures++;
-        set_error(a, AGENT_FAILURE_NETWORK, msg);
-        schedule_retry(a, AGENT_FAILURE_NETWORK, now);
-        notify_status(a);
-    }
-    if (a->mqtt && now >= a->next_misc_ms) {
-        a->next_misc_ms = now + 1000;
-        agent_mqtt_io_done(a, agent_mqtt_misc(a->mqtt));
-    }
-    if (a->state == AGENT_STATE_CONNECTED && a->config.telemetry.heartbeat_interval_s &&
-        now >= a->next_heartbeat_ms && !a->publish_hold)
-        publish_heartbeat(a, now);
-    {
-        int rotation_ms = agent_rotation_run(a, now);
-
-        if (rotation_ms >= 0 && now + (uint64_t)rotation_ms < next)
-            next = now + (uint64_t)rotation_ms;
-    }
-
-    /* A disconnect started here (rotation switch, reconnect request,
-     * shutdown) may complete at once, inside mosquitto_disconnect: act on
-     * it now, not at the next socket event or once-a-second misc tick. */
-    if (a->event_connack || a->event_disconnected || a->event_acked)
-        agent_process_events(a);
-
-    if ((a->state == AGENT_STATE_WAITING || a->state == AGENT_STATE_IDENTITY_WAIT) &&
-        a->next_attempt_ms < next)
-        next = a->next_attempt_ms;
-    if (a->state == AGENT_STATE_CONNECTED && a->config.telemetry.heartbeat_interval_s &&
-        a->next_heartbeat_ms < next)
-        next = a->next_heartbeat_ms;
-    if (a->mqtt && a->next_misc_ms < next)
-        next = a->next_misc_ms;
-    return next <= now ? 0 : (int)(next - now);
 }
 
 int agent_init(struct agent *a, const char *config_path)
@@ -662,6 +462,8 @@ int agent_init(struct agent *a, const char *config_path)
     agent_log_set_level(a->config.log_level);
     agent_backoff_init(&a->backoff, a->config.reconnect.initial_ms, a->config.reconnect.maximum_ms,
                        a->config.reconnect.jitter);
+    agent_backoff_init(&a->token_backoff, AGENT_TOKEN_RETRY_INITIAL_MS, AGENT_TOKEN_RETRY_MAX_MS,
+                       false);
     agent_queue_init(&a->queue, a->config.telemetry.queue_max_messages,
                      a->config.telemetry.queue_max_bytes);
     agent_inflight_init(&a->inflight, AGENT_INFLIGHT_WINDOW);
@@ -681,21 +483,29 @@ int agent_init(struct agent *a, const char *config_path)
 int agent_start(struct agent *a)
 {
     uint64_t now = agent_monotonic_ms();
+    char err[1024];
 
+    /* What --check-config checks beyond the file, before the token. */
+    if (agent_config_check_system(&a->config, err, sizeof(err)) != 0) {
+        agent_err("config: %s", err);
+        a->starting = false;
+        return AGENT_EXIT_CONFIG;
+    }
     a->state = AGENT_STATE_WAITING;
     a->next_attempt_ms = now;
-    attempt_connect(a, now);
+    agent_attempt_connect(a, now);
     a->starting = false;
     if (a->exit_requested)
         return a->exit_status;
-    notify_status(a);
+    agent_notify_status(a);
     return 0;
 }
 
 void agent_destroy(struct agent *a)
 {
     agent_rotation_free(&a->rotation);
-    drop_connection_objects(a, true);
+    agent_drop_connection_objects(a, true);
+    agent_reload_commit(a);
     agent_inflight_clear(&a->inflight);
     agent_queue_clear(&a->queue);
     agent_outbox_close(a);
@@ -723,63 +533,11 @@ void agent_shutdown(struct agent *a)
         a->state = AGENT_STATE_STOPPING;
         a->offline_sent = false;
         a->shutdown_deadline_ms = now + AGENT_SHUTDOWN_GRACE_MS;
-        notify_status(a);
+        agent_notify_status(a);
         return;
     }
     a->state = AGENT_STATE_STOPPING;
     a->exit_requested = true;
-}
-
-void agent_reload(struct agent *a)
-{
-    struct agent_config fresh;
-    char err[1024];
-    bool reconnect;
-
-    agent_notice("reloading %s", a->config_path);
-    memset(&fresh, 0, sizeof(fresh));
-    if (agent_config_load(a->config_path, &fresh, err, sizeof(err)) != 0) {
-        agent_err("reload: %s; keeping the running configuration", err);
-        return;
-    }
-    if (fresh.rotation.enabled) {
-        char label[ROTATION_LABEL_MAX + 1];
-
-        if (agent_rotation_check_config(&fresh, label, sizeof(label), err, sizeof(err)) != 0) {
-            agent_err("reload: %s; keeping the running configuration", err);
-            agent_config_free(&fresh);
-            return;
-        }
-    }
-    reconnect = agent_config_connection_changed(&a->config, &fresh);
-    if (reconnect) {
-        agent_notice("reload: connection settings changed; reconnecting with the new identity "
-                     "and broker settings");
-        if (a->state == AGENT_STATE_STOPPING) {
-            agent_config_free(&fresh);
-            return;
-        }
-        drop_connection_objects(a, true);
-        a->state = AGENT_STATE_WAITING;
-        a->next_attempt_ms = agent_monotonic_ms();
-    } else {
-        agent_notice("reload: connection settings unchanged; staying connected");
-    }
-    agent_outbox_reload(a, &fresh);
-    agent_config_free(&a->config);
-    a->config = fresh;
-    agent_log_set_level(a->config.log_level);
-    {
-        unsigned failures = a->backoff.failures;
-        agent_backoff_init(&a->backoff, a->config.reconnect.initial_ms,
-                           a->config.reconnect.maximum_ms, a->config.reconnect.jitter);
-        a->backoff.failures = reconnect ? 0 : failures;
-    }
-    agent_queue_set_limits(&a->queue, a->config.telemetry.queue_max_messages,
-                           a->config.telemetry.queue_max_bytes);
-    if (a->state == AGENT_STATE_CONNECTED && a->config.telemetry.heartbeat_interval_s)
-        a->next_heartbeat_ms = agent_monotonic_ms();
-    notify_status(a);
 }
 
 static bool topic_is_valid(const char *topic)

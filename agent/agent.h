@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "backoff.h"
@@ -26,7 +27,10 @@
 #include "rotation.h"
 #include "tls.h"
 
-#define AGENT_TOKEN_REINIT_INTERVAL_MS 30000u
+/* Identity reloads after a token fault: their own backoff (no jitter),
+ * reset once a connection is up again. */
+#define AGENT_TOKEN_RETRY_INITIAL_MS 1000u
+#define AGENT_TOKEN_RETRY_MAX_MS 30000u
 #define AGENT_CONNECT_TIMEOUT_MS 30000u
 #define AGENT_SHUTDOWN_GRACE_MS 3000u
 /* MQTT allows 256 MB; the queue's byte limit is the practical bound. */
@@ -38,7 +42,7 @@ struct agent_control_thread;
 struct agent_outbox;
 
 enum agent_state {
-    AGENT_STATE_IDENTITY_WAIT,   /* token not usable yet; retry every 30 s */
+    AGENT_STATE_IDENTITY_WAIT,   /* token not usable yet; retry with token_backoff */
     AGENT_STATE_WAITING,         /* backing off until next_attempt_ms */
     AGENT_STATE_CONNECTING,
     AGENT_STATE_CONNECTED,
@@ -53,7 +57,9 @@ struct agent_counters {
     uint64_t queued;             /* messages accepted into the offline queue */
     uint64_t rejected;           /* publish requests refused (queue full, bad topic) */
     uint64_t heartbeats;
-    uint64_t token_reinits;
+    uint64_t token_reinits;      /* identity reloads after a token fault */
+    uint64_t reloads;            /* SIGHUP reloads applied */
+    uint64_t reload_failures;    /* SIGHUP reloads refused (old configuration kept) */
     uint64_t requeued;           /* unacknowledged messages put back when a client went away */
     uint64_t dropped;            /* queued messages the MQTT client refused (logged) */
     uint64_t loop_wakeups;       /* poll() returns of the event loop (spin check) */
@@ -94,6 +100,28 @@ struct agent {
     uint64_t next_misc_ms;
     uint64_t last_identity_load_ms;
     bool identity_ever_loaded;
+    /* Token recovery: set by a token-class failure, cleared by the next
+     * CONNACK; while set, identity loads back off on token_backoff and a
+     * load that cannot find the token is reported as the token's fault. */
+    bool token_faulty;
+    struct agent_backoff token_backoff;
+
+    /* Reconnect backoff across broker restarts: a connection lost before
+     * reconnect.stable_reset keeps its failure count (a connection that is
+     * taken over or kicked at once must back off), unless the next attempt
+     * finds the broker unreachable: then it was the broker going away, and
+     * this outage counts from its first refusal; the connection that ends
+     * such an outage resets the count. */
+    bool short_connection_lost;
+    bool broker_was_unreachable;
+
+    /* The last SIGHUP that was refused, for status (empty: none yet or
+     * the last one applied). */
+    char last_reload_error[1024];
+    time_t last_reload_time;
+    /* The configuration before a reload that changed the identity, until
+     * the new one has loaded its identity, TLS context and client. */
+    struct agent_config *reload_previous;
 
     /* Events recorded by libmosquitto callbacks, acted on afterwards. */
     bool event_connack;
@@ -134,8 +162,9 @@ void agent_trim_heap(void);
 /* Loads config_path into a fresh agent (log level applied). 0, or the
  * exit status (AGENT_EXIT_CONFIG for config errors) with the reason logged. */
 int agent_init(struct agent *a, const char *config_path);
-/* Loads the identity and starts the first connection attempt. 0, or an
- * exit status. */
+/* Checks what the configuration names (config_check.h), loads the
+ * identity and starts the first connection attempt. 0, or an exit
+ * status. */
 int agent_start(struct agent *a);
 /* Frees everything in the right order. */
 void agent_destroy(struct agent *a);
@@ -163,8 +192,14 @@ void agent_request_reconnect(struct agent *a);
 void agent_drop_connection(struct agent *a);
 /* Next connection attempt now (state WAITING); no failure is counted. */
 void agent_reconnect_now(struct agent *a);
-/* SIGHUP. */
+/* SIGHUP: applies the configuration file again, or keeps the running one
+ * (logged, status last_reload_error) when anything in it fails; never
+ * exits. The rule is in agent_reload.c. */
 void agent_reload(struct agent *a);
+/* trustlinkd --verify-identity: loads the identity of config_path with
+ * every start-up check, builds its TLS context and MQTT client, prints
+ * "ok" or the reason on one line to out. 0 ok, AGENT_EXIT_CONFIG not. */
+int agent_reload_verify_identity(const char *config_path, FILE *out);
 /* SIGTERM/SIGINT: publish "offline", disconnect, then exit_requested. */
 void agent_shutdown(struct agent *a);
 

@@ -21,6 +21,7 @@
 
 #include "agent.h"
 #include "config.h"
+#include "config_check.h"
 #include "failure.h"
 #include "log.h"
 #include "loop.h"
@@ -32,7 +33,7 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-"Usage: trustlinkd [--config PATH] [--check-config]\n"
+"Usage: trustlinkd [--config PATH] [--check-config [--syntax-only]]\n"
 "       trustlinkd --version | --help\n"
 "\n"
 "trustlinkd holds a mutual-TLS MQTT connection for this device. Its private\n"
@@ -43,8 +44,12 @@ static void usage(FILE *out)
 "\n"
 "Options:\n"
 "  -c, --config PATH   configuration file (JSON; default %s)\n"
-"      --check-config  validate the configuration file, print the first\n"
-"                      error with its JSON path, and exit (0 valid, 78 not)\n"
+"      --check-config  validate the configuration file and what it names\n"
+"                      (files, PIN source, URIs, topics; not the token or the\n"
+"                      broker: trustlinkctl check), print the first error with\n"
+"                      its JSON path, and exit (0 valid, 78 not)\n"
+"      --syntax-only   with --check-config: the file alone, not what it names\n"
+"                      (e.g. an example config for another machine)\n"
 "  -V, --version       print the version and exit\n"
 "  -h, --help          print this help and exit\n"
 "\n"
@@ -59,8 +64,10 @@ static void usage(FILE *out)
 "Signals:\n"
 "  SIGTERM, SIGINT  publish \"offline\" (retained), disconnect, exit 0\n"
 "  SIGHUP           reload the configuration; reconnect only when identity,\n"
-"                   broker or client settings changed (an invalid file is\n"
-"                   reported and the running configuration kept)\n"
+"                   broker or client settings changed. The new identity, TLS\n"
+"                   context and client are built and verified first; if any\n"
+"                   check fails the error is logged, shown by status\n"
+"                   (last_reload_error) and the running configuration kept\n"
 "\n"
 "Control socket (control.path, default /run/trustlink/control.sock): one\n"
 "JSON object per line, e.g. {\"cmd\":\"status\"}; use trustlinkctl(1).\n"
@@ -83,12 +90,17 @@ int main(int argc, char **argv)
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},
         {"check-config", no_argument, NULL, 'k'},
+        {"syntax-only", no_argument, NULL, 'S'},
+        /* Internal: how a reload verifies a new identity (agent_reload.c). */
+        {"verify-identity", no_argument, NULL, 'I'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *config_path = AGENT_CONFIG_DEFAULT_PATH;
     bool check_only = false;
+    bool verify_identity = false;
+    bool syntax_only = false;
     struct agent agent;
     int status;
     int opt;
@@ -100,6 +112,12 @@ int main(int argc, char **argv)
             break;
         case 'k':
             check_only = true;
+            break;
+        case 'I':
+            verify_identity = true;
+            break;
+        case 'S':
+            syntax_only = true;
             break;
         case 'V':
             printf("trustlinkd %s\n", TRUSTLINK_VERSION);
@@ -125,10 +143,19 @@ int main(int argc, char **argv)
             fprintf(stderr, "trustlinkd: %s\n", err);
             return AGENT_EXIT_CONFIG;
         }
+        /* Everything start-up checks short of the token and the broker
+         * (`trustlinkctl check` does those). */
+        if (!syntax_only && agent_config_check_system(&cfg, err, sizeof(err)) != 0) {
+            fprintf(stderr, "trustlinkd: %s: %s\n", config_path, err);
+            agent_config_free(&cfg);
+            return AGENT_EXIT_CONFIG;
+        }
         agent_config_free(&cfg);
         printf("%s: valid\n", config_path);
         return 0;
     }
+    if (verify_identity)
+        return agent_reload_verify_identity(config_path, stdout);
 
     if (agent_loop_block_signals() != 0) {
         perror("trustlinkd: sigprocmask");

@@ -27,6 +27,7 @@
 #include <p11-kit/pkcs11.h>
 
 #include "config.h"
+#include "config_check.h"
 #include "identity.h"
 #include "rotation_chain.h"
 #include "tls.h"
@@ -243,6 +244,15 @@ enum agent_preflight_result agent_preflight(const char *config_path, const char 
         line(out, "FAIL", "key", "out of memory");
         goto cleanup;
     }
+    /* What --check-config checks beyond the file; the checks below need
+     * the files, so a failure here ends the run. */
+    if (agent_config_check_system(&cfg, err, sizeof(err)) != 0) {
+        line(out, "FAIL", "files", "%s", err);
+        line(out, "SKIP", "key", "needs the files the configuration names");
+        goto cleanup;
+    }
+    line(out, "PASS", "files", "the files, URIs, topics and PIN source the configuration names "
+                               "are usable");
 
     st = agent_identity_load(&cfg.identity, &id, err, sizeof(err));
     if (st != AGENT_IDENTITY_OK) {

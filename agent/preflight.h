@@ -3,7 +3,9 @@
  * Preflight of an agent configuration, shared by `trustlinkctl check`.
  *
  * Runs, in order, and reports one line per check ("PASS name: detail" or
- * "FAIL name: detail") to out: the config file is valid; the identity URI
+ * "FAIL name: detail") to out: the config file is valid; the files, URIs,
+ * topics and PIN source it names pass --check-config's checks
+ * (config_check.h); the identity URI
  * resolves to exactly one private key that is sensitive and not
  * extractable; the certificate matches the key (and its days to expiry);
  * CKM_ECDSA is available; a test signature over a random digest verifies

@@ -119,6 +119,8 @@ static struct json_object *counters_json(const struct agent *a)
     add_u64(c, "dropped", a->counters.dropped);
     add_u64(c, "heartbeats", a->counters.heartbeats);
     add_u64(c, "token_reinits", a->counters.token_reinits);
+    add_u64(c, "reloads", a->counters.reloads);
+    add_u64(c, "reload_failures", a->counters.reload_failures);
     add_u64(c, "loop_wakeups", a->counters.loop_wakeups);
     return c;
 }
@@ -214,6 +216,9 @@ void agent_report_status(const struct agent *a, struct json_object *out)
         add_string(identity, "uri", redacted);
         json_object_object_add(identity, "loaded", json_object_new_boolean(false));
     }
+    /* Set from a token fault until the next connection: the token, not
+     * the configuration, is what failed. */
+    json_object_object_add(identity, "token_faulty", json_object_new_boolean(a->token_faulty));
     json_object_object_add(out, "identity", identity);
     if (a->identity_ever_loaded)
         json_object_object_add(out, "certificate", certificate_json(&a->cert, true));
@@ -229,6 +234,15 @@ void agent_report_status(const struct agent *a, struct json_object *out)
         json_object_object_add(out, "last_error", e);
     } else {
         json_object_object_add(out, "last_error", NULL);
+    }
+    if (a->last_reload_error[0]) {
+        struct json_object *e = json_object_new_object();
+
+        add_string(e, "message", a->last_reload_error);
+        add_u64(e, "age_s", (uint64_t)(time(NULL) - a->last_reload_time));
+        json_object_object_add(out, "last_reload_error", e);
+    } else {
+        json_object_object_add(out, "last_reload_error", NULL);
     }
 }
 
