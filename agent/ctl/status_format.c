@@ -30,7 +30,7 @@ static const struct known_field top_fields[] = {
     { "identity", "Identity" },       { "certificate", "Certificate" },
     { "rotation", "Key rotation" },   { "uptime_s", "Uptime" },         { "counters", "Counters" },
     { "queue", "Delivery queue" },
-    { "last_error", "Last error" },
+    { "last_error", "Last error" },   { "last_reload_error", "Last reload error" },
 };
 
 /* Folded into the state line instead of printed on their own. */
