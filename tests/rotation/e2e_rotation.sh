@@ -194,7 +194,8 @@ scenario_failures() {
     ag_wait_state connected
     before_objs=$(token_objects)
     before_fp=$(fingerprint)
-    for mode in reject garbage garbage-json other-key other-ca expired broker-refuses delay silent; do
+    for mode in reject garbage garbage-json other-key other-ca other-subject expired \
+                broker-refuses delay silent; do
         stop_responder
         case "$mode" in
         silent) ;;   # nobody answers: timeouts, re-publication, give up
@@ -207,18 +208,20 @@ scenario_failures() {
         rotate_and_wait failed 30
         [ "$mode" != delay ] || sleep 1.5   # let the late answer arrive
         ag_note "$mode: $(rotation_field last_error)"
+        [ "$mode" != other-subject ] || rotation_field last_error | grep -q 'other-device' ||
+            ag_fail "other-subject: refused for another reason: $(rotation_field last_error)"
         ag_state_is connected || ag_fail "$mode: not connected after the failed rotation"
         [ "$(fingerprint)" = "$before_fp" ] || ag_fail "$mode: the certificate changed"
         [ "$(token_objects)" = "$before_objs" ] || ag_fail "$mode: token changed: $(token_objects)"
         [ ! -e "$AG_DIR/state/rotation.json" ] || ag_fail "$mode: journal left after roll-back"
     done
-    [ "$(rotation_field failures)" -eq 9 ] || ag_fail "failures counter: $(rotation_field failures)"
+    [ "$(rotation_field failures)" -eq 10 ] || ag_fail "failures counter: $(rotation_field failures)"
     # One rotation at a time.
     reply=$(ag_control '{"cmd":"rotate"}')
     grep -q '"ok": *true' <<<"$reply" || ag_fail "rotate refused: $reply"
     reply=$(ag_control '{"cmd":"rotate"}')
     grep -q 'already in progress' <<<"$reply" || ag_fail "second rotate: $reply"
-    ag_wait_status 30 "another silent rotation fails" "s['rotation']['failures'] == 10"
+    ag_wait_status 30 "another silent rotation fails" "s['rotation']['failures'] == 11"
     [ "$(token_objects)" = "$before_objs" ] || ag_fail "token changed: $(token_objects)"
 }
 

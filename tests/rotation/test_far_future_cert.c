@@ -93,8 +93,9 @@ static void check_accepts(struct fixture *f, const char *not_after)
     char err[512] = "";
     enum agent_cert_check rc;
 
-    rc = agent_cert_check(pem, strlen(pem), f->dev_key, f->ca_file, NOW, NULL, NULL, err,
-                          sizeof(err));
+    rc = agent_cert_check(pem, strlen(pem), f->dev_key,
+                          &(struct agent_cert_identity){.subject = X509_get_subject_name(leaf)},
+                          f->ca_file, NOW, NULL, NULL, err, sizeof(err));
     if (rc != AGENT_CERT_OK)
         print_error("notAfter %s: %s\n", not_after, err);
     assert_int_equal(rc, AGENT_CERT_OK);
