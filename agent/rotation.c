@@ -360,6 +360,8 @@ int agent_rotation_start(struct agent *a, const char *trigger, char *err, size_t
     }
     agent_hex_encode(r->old_id, r->old_id_len, r->rec.old_key_id, sizeof(r->rec.old_key_id));
     agent_hex_encode(r->new_id, r->new_id_len, r->rec.new_key_id, sizeof(r->rec.new_key_id));
+    /* The new key is made on the identity's token: recovery acts only there. */
+    r->rec.slot_id = agent_identity_slot_id(a->identity);
     r->rec.started = r->rec.updated = (int64_t)time(NULL);
     snprintf(r->trigger, sizeof(r->trigger), "%s", trigger);
     snprintf(r->previous_sha256, sizeof(r->previous_sha256), "%s", a->cert.sha256);

@@ -227,7 +227,7 @@ scenario_failures() {
 
 # ---------------------------------------------------------------------------
 scenario_crash() {
-    local step old_fp rc
+    local step old_fp rc journal_slot
     need_test_hooks
     rotation_config
     start_responder --seconds 3600
@@ -242,6 +242,11 @@ scenario_crash() {
         kill -0 "$AG_AGENT_PID" 2>/dev/null && ag_fail "$step: trustlinkd did not crash"
         wait "$AG_AGENT_PID" 2>/dev/null || true
         AG_AGENT_PID=
+        # The journal names the slot of the token the new key is on.
+        journal_slot=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["slot_id"])' \
+            "$AG_DIR/state/rotation.json") || ag_fail "$step: no journal after the crash"
+        [ "$journal_slot" = "$(token_slot_id)" ] ||
+            ag_fail "$step: journal slot_id $journal_slot, token in slot $(token_slot_id)"
         ag_start_agent
         ag_wait_state connected
         case "$step" in
@@ -281,6 +286,20 @@ ag_start_agent_stopping() {   # like ag_start_agent, with the stop hook (SIGSTOP
 }
 
 agent_stopped() { ps -o stat= -p "$AG_AGENT_PID" 2>/dev/null | grep -q '^T'; }
+
+token_slot_id() {   # PKCS#11 slot id (decimal) of the token labelled $AG_TOKEN
+    ag_tool pkcs11-tool --module "$AG_MODULE" -L 2>/dev/null | python3 -c '
+import re, sys
+slot = None
+for line in sys.stdin:
+    m = re.match(r"Slot \d+ \((0x[0-9a-fA-F]+)\)", line)
+    if m:
+        slot = int(m.group(1), 16)
+    m = re.match(r"\s*token label\s*:\s*(.*?)\s*$", line)
+    if m and m.group(1) == sys.argv[1] and slot is not None:
+        print(slot)
+        break' "$AG_TOKEN"
+}
 
 need_test_hooks() {
     if [ "${TRUSTLINK_TEST_HOOKS:-}" != 1 ]; then
