@@ -48,17 +48,15 @@ const char *agent_cert_check_name(enum agent_cert_check result)
     return "unknown";
 }
 
-/* DER SubjectPublicKeyInfo equality: works for libp11 keys (public half
- * only is encoded) and plain public keys alike. */
+/* Public-key equality, for libp11 keys (public half only) and plain
+ * public keys alike. EVP_PKEY_eq, not a DER comparison: serialising makes
+ * OpenSSL load and keep its whole encoder table (~50 kB of heap for the
+ * daemon's life). */
 static int same_public_key(EVP_PKEY *a, EVP_PKEY *b)
 {
-    unsigned char *da = NULL, *db = NULL;
-    int la = i2d_PUBKEY(a, &da);
-    int lb = i2d_PUBKEY(b, &db);
-    int same = la > 0 && la == lb && memcmp(da, db, (size_t)la) == 0;
+    int same = EVP_PKEY_eq(a, b) == 1;
 
-    OPENSSL_free(da);
-    OPENSSL_free(db);
+    ERR_clear_error(); /* a mismatch of key types leaves an error queued */
     return same;
 }
 

@@ -246,6 +246,9 @@ struct agent_tls *agent_tls_new_for_key(const struct agent_broker_config *broker
     if (configure_verification(tls->ctx, broker, err, err_len) != 0 ||
         configure_identity(tls->ctx, cert, chain, key, key_name, err, err_len) != 0)
         goto cleanup;
+    /* An idle connection holds no record buffers (~33 kB): the agent is
+     * idle between heartbeats, and buffers are cheap to get again. */
+    SSL_CTX_set_mode(tls->ctx, SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_session_cache_mode(tls->ctx,
                                    SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     SSL_CTX_sess_set_new_cb(tls->ctx, new_session_cb);
