@@ -46,8 +46,6 @@ struct fixture {
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    FILE *fp;
-    int fd;
 
     assert_non_null(f);
     f->ca_key = new_key();
@@ -77,12 +75,7 @@ static int setup(void **state)
         .issuer_key = f->stranger_ca_key, .not_before = FROM, .not_after_at = UNTIL,
         .eku = "clientAuth"});
     strcpy(f->ca_file, "/tmp/tls-test-ca-XXXXXX");
-    fd = mkstemp(f->ca_file);
-    assert_true(fd >= 0);
-    fp = fdopen(fd, "w");
-    assert_non_null(fp);
-    assert_int_equal(PEM_write_X509(fp, f->ca), 1);
-    fclose(fp);
+    write_cert_file(f->ca, f->ca_file);
     f->broker.host = "127.0.0.1";
     f->broker.port = 8883;
     f->broker.ca_file = f->ca_file;

@@ -38,8 +38,6 @@ struct fixture {
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    FILE *fp;
-    int fd;
 
     f->ca_key = new_key();
     f->other_ca_key = new_key();
@@ -60,11 +58,7 @@ static int setup(void **state)
     f->identity.subject = f->asked;
     f->identity.current = f->current;
     strcpy(f->ca_file, "/tmp/rotation-ca-XXXXXX");
-    fd = mkstemp(f->ca_file);
-    assert_true(fd >= 0);
-    fp = fdopen(fd, "w");
-    PEM_write_X509(fp, f->ca);
-    fclose(fp);
+    write_cert_file(f->ca, f->ca_file);
     *state = f;
     return 0;
 }

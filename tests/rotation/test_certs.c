@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -118,4 +119,16 @@ char *pem_of(X509 *a, X509 *b)
     out[len] = '\0';
     BIO_free(bio);
     return out;
+}
+
+void write_cert_file(X509 *cert, char *path)
+{
+    int fd = mkstemp(path);
+    FILE *fp;
+
+    assert_true(fd >= 0);
+    fp = fdopen(fd, "w");
+    assert_non_null(fp);
+    assert_int_equal(PEM_write_X509(fp, cert), 1);
+    assert_int_equal(fclose(fp), 0);
 }

@@ -37,6 +37,9 @@ X509 *test_cert(const struct test_cert_spec *spec);
 /* Shorthand: subject CN=cn, no SAN, valid [NOW+nb, NOW+na]. */
 X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key, long nb,
                 long na, int is_ca, const char *eku, const char *ku);
+/* Writes cert as PEM to a new file named after path, a mkstemp template
+ * ("/tmp/name-XXXXXX") completed in place; the caller unlinks it. */
+void write_cert_file(X509 *cert, char *path);
 /* PEM of a then b (b may be NULL), NUL-terminated; free() it. */
 char *pem_of(X509 *a, X509 *b);
 

@@ -44,8 +44,6 @@ struct fixture {
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    FILE *fp;
-    int fd;
 
     assert_non_null(f);
     f->ca_key = new_key();
@@ -55,12 +53,7 @@ static int setup(void **state)
                                                .not_before = -10 * DAY, .not_after_at = Y9999,
                                                .is_ca = 1});
     strcpy(f->ca_file, "/tmp/far-future-ca-XXXXXX");
-    fd = mkstemp(f->ca_file);
-    assert_true(fd >= 0);
-    fp = fdopen(fd, "w");
-    assert_non_null(fp);
-    PEM_write_X509(fp, f->ca);
-    fclose(fp);
+    write_cert_file(f->ca, f->ca_file);
     *state = f;
     return 0;
 }
