@@ -7,6 +7,7 @@
 #include "cert_check.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,22 +42,21 @@ const char *agent_cert_check_name(enum agent_cert_check result)
     case AGENT_CERT_NOT_YET_VALID: return "not-yet-valid";
     case AGENT_CERT_EXPIRED: return "expired";
     case AGENT_CERT_USAGE: return "usage";
+    case AGENT_CERT_OTHER_DEVICE: return "other-device";
     case AGENT_CERT_INTERNAL: return "internal";
     }
     return "unknown";
 }
 
-/* DER SubjectPublicKeyInfo equality: works for libp11 keys (public half
- * only is encoded) and plain public keys alike. */
+/* Public-key equality, for libp11 keys (public half only) and plain
+ * public keys alike. EVP_PKEY_eq, not a DER comparison: serialising makes
+ * OpenSSL load and keep its whole encoder table (~50 kB of heap for the
+ * daemon's life). */
 static int same_public_key(EVP_PKEY *a, EVP_PKEY *b)
 {
-    unsigned char *da = NULL, *db = NULL;
-    int la = i2d_PUBKEY(a, &da);
-    int lb = i2d_PUBKEY(b, &db);
-    int same = la > 0 && la == lb && memcmp(da, db, (size_t)la) == 0;
+    int same = EVP_PKEY_eq(a, b) == 1;
 
-    OPENSSL_free(da);
-    OPENSSL_free(db);
+    ERR_clear_error(); /* a mismatch of key types leaves an error queued */
     return same;
 }
 
@@ -198,6 +198,149 @@ static enum agent_cert_check check_usage(X509 *leaf, const char *subj, char *err
     return AGENT_CERT_OK;
 }
 
+/* ---- identity rule ------------------------------------------------------ */
+
+/* Entry `index` of name as UTF-8 (OPENSSL_free it); length or -1. */
+static int entry_utf8(const X509_NAME *name, int index, unsigned char **out)
+{
+    const X509_NAME_ENTRY *e = X509_NAME_get_entry(name, index);
+
+    *out = NULL;
+    return e ? ASN1_STRING_to_UTF8(out, X509_NAME_ENTRY_get_data(e)) : -1;
+}
+
+/* True when a and b have the same commonName values in the same order,
+ * byte for byte (an embedded NUL or a case change is another name). */
+static bool same_common_names(const X509_NAME *a, const X509_NAME *b)
+{
+    int ia = -1, ib = -1;
+
+    for (;;) {
+        unsigned char *va = NULL, *vb = NULL;
+        int la, lb;
+        bool same;
+
+        ia = X509_NAME_get_index_by_NID(a, NID_commonName, ia);
+        ib = X509_NAME_get_index_by_NID(b, NID_commonName, ib);
+        if (ia < 0 || ib < 0)
+            return ia < 0 && ib < 0;
+        la = entry_utf8(a, ia, &va);
+        lb = entry_utf8(b, ib, &vb);
+        same = la >= 0 && la == lb && memcmp(va, vb, (size_t)la) == 0;
+        OPENSSL_free(va);
+        OPENSSL_free(vb);
+        if (!same)
+            return false;
+    }
+}
+
+static bool is_aws_subject(const X509_NAME *name)
+{
+    static const char aws[] = AGENT_CERT_AWS_SUBJECT_CN;
+    const X509_NAME_ENTRY *e;
+    unsigned char *v = NULL;
+    int len;
+    bool same;
+
+    if (X509_NAME_entry_count(name) != 1)
+        return false;
+    e = X509_NAME_get_entry(name, 0);
+    if (OBJ_obj2nid(X509_NAME_ENTRY_get_object(e)) != NID_commonName)
+        return false;
+    len = entry_utf8(name, 0, &v);
+    same = len == (int)strlen(aws) && memcmp(v, aws, strlen(aws)) == 0;
+    OPENSSL_free(v);
+    return same;
+}
+
+/* "DNS:device-002.example" for messages; bytes outside printable ASCII
+ * become '?' (the name comes from the network). */
+static void describe_general_name(GENERAL_NAME *gn, char *buf, size_t len)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data = NULL;
+    long n = 0;
+    size_t i;
+
+    buf[0] = '\0';
+    if (bio && GENERAL_NAME_print(bio, gn) > 0)
+        n = BIO_get_mem_data(bio, &data);
+    for (i = 0; data && i < (size_t)n && i + 1 < len; i++)
+        buf[i] = data[i] >= 0x20 && data[i] < 0x7f ? data[i] : '?';
+    if (len > 0)
+        buf[i < len ? i : len - 1] = '\0';
+    BIO_free(bio);
+}
+
+/* Every subjectAltName entry of leaf is one of current's. */
+static enum agent_cert_check check_alt_names(X509 *leaf, X509 *current, const char *subj,
+                                             char *err, size_t err_len)
+{
+    GENERAL_NAMES *names, *known = NULL;
+    enum agent_cert_check rc = AGENT_CERT_OK;
+    int crit = 0;
+
+    names = X509_get_ext_d2i(leaf, NID_subject_alt_name, &crit, NULL);
+    if (!names) {
+        if (crit == -1)
+            return AGENT_CERT_OK; /* no subjectAltName: nothing more to name */
+        set_err(err, err_len, "certificate %s: subjectAltName is malformed or repeated", subj);
+        return AGENT_CERT_PARSE;
+    }
+    if (current)
+        known = X509_get_ext_d2i(current, NID_subject_alt_name, NULL, NULL);
+    for (int i = 0; i < sk_GENERAL_NAME_num(names) && rc == AGENT_CERT_OK; i++) {
+        GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
+        bool found = false;
+
+        for (int j = 0; !found && j < sk_GENERAL_NAME_num(known); j++)
+            found = GENERAL_NAME_cmp(gn, sk_GENERAL_NAME_value(known, j)) == 0;
+        if (!found) {
+            char what[160];
+
+            describe_general_name(gn, what, sizeof(what));
+            set_err(err, err_len, "certificate %s: subjectAltName %s is not a name of this device "
+                    "(the current certificate does not have it): certificate for another device",
+                    subj, what);
+            rc = AGENT_CERT_OTHER_DEVICE;
+        }
+    }
+    GENERAL_NAMES_free(names);
+    GENERAL_NAMES_free(known);
+    ERR_clear_error();
+    return rc;
+}
+
+enum agent_cert_check agent_cert_check_identity(X509 *leaf,
+                                                const struct agent_cert_identity *identity,
+                                                char *err, size_t err_len)
+{
+    const X509_NAME *got;
+    char subj[256], asked[256];
+    bool name_ok;
+
+    if (!leaf || !identity || !identity->subject) {
+        set_err(err, err_len, "certificate check: no certificate or no expected subject");
+        return AGENT_CERT_INTERNAL;
+    }
+    got = X509_get_subject_name(leaf);
+    subject_of(leaf, subj, sizeof(subj));
+    if (X509_NAME_get_index_by_NID(identity->subject, NID_commonName, -1) >= 0)
+        name_ok = same_common_names(got, identity->subject);
+    else
+        name_ok = X509_NAME_cmp(got, identity->subject) == 0;
+    if (!name_ok && identity->aws_subject)
+        name_ok = is_aws_subject(got);
+    if (!name_ok) {
+        X509_NAME_oneline(identity->subject, asked, (int)sizeof(asked));
+        set_err(err, err_len, "certificate %s: its subject does not name this device (asked for "
+                "%s%s): certificate for another device", subj, asked,
+                identity->aws_subject ? " or /CN=" AGENT_CERT_AWS_SUBJECT_CN : "");
+        return AGENT_CERT_OTHER_DEVICE;
+    }
+    return check_alt_names(leaf, identity->current, subj, err, err_len);
+}
+
 enum agent_cert_check agent_cert_check_leaf(X509 *leaf, EVP_PKEY *expected, time_t now, char *err,
                                             size_t err_len)
 {
@@ -228,6 +371,7 @@ enum agent_cert_check agent_cert_check_leaf(X509 *leaf, EVP_PKEY *expected, time
 }
 
 enum agent_cert_check agent_cert_check(const char *pem, size_t len, EVP_PKEY *expected,
+                                       const struct agent_cert_identity *identity,
                                        const char *ca_file, time_t now, X509 **leaf_out,
                                        STACK_OF(X509) **chain_out, char *err, size_t err_len)
 {
@@ -242,8 +386,8 @@ enum agent_cert_check agent_cert_check(const char *pem, size_t len, EVP_PKEY *ex
         *leaf_out = NULL;
     if (chain_out)
         *chain_out = NULL;
-    if (!expected) {
-        set_err(err, err_len, "certificate check: no expected key");
+    if (!expected || !identity) {
+        set_err(err, err_len, "certificate check: no expected key or identity");
         return AGENT_CERT_INTERNAL;
     }
     rc = parse_answer(pem, len, &certs, err, err_len);
@@ -251,6 +395,9 @@ enum agent_cert_check agent_cert_check(const char *pem, size_t len, EVP_PKEY *ex
         goto out;
     leaf = sk_X509_value(certs, 0);
     rc = agent_cert_check_leaf(leaf, expected, now, err, err_len);
+    if (rc != AGENT_CERT_OK)
+        goto out;
+    rc = agent_cert_check_identity(leaf, identity, err, err_len);
     if (rc != AGENT_CERT_OK)
         goto out;
 

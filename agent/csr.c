@@ -181,3 +181,17 @@ out:
         ERR_clear_error();
     return rc;
 }
+
+X509_NAME *agent_csr_subject_of(const char *csr_pem, char *err, size_t err_len)
+{
+    BIO *bio = csr_pem ? BIO_new_mem_buf(csr_pem, -1) : NULL;
+    X509_REQ *req = bio ? PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL) : NULL;
+    X509_NAME *name = req ? X509_NAME_dup(X509_REQ_get_subject_name(req)) : NULL;
+
+    if (!name)
+        set_err(err, err_len, "CSR: cannot read its subject back");
+    X509_REQ_free(req);
+    BIO_free(bio);
+    ERR_clear_error();
+    return name;
+}

@@ -94,6 +94,14 @@ enum agent_failure_class agent_failure_classify(const struct agent_failure_input
                  mosquitto_connack_string(in->connack_rc));
         return AGENT_FAILURE_BROKER_REFUSED;
     }
+    if (tls && tls->failed && tls->sent_alert > 0) {
+        /* Our own alert (a fatal one is never close_notify, 0): we ended it. */
+        snprintf(msg, msg_len,
+                 "TLS handshake with %s failed: this agent ended it (alert \"%s\"): %s", broker,
+                 SSL_alert_desc_string_long(tls->sent_alert),
+                 tls->ssl_error[0] ? tls->ssl_error : "no detail from OpenSSL");
+        return AGENT_FAILURE_BROKER_REFUSED;
+    }
     if (tls_broken || (tls && tls->failed)) {
         snprintf(msg, msg_len, "TLS handshake with %s failed: %s", broker,
                  tls && tls->ssl_error[0] ? tls->ssl_error

@@ -610,6 +610,11 @@ const char *agent_identity_token_label(const struct agent_identity *id)
     return id->token_label;
 }
 
+unsigned long agent_identity_slot_id(const struct agent_identity *id)
+{
+    return (unsigned long)id->slot_id;
+}
+
 const char *agent_identity_key_name(const struct agent_identity *id)
 {
     return id->key_name;

@@ -98,6 +98,9 @@ STACK_OF(X509) *agent_identity_chain(const struct agent_identity *id);
 const char *agent_identity_uri(const struct agent_identity *id);
 /* Token label / "label (id hex)" of the key, for messages. */
 const char *agent_identity_token_label(const struct agent_identity *id);
+/* The PKCS#11 slot id of the identity's token (the rotation journal
+ * records it; recovery acts on that token only). */
+unsigned long agent_identity_slot_id(const struct agent_identity *id);
 const char *agent_identity_key_name(const struct agent_identity *id);
 /* Whether the token's slot lists the mechanism (e.g. CKM_ECDSA). */
 bool agent_identity_has_mechanism(const struct agent_identity *id, unsigned long mechanism);

@@ -360,6 +360,8 @@ int agent_rotation_start(struct agent *a, const char *trigger, char *err, size_t
     }
     agent_hex_encode(r->old_id, r->old_id_len, r->rec.old_key_id, sizeof(r->rec.old_key_id));
     agent_hex_encode(r->new_id, r->new_id_len, r->rec.new_key_id, sizeof(r->rec.new_key_id));
+    /* The new key is made on the identity's token: recovery acts only there. */
+    r->rec.slot_id = agent_identity_slot_id(a->identity);
     r->rec.started = r->rec.updated = (int64_t)time(NULL);
     snprintf(r->trigger, sizeof(r->trigger), "%s", trigger);
     snprintf(r->previous_sha256, sizeof(r->previous_sha256), "%s", a->cert.sha256);
@@ -483,6 +485,8 @@ static void handle_answer(struct agent *a, uint64_t now)
     char err[768];
     enum rotation_answer kind;
     enum agent_cert_check check;
+    struct agent_cert_identity who;
+    X509_NAME *asked;
     X509 *leaf = NULL;
     STACK_OF(X509) *chain = NULL;
 
@@ -499,8 +503,16 @@ static void handle_answer(struct agent *a, uint64_t now)
         fail_rotation(a, err);
         return;
     }
-    check = agent_cert_check(pem, strlen(pem), r->new_key, a->config.rotation.issuing_ca_file,
-                             time(NULL), &leaf, &chain, err, sizeof(err));
+    /* The identity rule (cert_check.h): the names our own CSR asked for. */
+    asked = agent_csr_subject_of(r->csr_pem, err, sizeof(err));
+    who.subject = asked;
+    who.current = agent_identity_certificate(a->identity);
+    who.aws_subject = a->config.rotation.profile == AGENT_ROTATION_AWS;
+    check = asked ? agent_cert_check(pem, strlen(pem), r->new_key, &who,
+                                     a->config.rotation.issuing_ca_file, time(NULL), &leaf,
+                                     &chain, err, sizeof(err))
+                  : AGENT_CERT_INTERNAL;
+    X509_NAME_free(asked);
     free(pem);
     if (check != AGENT_CERT_OK) {
         char msg[900];

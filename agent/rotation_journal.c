@@ -392,11 +392,12 @@ enum rotation_load rotation_journal_load(const char *dir, struct rotation_record
     }
     if (get_int(o, "version", 0, INT32_MAX, &n, path, err, err_len) != 0)
         goto out;
-    if (n != ROTATION_JOURNAL_VERSION) {
-        set_err(err, err_len, "%s: version %" PRId64 " is not supported (expected %d)", path, n,
-                ROTATION_JOURNAL_VERSION);
+    if (n != 1 && n != ROTATION_JOURNAL_VERSION) {
+        set_err(err, err_len, "%s: version %" PRId64 " is not supported (expected 1 or %d)", path,
+                n, ROTATION_JOURNAL_VERSION);
         goto out;
     }
+    out->slot_id_recorded = n >= 2;
     if (get_string(o, "step", step, sizeof(step), path, err, err_len) != 0)
         goto out;
     if (rotation_step_parse(step, &out->step) != 0) {
@@ -438,7 +439,8 @@ out:
 
 /* ---- start-up decision ------------------------------------------------- */
 
-enum rotation_action rotation_recovery_action(const struct rotation_record *r, const char **why)
+enum rotation_action rotation_recovery_action(const struct rotation_record *r,
+                                              unsigned long token_slot, const char **why)
 {
     const char *dummy;
 
@@ -446,6 +448,11 @@ enum rotation_action rotation_recovery_action(const struct rotation_record *r, c
         why = &dummy;
     if (rotation_record_validate(r, NULL, 0) != 0) {
         *why = "the record is inconsistent: leave the token alone and report";
+        return ROTATION_ACTION_REFUSE;
+    }
+    if (r->step != ROTATION_IDLE && r->slot_id_recorded && r->slot_id != token_slot) {
+        *why = "the rotation ran on the token of another PKCS#11 slot: leave this token alone "
+               "and report";
         return ROTATION_ACTION_REFUSE;
     }
     switch (r->step) {

@@ -20,7 +20,10 @@
 #include <stdint.h>
 
 #define ROTATION_JOURNAL_FILE "rotation.json"
-#define ROTATION_JOURNAL_VERSION 1
+/* 2: slot_id is the PKCS#11 slot of the token the new key was made on.
+ * Version 1 files (slot_id always 0) are still read; their slot_id is not
+ * checked. */
+#define ROTATION_JOURNAL_VERSION 2
 #define ROTATION_ID_HEX_MAX 128     /* CKA_ID up to 64 bytes, hex */
 #define ROTATION_LABEL_MAX 64
 #define ROTATION_REQUEST_ID_MAX 64
@@ -41,7 +44,8 @@ enum rotation_step {
 
 struct rotation_record {
     enum rotation_step step;
-    unsigned long slot_id;                      /* PKCS#11 slot of the token */
+    unsigned long slot_id;                      /* PKCS#11 slot of the token of the new key */
+    bool slot_id_recorded;                      /* set by load: slot_id is meaningful (v2) */
     char new_key_id[ROTATION_ID_HEX_MAX + 1];   /* hex CKA_ID of the new pair */
     char old_key_id[ROTATION_ID_HEX_MAX + 1];   /* hex CKA_ID of the current pair */
     char temp_label[ROTATION_LABEL_MAX + 1];    /* label of the new objects until commit */
@@ -90,12 +94,14 @@ int rotation_state_write(const char *dir, const char *name, const char *data, si
 /* Removes the journal (after returning to idle) and fsyncs the dir. */
 int rotation_journal_clear(const char *dir, char *err, size_t err_len);
 
-/* Pure: what to do on start-up for a loaded record. Before the new
- * identity was proven by the broker (up to cert-stored) roll back; from
- * probe-ok on, complete; committed completes (retire is idempotent);
- * rolled-back rolls back again (destroy is idempotent). why (optional)
- * gets a one-line reason. */
-enum rotation_action rotation_recovery_action(const struct rotation_record *r, const char **why);
+/* Pure: what to do on start-up for a loaded record, on the token in PKCS#11
+ * slot token_slot. Before the new identity was proven by the broker (up to
+ * cert-stored) roll back; from probe-ok on, complete; committed completes
+ * (retire is idempotent); rolled-back rolls back again (destroy is
+ * idempotent). A record made on the token of another slot is refused (the
+ * token is left alone). why (optional) gets a one-line reason. */
+enum rotation_action rotation_recovery_action(const struct rotation_record *r,
+                                              unsigned long token_slot, const char **why);
 
 /* ---- renewal timing (pure) -------------------------------------------- */
 

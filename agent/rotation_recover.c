@@ -172,7 +172,7 @@ enum agent_identity_status agent_rotation_recover(struct agent *a, struct agent_
         snprintf(r->last_error, sizeof(r->last_error), "%s", jerr);
         return AGENT_IDENTITY_OK;
     }
-    action = rotation_recovery_action(&rec, &why);
+    action = rotation_recovery_action(&rec, agent_identity_slot_id(id), &why);
     if (action == ROTATION_ACTION_NONE) {
         rotation_journal_clear(dir, jerr, sizeof(jerr));
         return AGENT_IDENTITY_OK;

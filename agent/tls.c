@@ -4,7 +4,8 @@
  *
  * Callbacks run inside SSL_connect/SSL_read/SSL_write called by
  * libmosquitto on the loop thread; they only record into struct
- * agent_tls, found through the SSL_CTX's ex_data.
+ * agent_tls, found through the SSL_CTX's ex_data on every call (never a
+ * pointer kept elsewhere: an SSL may outlive its agent_tls).
  * Must never: call tls_set/tls_opts_set on libmosquitto; block.
  */
 #include "tls.h"
@@ -46,6 +47,7 @@ static void reset_failure(struct agent_tls_failure *f)
     memset(f, 0, sizeof(*f));
     f->verify_error = X509_V_OK;
     f->alert = -1;
+    f->sent_alert = -1;
 }
 
 static int verify_cb(int ok, X509_STORE_CTX *store)
@@ -68,15 +70,21 @@ static int verify_cb(int ok, X509_STORE_CTX *store)
     return ok;
 }
 
+/* The state is looked up through the context on every call, never kept
+ * as the callback argument: an SSL copies its context's callback argument
+ * when it is made, and libmosquitto may keep an SSL after agent_tls_free. */
 static void msg_cb(int write_p, int version, int content_type, const void *buf, size_t len,
                    SSL *ssl, void *arg)
 {
-    struct agent_tls *tls = arg;
+    struct agent_tls *tls;
 
     (void)version;
-    (void)ssl;
-    if (write_p && content_type == SSL3_RT_HANDSHAKE && len > 0 &&
-        ((const unsigned char *)buf)[0] == SSL3_MT_CERTIFICATE_VERIFY)
+    (void)arg;
+    if (!write_p || content_type != SSL3_RT_HANDSHAKE || len == 0 ||
+        ((const unsigned char *)buf)[0] != SSL3_MT_CERTIFICATE_VERIFY)
+        return;
+    tls = tls_of(ssl);
+    if (tls)
         tls->counters->signatures++;
 }
 
@@ -115,8 +123,13 @@ static void info_cb(const SSL *ssl_const, int where, int ret)
         else
             tls->counters->full_handshakes++;
     }
-    if ((where & SSL_CB_READ_ALERT) && (ret >> 8) == SSL3_AL_FATAL && tls->failure.alert < 0) {
-        tls->failure.alert = ret & 0xff;
+    /* SSL_CB_READ_ALERT and SSL_CB_WRITE_ALERT share the SSL_CB_ALERT bit:
+     * test the direction on its own, or our alert passes for the broker's. */
+    if ((where & SSL_CB_ALERT) && (ret >> 8) == SSL3_AL_FATAL) {
+        int *slot = (where & SSL_CB_READ) ? &tls->failure.alert : &tls->failure.sent_alert;
+
+        if (*slot < 0)
+            *slot = ret & 0xff;
         tls->failure.failed = true;
     }
     if ((where & SSL_CB_EXIT) && ret <= 0 && ERR_peek_error() != 0) {
@@ -233,12 +246,14 @@ struct agent_tls *agent_tls_new_for_key(const struct agent_broker_config *broker
     if (configure_verification(tls->ctx, broker, err, err_len) != 0 ||
         configure_identity(tls->ctx, cert, chain, key, key_name, err, err_len) != 0)
         goto cleanup;
+    /* An idle connection holds no record buffers (~33 kB): the agent is
+     * idle between heartbeats, and buffers are cheap to get again. */
+    SSL_CTX_set_mode(tls->ctx, SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_session_cache_mode(tls->ctx,
                                    SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     SSL_CTX_sess_set_new_cb(tls->ctx, new_session_cb);
     SSL_CTX_set_info_callback(tls->ctx, info_cb);
     SSL_CTX_set_msg_callback(tls->ctx, msg_cb);
-    SSL_CTX_set_msg_callback_arg(tls->ctx, tls);
     result = tls;
     tls = NULL;
 cleanup:
@@ -251,7 +266,8 @@ void agent_tls_free(struct agent_tls *tls)
     if (!tls)
         return;
     if (tls->ctx) {
-        /* libmosquitto may still hold a reference; it must find no state. */
+        /* libmosquitto may still hold a reference (and SSLs made from it):
+         * every callback must find no state. */
         SSL_CTX_set_ex_data(tls->ctx, ctx_ex_index, NULL);
         SSL_CTX_set_msg_callback(tls->ctx, NULL);
         SSL_CTX_free(tls->ctx);

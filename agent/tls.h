@@ -46,6 +46,7 @@ struct agent_tls_failure {
     int verify_error;             /* X509_V_OK if our verification did not fail */
     char verify_detail[256];      /* "certificate has expired (depth 0, /CN=...)" */
     int alert;                    /* fatal alert received from the peer, or -1 */
+    int sent_alert;               /* fatal alert we sent (we ended the handshake), or -1 */
     bool token_fault;             /* the signature failed on the token */
     char ssl_error[256];          /* first OpenSSL error text, if any */
 };

@@ -202,6 +202,7 @@ static struct agent_tls_failure tls_ok(void)
     memset(&f, 0, sizeof(f));
     f.verify_error = X509_V_OK;
     f.alert = -1;
+    f.sent_alert = -1;
     return f;
 }
 
@@ -296,6 +297,28 @@ static void test_eproto_before_connack_is_tls(void **state)
     assert_int_equal(agent_failure_classify(&in, msg, sizeof(msg)), AGENT_FAILURE_NETWORK);
 }
 
+/* A fatal alert we sent (e.g. no protocol version in common) is ours, not
+ * the broker's refusal. */
+static void test_our_own_alert_is_reported_as_ours(void **state)
+{
+    struct agent_tls_failure f = tls_ok();
+    struct agent_failure_input in;
+    char msg[512] = "";
+
+    (void)state;
+    memset(&in, 0, sizeof(in));
+    f.failed = true;
+    f.sent_alert = SSL_AD_PROTOCOL_VERSION;
+    snprintf(f.ssl_error, sizeof(f.ssl_error), "unsupported protocol");
+    in.mosq_rc = MOSQ_ERR_TLS;
+    in.tls = &f;
+    in.broker = "b:1";
+    assert_int_equal(agent_failure_classify(&in, msg, sizeof(msg)), AGENT_FAILURE_BROKER_REFUSED);
+    assert_non_null(strstr(msg, "this agent ended it (alert \"protocol version\"): unsupported "
+                                "protocol"));
+    assert_null(strstr(msg, "refused"));
+}
+
 static void test_refusal_classes_back_off_longer(void **state)
 {
     (void)state;
@@ -313,6 +336,7 @@ int main(void)
         cmocka_unit_test(test_parse_error_is_redacted_and_explained),
         cmocka_unit_test(test_classify_table),
         cmocka_unit_test(test_eproto_before_connack_is_tls),
+        cmocka_unit_test(test_our_own_alert_is_reported_as_ours),
         cmocka_unit_test(test_refusal_classes_back_off_longer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,7 +9,8 @@
  *   bit 0: profile (0 trustlink, 1 AWS)
  *   bit 1: the topic (0 rejected, 1 accepted)
  *   bit 2: the payload is the PEM answer itself, straight to agent_cert_check
- * The outstanding request id is "req-1". Checks: every answer class comes
+ * The outstanding request id is "req-1"; the CSR asked for CN=device-001
+ * (the AWS profile also allows AWS IoT's fixed subject). Checks: every answer class comes
  * with what it promises (a certificate text, or a message), a rejected
  * topic never yields a certificate, the check result is a known value with
  * outputs only on success. Corpus: tests/fuzz/ca_answer/.
@@ -59,6 +60,8 @@ static const char new_key_pub_pem[] =
 struct ca_answer_fixture {
     char ca_path[64];
     EVP_PKEY *expected;
+    X509_NAME *subject;                   /* the seeds' subject: CN=device-001 */
+    struct agent_cert_identity identity;  /* no current certificate: no SAN allowed */
 };
 
 /* Built once per process (libFuzzer calls the target many times); the
@@ -69,6 +72,7 @@ static void remove_ca_file(void)
 {
     unlink(fixture.ca_path);
     EVP_PKEY_free(fixture.expected);
+    X509_NAME_free(fixture.subject);
 }
 
 static void fixture_init(void)
@@ -91,19 +95,27 @@ static void fixture_init(void)
     BIO_free(bio);
     if (fixture.expected == NULL)
         fail_msg("cannot read the fixed public key");
+    fixture.subject = X509_NAME_new();
+    if (fixture.subject == NULL ||
+        X509_NAME_add_entry_by_txt(fixture.subject, "CN", MBSTRING_UTF8,
+                                   (const unsigned char *)"device-001", -1, -1, 0) != 1)
+        fail_msg("cannot make the expected subject");
+    fixture.identity.subject = fixture.subject;
     atexit(remove_ca_file);
 }
 
-static void check_certificate(const char *pem, size_t len)
+static void check_certificate(const char *pem, size_t len, bool aws)
 {
+    struct agent_cert_identity identity = fixture.identity;
     X509 *leaf = NULL;
     STACK_OF(X509) *chain = NULL;
     char err[512];
     enum agent_cert_check rc;
 
     err[0] = '\0';
-    rc = agent_cert_check(pem, len, fixture.expected, fixture.ca_path, FUZZ_NOW, &leaf, &chain, err,
-                          sizeof(err));
+    identity.aws_subject = aws;
+    rc = agent_cert_check(pem, len, fixture.expected, &identity, fixture.ca_path, FUZZ_NOW,
+                          &leaf, &chain, err, sizeof(err));
     if (rc < AGENT_CERT_OK || rc > AGENT_CERT_INTERNAL)
         fail_msg("agent_cert_check returned %d", (int)rc);
     if (agent_cert_check_name(rc) == NULL || agent_cert_check_name(rc)[0] == '\0')
@@ -137,7 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     profile = (data[0] & 1) ? AGENT_ROTATION_AWS : AGENT_ROTATION_TRUSTLINK;
     accepted = (data[0] & 2) != 0;
     if (data[0] & 4) {
-        check_certificate((const char *)data + 1, size - 1);
+        check_certificate((const char *)data + 1, size - 1, profile == AGENT_ROTATION_AWS);
         return 0;
     }
     err[0] = '\0';
@@ -149,7 +161,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fail_msg("a certificate from the rejected topic");
         if (pem == NULL)
             fail_msg("a certificate answer without the certificate");
-        check_certificate(pem, strlen(pem));
+        check_certificate(pem, strlen(pem), profile == AGENT_ROTATION_AWS);
         break;
     case ROTATION_ANSWER_REJECTED:
     case ROTATION_ANSWER_MALFORMED:

@@ -32,9 +32,10 @@
 #include <openssl/x509v3.h>
 
 enum mode { M_NORMAL, M_REJECT, M_DELAY, M_GARBAGE, M_GARBAGE_JSON, M_OTHER_KEY, M_OTHER_CA,
-            M_EXPIRED };
+            M_EXPIRED, M_OTHER_SUBJECT };
 static const char *const mode_names[] = {"normal", "reject", "delay", "garbage", "garbage-json",
-                                         "other-key", "other-ca", "expired", NULL};
+                                         "other-key", "other-ca", "expired", "other-subject",
+                                         NULL};
 enum profile { P_TRUSTLINK, P_AWS };
 
 struct options {
@@ -140,7 +141,9 @@ static void usage(FILE *f)
 "                           certificate is not PEM), garbage-json (answer not\n"
 "                           JSON), other-key (certificate for a fresh key),\n"
 "                           other-ca (signed by a fresh CA with the same name),\n"
-"                           expired (validity ended an hour ago)\n"
+"                           expired (validity ended an hour ago),\n"
+"                           other-subject (the right key, but named\n"
+"                           CN=another-device)\n"
 "        --delay-ms N       answer N ms late (any mode; mode delay: default 2000)\n"
 "        --qos N            QoS of subscription and answers (default 1)\n"
 "        --count N          exit 0 after N answers\n"
@@ -465,6 +468,17 @@ static void handle_request(struct responder *r, const char *topic, const char *p
     case M_EXPIRED:
         cert = issue(X509_REQ_get_subject_name(req), pub, r->ca_cert, r->ca_key, -7200, 0, -3600);
         break;
+    case M_OTHER_SUBJECT: {
+        X509_NAME *other = X509_NAME_new();
+
+        if (other && X509_NAME_add_entry_by_txt(other, "CN", MBSTRING_UTF8,
+                                                (const unsigned char *)"another-device", -1, -1,
+                                                0) == 1)
+            cert = issue(other, pub, r->ca_cert, r->ca_key, -60, r->opt.validity_days,
+                         r->opt.validity);
+        X509_NAME_free(other);
+        break;
+    }
     default:
         cert = issue(X509_REQ_get_subject_name(req), pub, r->ca_cert, r->ca_key, -60,
                      r->opt.validity_days, r->opt.validity);

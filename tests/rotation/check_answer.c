@@ -51,8 +51,11 @@ int main(int argc, char **argv)
         n = fread(buf + len, 1, cap - len, f);
         len += n;
     } while (n > 0);
-    rc = agent_cert_check(buf, len, X509_REQ_get0_pubkey(req), argv[3], time(NULL), NULL, NULL,
-                          err, sizeof(err));
+    /* The identity rule as the trustlink profile applies it: the CSR's
+     * subject, no current certificate (so no subjectAltName allowed). */
+    rc = agent_cert_check(buf, len, X509_REQ_get0_pubkey(req),
+                          &(struct agent_cert_identity){.subject = X509_REQ_get_subject_name(req)},
+                          argv[3], time(NULL), NULL, NULL, err, sizeof(err));
     printf("%s: %s\n", agent_cert_check_name(rc), rc == AGENT_CERT_OK ? "certificate accepted" : err);
 out:
     fclose(f);

@@ -194,7 +194,8 @@ scenario_failures() {
     ag_wait_state connected
     before_objs=$(token_objects)
     before_fp=$(fingerprint)
-    for mode in reject garbage garbage-json other-key other-ca expired broker-refuses delay silent; do
+    for mode in reject garbage garbage-json other-key other-ca other-subject expired \
+                broker-refuses delay silent; do
         stop_responder
         case "$mode" in
         silent) ;;   # nobody answers: timeouts, re-publication, give up
@@ -207,24 +208,26 @@ scenario_failures() {
         rotate_and_wait failed 30
         [ "$mode" != delay ] || sleep 1.5   # let the late answer arrive
         ag_note "$mode: $(rotation_field last_error)"
+        [ "$mode" != other-subject ] || rotation_field last_error | grep -q 'other-device' ||
+            ag_fail "other-subject: refused for another reason: $(rotation_field last_error)"
         ag_state_is connected || ag_fail "$mode: not connected after the failed rotation"
         [ "$(fingerprint)" = "$before_fp" ] || ag_fail "$mode: the certificate changed"
         [ "$(token_objects)" = "$before_objs" ] || ag_fail "$mode: token changed: $(token_objects)"
         [ ! -e "$AG_DIR/state/rotation.json" ] || ag_fail "$mode: journal left after roll-back"
     done
-    [ "$(rotation_field failures)" -eq 9 ] || ag_fail "failures counter: $(rotation_field failures)"
+    [ "$(rotation_field failures)" -eq 10 ] || ag_fail "failures counter: $(rotation_field failures)"
     # One rotation at a time.
     reply=$(ag_control '{"cmd":"rotate"}')
     grep -q '"ok": *true' <<<"$reply" || ag_fail "rotate refused: $reply"
     reply=$(ag_control '{"cmd":"rotate"}')
     grep -q 'already in progress' <<<"$reply" || ag_fail "second rotate: $reply"
-    ag_wait_status 30 "another silent rotation fails" "s['rotation']['failures'] == 10"
+    ag_wait_status 30 "another silent rotation fails" "s['rotation']['failures'] == 11"
     [ "$(token_objects)" = "$before_objs" ] || ag_fail "token changed: $(token_objects)"
 }
 
 # ---------------------------------------------------------------------------
 scenario_crash() {
-    local step old_fp rc
+    local step old_fp rc journal_slot
     need_test_hooks
     rotation_config
     start_responder --seconds 3600
@@ -239,6 +242,11 @@ scenario_crash() {
         kill -0 "$AG_AGENT_PID" 2>/dev/null && ag_fail "$step: trustlinkd did not crash"
         wait "$AG_AGENT_PID" 2>/dev/null || true
         AG_AGENT_PID=
+        # The journal names the slot of the token the new key is on.
+        journal_slot=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["slot_id"])' \
+            "$AG_DIR/state/rotation.json") || ag_fail "$step: no journal after the crash"
+        [ "$journal_slot" = "$(token_slot_id)" ] ||
+            ag_fail "$step: journal slot_id $journal_slot, token in slot $(token_slot_id)"
         ag_start_agent
         ag_wait_state connected
         case "$step" in
@@ -278,6 +286,20 @@ ag_start_agent_stopping() {   # like ag_start_agent, with the stop hook (SIGSTOP
 }
 
 agent_stopped() { ps -o stat= -p "$AG_AGENT_PID" 2>/dev/null | grep -q '^T'; }
+
+token_slot_id() {   # PKCS#11 slot id (decimal) of the token labelled $AG_TOKEN
+    ag_tool pkcs11-tool --module "$AG_MODULE" -L 2>/dev/null | python3 -c '
+import re, sys
+slot = None
+for line in sys.stdin:
+    m = re.match(r"Slot \d+ \((0x[0-9a-fA-F]+)\)", line)
+    if m:
+        slot = int(m.group(1), 16)
+    m = re.match(r"\s*token label\s*:\s*(.*?)\s*$", line)
+    if m and m.group(1) == sys.argv[1] and slot is not None:
+        print(slot)
+        break' "$AG_TOKEN"
+}
 
 need_test_hooks() {
     if [ "${TRUSTLINK_TEST_HOOKS:-}" != 1 ]; then

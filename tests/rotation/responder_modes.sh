@@ -113,7 +113,8 @@ line=$(exchange delay "$T" "$T/+" "$(request r-delay)")
 check_cert "$line" certificate ok
 stop_responder
 
-for m in garbage:unparsable other-key:key-mismatch other-ca:untrusted expired:expired; do
+for m in garbage:unparsable other-key:key-mismatch other-ca:untrusted expired:expired \
+         other-subject:other-device; do
     start_responder --mode "${m%%:*}"
     line=$(exchange "${m%%:*}" "$T" "$T/+" "$(request "r-${m%%:*}")")
     [ "${line%% *}" = "$T/accepted" ] || rt_fail "${m%%:*}: answer on ${line%% *}"

@@ -44,23 +44,16 @@ struct fixture {
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    FILE *fp;
-    int fd;
 
     assert_non_null(f);
     f->ca_key = new_key();
     f->dev_key = new_key();
-    f->ca = make_cert(f->ca_key, "test CA", NULL, NULL, -10 * DAY, 3650L * DAY, 1, NULL, NULL);
     /* The CA outlives its leaves too, as real device PKIs do. */
-    assert_int_equal(ASN1_TIME_set_string_X509(X509_getm_notAfter(f->ca), Y9999), 1);
-    assert_true(X509_sign(f->ca, f->ca_key, EVP_sha256()) > 0);
+    f->ca = test_cert(&(struct test_cert_spec){.key = f->ca_key, .subject = "CN=test CA",
+                                               .not_before = -10 * DAY, .not_after_at = Y9999,
+                                               .is_ca = 1});
     strcpy(f->ca_file, "/tmp/far-future-ca-XXXXXX");
-    fd = mkstemp(f->ca_file);
-    assert_true(fd >= 0);
-    fp = fdopen(fd, "w");
-    assert_non_null(fp);
-    PEM_write_X509(fp, f->ca);
-    fclose(fp);
+    write_cert_file(f->ca, f->ca_file);
     *state = f;
     return 0;
 }
@@ -80,12 +73,10 @@ static int teardown(void **state)
 /* A device certificate valid from NOW - 1 day until `not_after`. */
 static X509 *leaf_until(struct fixture *f, const char *not_after)
 {
-    X509 *leaf = make_cert(f->dev_key, "device-far", f->ca, f->ca_key, -DAY, DAY, 0,
-                           "clientAuth", "critical,digitalSignature");
-
-    assert_int_equal(ASN1_TIME_set_string_X509(X509_getm_notAfter(leaf), not_after), 1);
-    assert_true(X509_sign(leaf, f->ca_key, EVP_sha256()) > 0);
-    return leaf;
+    return test_cert(&(struct test_cert_spec){
+        .key = f->dev_key, .subject = "CN=device-far", .issuer = f->ca, .issuer_key = f->ca_key,
+        .not_before = -DAY, .not_after_at = not_after, .eku = "clientAuth",
+        .ku = "critical,digitalSignature"});
 }
 
 static void check_accepts(struct fixture *f, const char *not_after)
@@ -95,8 +86,9 @@ static void check_accepts(struct fixture *f, const char *not_after)
     char err[512] = "";
     enum agent_cert_check rc;
 
-    rc = agent_cert_check(pem, strlen(pem), f->dev_key, f->ca_file, NOW, NULL, NULL, err,
-                          sizeof(err));
+    rc = agent_cert_check(pem, strlen(pem), f->dev_key,
+                          &(struct agent_cert_identity){.subject = X509_get_subject_name(leaf)},
+                          f->ca_file, NOW, NULL, NULL, err, sizeof(err));
     if (rc != AGENT_CERT_OK)
         print_error("notAfter %s: %s\n", not_after, err);
     assert_int_equal(rc, AGENT_CERT_OK);

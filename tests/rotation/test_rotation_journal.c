@@ -44,6 +44,7 @@ static void sample(struct rotation_record *r, enum rotation_step step)
     memset(r, 0, sizeof(*r));
     r->step = step;
     r->slot_id = 3;
+    r->slot_id_recorded = true;   /* as every version-2 record loads */
     strcpy(r->new_key_id, "a1b2");
     strcpy(r->old_key_id, "01");
     strcpy(r->temp_label, "device.rotating");
@@ -111,7 +112,7 @@ static void corrupt_files_are_reported(void **state)
         {"", "empty"},
         {"{\"version\":1,\"step\":\"key-gen", "not one JSON object"},
         {"[1,2]", "expected a JSON object"},
-        {"{\"version\":2}", "version 2"},
+        {"{\"version\":3}", "version 3"},
         {"{\"version\":1,\"step\":\"dancing\"}", "unknown step"},
         {"{\"version\":1,\"step\":\"idle\",\"bogus\":1}", "unknown key"},
         {"{\"version\":1,\"step\":\"idle\"}", "slot_id"},
@@ -180,7 +181,7 @@ static void recovery_table(void **state)
     for (size_t i = 0; i < ROTATION_STEP_COUNT; i++) {
         sample(&r, table[i].step);
         why = NULL;
-        if (rotation_recovery_action(&r, &why) != table[i].action)
+        if (rotation_recovery_action(&r, r.slot_id, &why) != table[i].action)
             fail_msg("step %s: expected %s", rotation_step_name(table[i].step),
                      rotation_action_name(table[i].action));
         assert_non_null(why);
@@ -188,9 +189,53 @@ static void recovery_table(void **state)
     /* Inconsistent records are refused, never acted on. */
     sample(&r, ROTATION_SWITCHED);
     strcpy(r.new_key_id, r.old_key_id);
-    assert_int_equal(rotation_recovery_action(&r, NULL), ROTATION_ACTION_REFUSE);
+    assert_int_equal(rotation_recovery_action(&r, r.slot_id, NULL), ROTATION_ACTION_REFUSE);
     r.step = (enum rotation_step)42;
-    assert_int_equal(rotation_recovery_action(&r, NULL), ROTATION_ACTION_REFUSE);
+    assert_int_equal(rotation_recovery_action(&r, r.slot_id, NULL), ROTATION_ACTION_REFUSE);
+}
+
+/* The slot of the token the new key was made on is recorded and checked:
+ * recovery never destroys or relabels objects on another slot's token. */
+static void recovery_only_on_the_recorded_slot(void **state)
+{
+    struct rotation_record r, back;
+    const char *why = NULL;
+    char err[256];
+    (void)state;
+
+    sample(&r, ROTATION_CERT_STORED);
+    r.slot_id = 0x5a3c11;
+    assert_int_equal(rotation_journal_write(dir, &r, err, sizeof(err)), 0);
+    assert_int_equal(rotation_journal_load(dir, &back, err, sizeof(err)), ROTATION_LOAD_OK);
+    assert_true(back.slot_id == 0x5a3c11);
+    assert_true(back.slot_id_recorded);
+    assert_int_equal(rotation_recovery_action(&back, 0x5a3c11, NULL), ROTATION_ACTION_ROLL_BACK);
+    assert_int_equal(rotation_recovery_action(&back, 0, &why), ROTATION_ACTION_REFUSE);
+    assert_non_null(strstr(why, "slot"));
+    back.step = ROTATION_SWITCHED;
+    assert_int_equal(rotation_recovery_action(&back, 0x5a3c11, NULL), ROTATION_ACTION_COMPLETE);
+    assert_int_equal(rotation_recovery_action(&back, 1, NULL), ROTATION_ACTION_REFUSE);
+    /* Nothing in progress: nothing to refuse. */
+    back.step = ROTATION_IDLE;
+    assert_int_equal(rotation_recovery_action(&back, 1, NULL), ROTATION_ACTION_NONE);
+}
+
+/* A journal an older agent wrote (version 1, slot_id always 0) is still
+ * recovered: its slot_id says nothing. */
+static void version_1_journal_recovered_without_slot_check(void **state)
+{
+    struct rotation_record back;
+    char err[256];
+    (void)state;
+
+    write_raw("{\"version\":1,\"step\":\"cert-stored\",\"slot_id\":0,\"new_key_id\":\"a1b2\","
+              "\"old_key_id\":\"01\",\"temp_label\":\"device.rotating\",\"label\":\"device\","
+              "\"request_id\":\"req-42\",\"started\":1,\"updated\":2,\"attempt\":1,"
+              "\"error\":\"\"}\n");
+    assert_int_equal(rotation_journal_load(dir, &back, err, sizeof(err)), ROTATION_LOAD_OK);
+    assert_false(back.slot_id_recorded);
+    assert_int_equal(rotation_recovery_action(&back, 1804289383UL, NULL),
+                     ROTATION_ACTION_ROLL_BACK);
 }
 
 static void step_names_round_trip(void **state)
@@ -287,6 +332,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(round_trip_every_step, setup, teardown),
+        cmocka_unit_test_setup_teardown(recovery_only_on_the_recorded_slot, setup, teardown),
+        cmocka_unit_test_setup_teardown(version_1_journal_recovered_without_slot_check, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(write_refuses_inconsistent_record_and_keeps_old, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(corrupt_files_are_reported, setup, teardown),
