@@ -28,6 +28,7 @@
 #include "config.h"
 #include "log.h"
 #include "pin.h"
+#include "token.h"
 #include "uri.h"
 
 static const struct {
@@ -63,33 +64,17 @@ bool agent_identity_status_retryable(enum agent_identity_status status)
 
 bool agent_identity_is_token_fault(unsigned long e)
 {
-    unsigned long reason;
-
-    if (e == 0 || (int)ERR_GET_LIB(e) != ERR_get_CKR_code())
-        return false;
-    reason = (unsigned long)ERR_GET_REASON(e);
-    return reason == CKR_DEVICE_ERROR || reason == CKR_DEVICE_REMOVED ||
-           reason == CKR_SESSION_HANDLE_INVALID || reason == CKR_SESSION_CLOSED ||
-           reason == CKR_TOKEN_NOT_PRESENT;
+    return agent_token_openssl_error_is_fault(e);
 }
 
 bool agent_identity_error_queue_has_token_fault(void)
 {
-    return agent_identity_is_token_fault(ERR_peek_error()) ||
-           agent_identity_is_token_fault(ERR_peek_last_error());
+    return agent_token_error_queue_has_fault();
 }
 
 CK_RV agent_identity_drain_ckr(void)
 {
-    CK_RV rv = CKR_OK;
-    unsigned long e;
-    int ckr_lib = ERR_get_CKR_code();
-
-    while ((e = ERR_get_error()) != 0) {
-        if ((int)ERR_GET_LIB(e) == ckr_lib)
-            rv = (CK_RV)ERR_GET_REASON(e);
-    }
-    return rv;
+    return (CK_RV)agent_token_drain_ckr();
 }
 
 /* PKCS#11 fixed-width, space-padded text -> C string. */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "hex.h"
+#include "token.h"
 
 void agent_identity_describe(const unsigned char *id, size_t id_len, const char *label,
                              char *out, size_t out_len)
@@ -113,16 +114,9 @@ int identity_find_objects(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s, P11KitUri *
     return matched;
 }
 
-static bool is_fault_rv(CK_RV rv)
-{
-    return rv == CKR_DEVICE_ERROR || rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT ||
-           rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED ||
-           rv == CKR_DEVICE_MEMORY || rv == CKR_GENERAL_ERROR;
-}
-
 enum agent_identity_status identity_status_of_rv(CK_RV rv)
 {
-    return is_fault_rv(rv) ? AGENT_IDENTITY_TOKEN_FAULT : AGENT_IDENTITY_CONFIG;
+    return agent_token_status_of_rv(rv);
 }
 
 void identity_list_candidates(const struct identity_object *c, int n, char *out, size_t out_len)

@@ -37,6 +37,7 @@
 
 #include "hex.h"
 #include "identity_internal.h"
+#include "token.h"
 
 #define MAX_OBJECTS_PER_SEARCH 64
 
@@ -51,18 +52,9 @@ static const CK_OBJECT_CLASS managed_classes[] = {CKO_CERTIFICATE, CKO_PUBLIC_KE
 
 /* ---------------- status and messages ---------------- */
 
-/* Faults a reload may cure. CKR_DEVICE_MEMORY is not one: on our module it
- * means "no free chip slot", which retrying does not change. */
-static bool is_token_fault(CK_RV rv)
-{
-    return rv == CKR_DEVICE_ERROR || rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT ||
-           rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED ||
-           rv == CKR_SESSION_COUNT;
-}
-
 static enum agent_identity_status status_of(CK_RV rv)
 {
-    return is_token_fault(rv) ? AGENT_IDENTITY_TOKEN_FAULT : AGENT_IDENTITY_CONFIG;
+    return agent_token_status_of_rv(rv);
 }
 
 static void id_hex(const unsigned char *key_id, size_t id_len, char *out, size_t out_len)
