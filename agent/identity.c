@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Identity loading through libp11 (see identity.h).
+ * Identity loading through the token gateway (see identity.h, token.h).
  *
  * Flow: parse the key URI (p11-kit) -> open the token gateway (module,
  * exactly one token by the URI's token attributes) -> log in with the PIN

@@ -22,6 +22,8 @@ static void seal_init(void)
     seal_ready = RAND_bytes(seal_key, sizeof(seal_key)) == 1;
 }
 
+#define BOUNDED(field) (int)strnlen((field), sizeof(field)), (field)
+
 /* HMAC over the fields the gateway decides on, as text (no padding bytes). */
 static int compute_seal(const struct rotation_proof *p, unsigned char out[32])
 {
@@ -32,8 +34,10 @@ static int compute_seal(const struct rotation_proof *p, unsigned char out[32])
     pthread_once(&seal_once, seal_init);
     if (!seal_ready)
         return -1;
-    n = snprintf(text, sizeof(text), "%s\n%d\n%s\n%s\n%s\n%s", p->dir, (int)p->rec.step,
-                 p->rec.new_key_id, p->rec.old_key_id, p->rec.temp_label, p->rec.label);
+    /* Bounded: a proof handed to verify may be any bytes at all. */
+    n = snprintf(text, sizeof(text), "%.*s\n%d\n%.*s\n%.*s\n%.*s\n%.*s", BOUNDED(p->dir),
+                 (int)p->rec.step, BOUNDED(p->rec.new_key_id), BOUNDED(p->rec.old_key_id),
+                 BOUNDED(p->rec.temp_label), BOUNDED(p->rec.label));
     if (n < 0 || (size_t)n >= sizeof(text))
         return -1;
     if (!HMAC(EVP_sha256(), seal_key, sizeof(seal_key), (const unsigned char *)text, (size_t)n,

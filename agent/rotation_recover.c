@@ -95,7 +95,8 @@ enum agent_identity_status rotation_retire_old(const struct agent_config *cfg,
     unsigned count = 0;
 
     if (cfg->rotation.retire == AGENT_RETIRE_DESTROY)
-        return agent_token_destroy_id(agent_identity_token(id), proof, old_id, old_len, &count, err, err_len);
+        return agent_token_destroy_id(agent_identity_token(id), proof, old_id, old_len, &count,
+                                      err, err_len);
 
     snprintf(previous, sizeof(previous), "%s%s", rec->label, ROTATION_PREVIOUS_LABEL_SUFFIX);
     {
@@ -111,12 +112,14 @@ enum agent_identity_status rotation_retire_old(const struct agent_config *cfg,
 
             if (is_old || is_new)
                 continue;
-            st = agent_token_destroy_id(agent_identity_token(id), proof, found[i].id, found[i].id_len, &count, err, err_len);
+            st = agent_token_destroy_id(agent_identity_token(id), proof, found[i].id,
+                                        found[i].id_len, &count, err, err_len);
             if (st != AGENT_IDENTITY_OK)
                 return st;
         }
     }
-    return agent_token_relabel(agent_identity_token(id), proof, old_id, old_len, previous, &count, err, err_len);
+    return agent_token_relabel(agent_identity_token(id), proof, old_id, old_len, previous,
+                               &count, err, err_len);
 }
 
 enum agent_identity_status rotation_promote_new(struct agent_identity *id,
@@ -240,9 +243,11 @@ enum agent_identity_status agent_rotation_recover(struct agent *a, struct agent_
     agent_notice("rotation journal: interrupted at step %s (%s): %s", rotation_step_name(rec.step),
                  why, action == ROTATION_ACTION_COMPLETE ? "completing it" : "rolling it back");
     if (action == ROTATION_ACTION_ROLL_BACK) {
-        st = agent_token_destroy_id(agent_identity_token(id), &proof, new_id, new_len, &count, err, err_len);
+        st = agent_token_destroy_id(agent_identity_token(id), &proof, new_id, new_len, &count,
+                                    err, err_len);
     } else {
-        st = rotation_retire_old(&a->config, id, &proof, old_id, old_len, new_id, new_len, err, err_len);
+        st = rotation_retire_old(&a->config, id, &proof, old_id, old_len, new_id, new_len, err,
+                                 err_len);
         if (st == AGENT_IDENTITY_OK)
             st = rotation_promote_new(id, &proof, new_id, new_len, err, err_len);
     }

@@ -6,9 +6,21 @@
  * narrow enough to move behind a process boundary later (the model is
  * OpenSSH's ssh-pkcs11-helper): plain values in and out, no handles.
  *
- * Owns: the one CKR -> failure-class table (token_fault.c).
+ * Files: token.c (module, token, login, sessions, searches, the one
+ * attribute reader), token_key.c (keys for TLS, certificates),
+ * token_mutate.c (rotation's changes), token_fault.c (the one CKR ->
+ * failure-class table).
+ *
+ * Owns: the libp11 context and slots, a second handle on the same module
+ * instance (dlopen RTLD_NOLOAD, for what libp11 does not offer), every
+ * session (one per call, never kept: handles do not survive a reload).
  * Must never: log or print a PIN; decide "token fault?" anywhere but in
- * agent_token_status_of_rv.
+ * agent_token_status_of_rv; hand out a key other than the one it checked;
+ * change the token for a rotation without the journal step on disk.
+ *
+ * The EVP_PKEYs it hands out are libp11 keys: every use is a PKCS#11 call
+ * into this gateway's module instance, so they must be freed before
+ * agent_token_close. Not thread-safe: one thread (the agent loop) uses it.
  */
 #ifndef TRUSTLINK_AGENT_TOKEN_H
 #define TRUSTLINK_AGENT_TOKEN_H

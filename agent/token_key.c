@@ -96,6 +96,27 @@ int agent_token_key_id_of(const EVP_PKEY *key, unsigned char *out, size_t *len)
     return 0;
 }
 
+/* Opens a read-only session (*s, closed by the caller even on failure)
+ * and finds the objects of klass that uri names. */
+static enum agent_identity_status open_and_find_uri(struct agent_token *tok, P11KitUri *uri,
+                                                    CK_OBJECT_CLASS klass, CK_SESSION_HANDLE *s,
+                                                    CK_OBJECT_HANDLE *h,
+                                                    struct agent_token_object *found, size_t *n,
+                                                    char *err, size_t err_len)
+{
+    enum agent_identity_status status = token_session_open(tok, false, s, err, err_len);
+    CK_RV rv;
+
+    if (status != AGENT_IDENTITY_OK)
+        return status;
+    rv = token_find_uri(tok, *s, uri, klass, h, found, AGENT_TOKEN_MAX_CANDIDATES, n);
+    if (rv != CKR_OK)
+        return token_fail(tok, rv, err, err_len,
+                          klass == CKO_CERTIFICATE ? "cannot search for certificates"
+                                                   : "cannot search for keys");
+    return AGENT_IDENTITY_OK;
+}
+
 /* ---- private keys -------------------------------------------------------- */
 
 static enum agent_identity_status check_key_safety(struct agent_token *tok, CK_SESSION_HANDLE s,
@@ -241,7 +262,6 @@ enum agent_identity_status agent_token_private_key(struct agent_token *tok,
     enum agent_identity_status status;
     char name[200], list[600];
     size_t n = 0;
-    CK_RV rv;
 
     *out = NULL;
     if (klass && klass->ulValueLen == sizeof(CK_OBJECT_CLASS) &&
@@ -249,14 +269,9 @@ enum agent_identity_status agent_token_private_key(struct agent_token *tok,
         snprintf(err, err_len, "%s must name a private key (type=private)", shown);
         return AGENT_IDENTITY_CONFIG;
     }
-    status = token_session_open(tok, false, &s, err, err_len);
+    status = open_and_find_uri(tok, uri, CKO_PRIVATE_KEY, &s, h, found, &n, err, err_len);
     if (status != AGENT_IDENTITY_OK)
         goto cleanup;
-    rv = token_find_uri(tok, s, uri, CKO_PRIVATE_KEY, h, found, AGENT_TOKEN_MAX_CANDIDATES, &n);
-    if (rv != CKR_OK) {
-        status = token_fail(tok, rv, err, err_len, "cannot search for keys");
-        goto cleanup;
-    }
     if (n == 0) {
         status = no_key_matches(tok, s, shown, err, err_len);
         goto cleanup;
@@ -341,14 +356,9 @@ enum agent_identity_status agent_token_certificate(struct agent_token *tok,
                  shown, tok->label);
         return AGENT_IDENTITY_CONFIG;
     }
-    status = token_session_open(tok, false, &s, err, err_len);
+    status = open_and_find_uri(tok, uri, CKO_CERTIFICATE, &s, h, found, &n, err, err_len);
     if (status != AGENT_IDENTITY_OK)
         goto cleanup;
-    rv = token_find_uri(tok, s, uri, CKO_CERTIFICATE, h, found, AGENT_TOKEN_MAX_CANDIDATES, &n);
-    if (rv != CKR_OK) {
-        status = token_fail(tok, rv, err, err_len, "cannot search for certificates");
-        goto cleanup;
-    }
     if (n != 1) {
         char list[600];
 
