@@ -8,7 +8,7 @@
  * PKCS#11 call) and the certificate and chain.
  * Must never: print a PIN or pin-value; use the key in a forked child;
  * be freed while an SSL_CTX still holds the key (teardown order: mosquitto
- * client, SSL_CTX, identity; integration-facts.md 1); call PKCS11_login
+ * client, SSL_CTX, identity; integration-facts.md 1); log in
  * without checking the token is present (libp11 0.4.12 hangs otherwise).
  *
  * Recovery from token faults is a full reload: agent_identity_free and
