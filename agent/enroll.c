@@ -26,7 +26,7 @@
 #include "csr.h"
 #include "hex.h"
 #include "identity.h"
-#include "identity_token.h"
+#include "token.h"
 #include "rotation_chain.h"
 #include "uri.h"
 
@@ -211,7 +211,7 @@ static enum agent_enroll_result check_free(struct agent_identity *id, const char
     char why[600];
     int n;
 
-    n = agent_token_find_label(id, label, objs, 8, why, sizeof(why));
+    n = agent_token_find_label(agent_identity_token(id), label, objs, 8, why, sizeof(why));
     for (int pass = 0; pass < 2; pass++) {
         if (n < 0) {
             set_err(err, err_len, "searching the token: %s", why);
@@ -228,7 +228,7 @@ static enum agent_enroll_result check_free(struct agent_identity *id, const char
             }
         }
         if (pass == 0)
-            n = agent_token_find_id(id, key_id, key_id_len, objs, 8, why, sizeof(why));
+            n = agent_token_find_id(agent_identity_token(id), key_id, key_id_len, objs, 8, why, sizeof(why));
     }
     return AGENT_ENROLL_OK;
 }
@@ -317,7 +317,7 @@ enum agent_enroll_result agent_enroll_install(const char *config_path, const cha
         rc = AGENT_ENROLL_CONFIG;
         goto cleanup;
     }
-    if (agent_token_store_certificate(id, leaf, key_id, key_id_len, label, why, sizeof(why)) !=
+    if (agent_token_store_enrolled_certificate(agent_identity_token(id), leaf, key_id, key_id_len, label, why, sizeof(why)) !=
         AGENT_IDENTITY_OK) {
         set_err(err, err_len, "storing the certificate on token \"%s\": %s", agent_identity_token_label(id),
                 why);

@@ -11,7 +11,7 @@
  * passed (key match, validity, chain order, label and id free); replace a
  * certificate already on the token (rotation does that); print a PIN.
  * Reuses csr.c (the request), cert_check.c (the key match),
- * identity.c/identity_token.c (the token) and rotation_chain.c (the
+ * identity.c and the token gateway token.h (the token) and rotation_chain.c (the
  * chain in the state directory, found again by trustlinkd at start).
  */
 #ifndef TRUSTLINK_AGENT_ENROLL_H

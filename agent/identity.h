@@ -3,13 +3,12 @@
  * The device identity on a PKCS#11 token: module, token, private key and
  * certificate (plus chain), resolved from the config's pkcs11 URIs.
  *
- * Owns: the libp11 context and slots, a second handle on the same module
- * instance (for attribute queries libp11 does not offer: CKA_SENSITIVE,
- * CKA_EXTRACTABLE, mechanisms), the private key EVP_PKEY (a libp11 key:
- * every use is a PKCS#11 call) and the certificate and chain.
+ * Owns: the token gateway it opened (token.h: the only code that talks
+ * PKCS#11), the private key EVP_PKEY (a libp11 key: every use is a
+ * PKCS#11 call) and the certificate and chain.
  * Must never: print a PIN or pin-value; use the key in a forked child;
  * be freed while an SSL_CTX still holds the key (teardown order: mosquitto
- * client, SSL_CTX, identity; integration-facts.md 1); call PKCS11_login
+ * client, SSL_CTX, identity; integration-facts.md 1); log in
  * without checking the token is present (libp11 0.4.12 hangs otherwise).
  *
  * Recovery from token faults is a full reload: agent_identity_free and
@@ -18,8 +17,8 @@
  * Two phases, for key rotation: agent_identity_open reaches the token
  * (module, token, login) and agent_identity_resolve finds the key and
  * certificate; an opened identity whose key cannot be resolved still
- * serves the token operations of identity_token.h (e.g. to finish an
- * interrupted rotation). agent_identity_load is both phases.
+ * serves the token operations of token.h through agent_identity_token
+ * (e.g. to finish an interrupted rotation). agent_identity_load is both phases.
  */
 #ifndef TRUSTLINK_AGENT_IDENTITY_H
 #define TRUSTLINK_AGENT_IDENTITY_H
@@ -47,6 +46,7 @@ enum agent_identity_status {
 };
 
 struct agent_identity;
+struct agent_token;
 
 /* Loads everything (open + resolve). On failure returns the status, *out
  * is NULL and err says what happened and what to do. */
@@ -90,6 +90,14 @@ const char *agent_identity_status_name(enum agent_identity_status status);
 /* True for statuses worth retrying later without a config change. */
 bool agent_identity_status_retryable(enum agent_identity_status status);
 
+/* The identity's token gateway (token.h), for rotation's token steps. */
+struct agent_token *agent_identity_token(const struct agent_identity *id);
+/* CKA_ID of the resolved (or adopted) key, for the journal. *len: the
+ * capacity of out on entry, the id's length on return. OBJECT_NOT_FOUND
+ * when no key is resolved or its id is unknown; CONFIG when out is too
+ * small. */
+enum agent_identity_status agent_identity_key_id(const struct agent_identity *id,
+                                                 unsigned char *out, size_t *len);
 EVP_PKEY *agent_identity_key(const struct agent_identity *id);
 X509 *agent_identity_certificate(const struct agent_identity *id);
 /* Intermediates to send after the leaf; may be empty, never NULL. */
@@ -106,9 +114,8 @@ const char *agent_identity_key_name(const struct agent_identity *id);
 bool agent_identity_has_mechanism(const struct agent_identity *id, unsigned long mechanism);
 
 /* True when an OpenSSL error code is a PKCS#11 token fault that only a
- * reload can cure: lib == ERR_get_CKR_code() and reason one of
- * CKR_DEVICE_ERROR, CKR_DEVICE_REMOVED, CKR_SESSION_HANDLE_INVALID,
- * CKR_SESSION_CLOSED, CKR_TOKEN_NOT_PRESENT. */
+ * reload can cure: libp11's CKR library, classed TOKEN_FAULT by the
+ * gateway's one table (token.h agent_token_status_of_rv). */
 bool agent_identity_is_token_fault(unsigned long openssl_error);
 /* Scans (without consuming) the thread's OpenSSL error queue for one. */
 bool agent_identity_error_queue_has_token_fault(void);

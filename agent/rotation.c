@@ -4,7 +4,7 @@
  * rotation.h for the steps and the rules; recovery and the shared token
  * steps are in rotation_recover.c, renewal timing in rotation_renewal.c).
  *
- * Token work goes through agent/identity_token.h (objects found and
+ * Token work goes through agent/token.h (objects found and
  * changed by CKA_ID, so every recovery step is idempotent); the CSR
  * through agent/csr.h; the answer through agent/rotation_wire.h and
  * agent/cert_check.h; the journal through agent/rotation_journal.h.
@@ -45,7 +45,7 @@
 #include "cert_check.h"
 #include "csr.h"
 #include "hex.h"
-#include "identity_token.h"
+#include "token.h"
 #include "log.h"
 #include "mqtt.h"
 #include "rotation_chain.h"
@@ -105,7 +105,8 @@ static int journal_step(struct agent *a, enum rotation_step step, char *err, siz
 
     r->rec.step = step;
     r->rec.updated = (int64_t)time(NULL);
-    if (rotation_journal_write(a->config.rotation.state_dir, &r->rec, err, err_len) != 0) {
+    if (rotation_proof_record(a->config.rotation.state_dir, &r->rec, &r->proof, err, err_len) !=
+        0) {
         r->rec.step = before;
         r->rec.updated = updated;
         return -1;
@@ -164,8 +165,9 @@ static void fail_rotation(struct agent *a, const char *msg)
     if (journal_step(a, ROTATION_ROLLED_BACK, err, sizeof(err)) != 0)
         agent_warn("rotation journal: %s", err);
     free_inflight(r);
-    if (a->identity && agent_token_destroy_id(a->identity, r->new_id, r->new_id_len, &count, err,
-                                              sizeof(err)) == AGENT_IDENTITY_OK) {
+    if (a->identity &&
+        agent_token_destroy_id(agent_identity_token(a->identity), &r->proof, r->new_id,
+                               r->new_id_len, &count, err, sizeof(err)) == AGENT_IDENTITY_OK) {
         if (rotation_journal_clear(a->config.rotation.state_dir, err, sizeof(err)) != 0)
             agent_warn("rotation journal: %s", err);
         agent_info("rotation: removed %u new object(s) from the token", count);
@@ -211,11 +213,12 @@ static void commit_rotation(struct agent *a, uint64_t now)
         hold_commit(a, now, err);
         return;
     }
-    st = rotation_retire_old(&a->config, a->identity, &r->rec, r->old_id, r->old_id_len, r->new_id,
-                    r->new_id_len, err, sizeof(err));
+    st = rotation_retire_old(&a->config, a->identity, &r->proof, r->old_id, r->old_id_len,
+                             r->new_id, r->new_id_len, err, sizeof(err));
     if (st == AGENT_IDENTITY_OK) {
         crash_point("committed");
-        st = rotation_promote_new(a->identity, &r->rec, r->new_id, r->new_id_len, err, sizeof(err));
+        st = rotation_promote_new(a->identity, &r->proof, r->new_id, r->new_id_len, err,
+                                  sizeof(err));
     }
     r->phase = ROTATION_PHASE_IDLE;
     r->last_finished = time(NULL);
@@ -379,12 +382,13 @@ int agent_rotation_start(struct agent *a, const char *trigger, char *err, size_t
                  trigger, agent_identity_token_label(a->identity), r->rec.new_key_id,
                  r->rec.temp_label);
     r->phase = ROTATION_PHASE_SUBSCRIBING;  /* from here on, failures roll back */
-    st = agent_token_generate_p256(a->identity, r->new_id, r->new_id_len, r->rec.temp_label, err,
-                                   err_len);
+    st = agent_token_generate_p256(agent_identity_token(a->identity), &r->proof, r->new_id,
+                                   r->new_id_len, r->rec.temp_label, err, err_len);
     if (st != AGENT_IDENTITY_OK)
         goto failed;
     crash_point("key-generated");
-    st = agent_token_key_by_id(a->identity, r->new_id, r->new_id_len, &r->new_key, err, err_len);
+    st = agent_token_key_by_id(agent_identity_token(a->identity), r->new_id, r->new_id_len,
+                               &r->new_key, err, err_len);
     if (st != AGENT_IDENTITY_OK)
         goto failed;
     if (rc->subject) {
@@ -537,8 +541,9 @@ static void handle_answer(struct agent *a, uint64_t now)
         fail_rotation(a, err);
         return;
     }
-    if (agent_token_store_certificate(a->identity, leaf, r->new_id, r->new_id_len,
-                                      r->rec.temp_label, err, sizeof(err)) != AGENT_IDENTITY_OK) {
+    if (agent_token_store_certificate(agent_identity_token(a->identity), &r->proof, leaf,
+                                      r->new_id, r->new_id_len, r->rec.temp_label, err,
+                                      sizeof(err)) != AGENT_IDENTITY_OK) {
         fail_rotation(a, err);
         return;
     }

@@ -43,6 +43,7 @@
 
 #include "identity.h"
 #include "rotation_journal.h"
+#include "rotation_proof.h"
 
 struct agent;
 struct agent_config;
@@ -66,6 +67,7 @@ enum rotation_phase {
 struct agent_rotation {
     enum rotation_phase phase;
     struct rotation_record rec;  /* what the journal says while in progress */
+    struct rotation_proof proof; /* the last record durably written: token steps need it */
     char trigger[16];            /* "manual", "auto" */
     uint64_t deadline_ms;        /* answer, probe or drain deadline */
 

@@ -17,7 +17,6 @@
 
 #include "hex.h"
 #include "identity.h"
-#include "identity_token.h"
 #include "rotation_journal.h"
 
 #define CHAIN_PREFIX "chain-"

@@ -18,16 +18,18 @@ struct agent_config;
 #define ROTATION_PREVIOUS_LABEL_SUFFIX ".previous"
 
 /* Retires the old pair per rotation.retire (destroy, or relabel to
- * <label>.previous after destroying an older previous pair). Idempotent. */
+ * <label>.previous after destroying an older previous pair). Idempotent.
+ * proof: the journal record on disk (a step from probe-ok on), which the
+ * token gateway checks before each change. */
 enum agent_identity_status rotation_retire_old(const struct agent_config *cfg,
                                                struct agent_identity *id,
-                                               const struct rotation_record *rec,
+                                               const struct rotation_proof *proof,
                                                const unsigned char *old_id, size_t old_len,
                                                const unsigned char *new_id, size_t new_len,
                                                char *err, size_t err_len);
 /* Gives the new pair the configured label. Idempotent. */
 enum agent_identity_status rotation_promote_new(struct agent_identity *id,
-                                                const struct rotation_record *rec,
+                                                const struct rotation_proof *proof,
                                                 const unsigned char *new_id, size_t new_len,
                                                 char *err, size_t err_len);
 

@@ -17,7 +17,7 @@
 
 #include "agent.h"
 #include "hex.h"
-#include "identity_token.h"
+#include "token.h"
 #include "log.h"
 #include "rotation_chain.h"
 #include "uri.h"
@@ -85,21 +85,23 @@ int agent_rotation_check_config(const struct agent_config *cfg, char *label, siz
 
 enum agent_identity_status rotation_retire_old(const struct agent_config *cfg,
                                              struct agent_identity *id,
-                                             const struct rotation_record *rec,
+                                             const struct rotation_proof *proof,
                                              const unsigned char *old_id, size_t old_len,
                                              const unsigned char *new_id, size_t new_len,
                                              char *err, size_t err_len)
 {
+    const struct rotation_record *rec = &proof->rec;
     char previous[ROTATION_LABEL_MAX + 16];
     unsigned count = 0;
 
     if (cfg->rotation.retire == AGENT_RETIRE_DESTROY)
-        return agent_token_destroy_id(id, old_id, old_len, &count, err, err_len);
+        return agent_token_destroy_id(agent_identity_token(id), proof, old_id, old_len, &count,
+                                      err, err_len);
 
     snprintf(previous, sizeof(previous), "%s%s", rec->label, ROTATION_PREVIOUS_LABEL_SUFFIX);
     {
         struct agent_token_object found[12];
-        int n = agent_token_find_label(id, previous, found, 12, err, err_len);
+        int n = agent_token_find_label(agent_identity_token(id), previous, found, 12, err, err_len);
 
         if (n < 0)
             return AGENT_IDENTITY_TOKEN_FAULT;
@@ -110,22 +112,25 @@ enum agent_identity_status rotation_retire_old(const struct agent_config *cfg,
 
             if (is_old || is_new)
                 continue;
-            st = agent_token_destroy_id(id, found[i].id, found[i].id_len, &count, err, err_len);
+            st = agent_token_destroy_id(agent_identity_token(id), proof, found[i].id,
+                                        found[i].id_len, &count, err, err_len);
             if (st != AGENT_IDENTITY_OK)
                 return st;
         }
     }
-    return agent_token_relabel(id, old_id, old_len, previous, &count, err, err_len);
+    return agent_token_relabel(agent_identity_token(id), proof, old_id, old_len, previous,
+                               &count, err, err_len);
 }
 
 enum agent_identity_status rotation_promote_new(struct agent_identity *id,
-                                              const struct rotation_record *rec,
+                                              const struct rotation_proof *proof,
                                               const unsigned char *new_id, size_t new_len,
                                               char *err, size_t err_len)
 {
     unsigned count = 0;
 
-    return agent_token_relabel(id, new_id, new_len, rec->label, &count, err, err_len);
+    return agent_token_relabel(agent_identity_token(id), proof, new_id, new_len, proof->rec.label,
+                               &count, err, err_len);
 }
 
 /* ---- recovery ------------------------------------------------------------ */
@@ -134,7 +139,7 @@ static bool has_private_key(struct agent_identity *id, const unsigned char *key_
                             char *err, size_t err_len, bool *fault)
 {
     struct agent_token_object found[8];
-    int n = agent_token_find_id(id, key_id, len, found, 8, err, err_len);
+    int n = agent_token_find_id(agent_identity_token(id), key_id, len, found, 8, err, err_len);
 
     *fault = n < 0;
     for (int i = 0; i < n && i < 8; i++) {
@@ -149,6 +154,7 @@ enum agent_identity_status agent_rotation_recover(struct agent *a, struct agent_
 {
     struct agent_rotation *r = &a->rotation;
     const char *dir = a->config.rotation.state_dir;
+    struct rotation_proof proof;
     struct rotation_record rec;
     unsigned char old_id[64], new_id[64];
     size_t old_len = 0, new_len = 0;
@@ -160,7 +166,8 @@ enum agent_identity_status agent_rotation_recover(struct agent *a, struct agent_
     bool fault = false;
     unsigned count = 0;
 
-    load = rotation_journal_load(dir, &rec, jerr, sizeof(jerr));
+    load = rotation_proof_load(dir, &proof, jerr, sizeof(jerr));
+    rec = proof.rec;
     if (load == ROTATION_LOAD_ABSENT)
         return AGENT_IDENTITY_OK;
     if (load != ROTATION_LOAD_OK) {
@@ -220,17 +227,29 @@ enum agent_identity_status agent_rotation_recover(struct agent *a, struct agent_
         agent_err("rotation journal says step %s (roll back) but the old key (id %s) is gone; "
                   "keeping the new key %s, the only one left",
                   rotation_step_name(rec.step), rec.old_key_id, rec.new_key_id);
+        /* Completing retires and relabels: the gateway does that only once
+         * the journal says so on disk. */
+        rec.step = ROTATION_COMMITTED;
+        rec.updated = (int64_t)time(NULL);
+        if (rotation_proof_record(dir, &rec, &proof, jerr, sizeof(jerr)) != 0) {
+            snprintf(err, err_len, "rotation journal: cannot record the switch to the new key "
+                                   "(%s); retrying later",
+                     jerr);
+            return AGENT_IDENTITY_TOKEN_FAULT;
+        }
         action = ROTATION_ACTION_COMPLETE;
         why = "the old key is gone: the new one is the only identity left";
     }
     agent_notice("rotation journal: interrupted at step %s (%s): %s", rotation_step_name(rec.step),
                  why, action == ROTATION_ACTION_COMPLETE ? "completing it" : "rolling it back");
     if (action == ROTATION_ACTION_ROLL_BACK) {
-        st = agent_token_destroy_id(id, new_id, new_len, &count, err, err_len);
+        st = agent_token_destroy_id(agent_identity_token(id), &proof, new_id, new_len, &count,
+                                    err, err_len);
     } else {
-        st = rotation_retire_old(&a->config, id, &rec, old_id, old_len, new_id, new_len, err, err_len);
+        st = rotation_retire_old(&a->config, id, &proof, old_id, old_len, new_id, new_len, err,
+                                 err_len);
         if (st == AGENT_IDENTITY_OK)
-            st = rotation_promote_new(id, &rec, new_id, new_len, err, err_len);
+            st = rotation_promote_new(id, &proof, new_id, new_len, err, err_len);
     }
     if (st != AGENT_IDENTITY_OK) {
         agent_err("rotation recovery: %s; the journal stays for the next attempt", err);

@@ -5,7 +5,9 @@
 # `trustlinkctl check` prints "FAIL key: ... (<status>)" and exits 4.
 #   softhsm:        wrong PIN, URI matching nothing, ambiguous URI (the
 #                   candidates named), extractable key refused, key not
-#                   CKA_SENSITIVE refused (made by gen_insecure_key), module not
+#                   CKA_SENSITIVE refused (made by gen_insecure_key), a token
+#                   certificate with bytes after its DER refused, two private
+#                   keys sharing the identity key's CKA_ID refused, module not
 #                   loadable; token not found keeps the agent waiting
 #                   (a token may appear later) instead of exiting.
 #   emu-locked-pin: our module on atecc608-emu after 10 wrong PINs: locked.
@@ -16,9 +18,11 @@ ag_init
 AG_PORT=$(python3 "$AG_TOOLS" freeport)   # no broker: identity fails first
 ag_make_ca ca
 
-# expect_identity_error NAME STATUS REGEX: both front ends report it.
+# expect_identity_error NAME STATUS REGEX [CHECK]: both front ends report it
+# (trustlinkctl check on its line CHECK, default "key", which ends in the
+# status).
 expect_identity_error() {
-    local name=$1 status=$2 regex=$3 rc=0
+    local name=$1 status=$2 regex=$3 check=${4:-key} rc=0
     ag_write_config
     timeout 30 "$TRUSTLINKD" --config "$AG_DIR/agent.json" >"$AG_DIR/$name.agent" 2>&1 || rc=$?
     [ "$rc" -eq 78 ] || ag_fail "$name: trustlinkd exited $rc, want 78: $(cat "$AG_DIR/$name.agent")"
@@ -29,10 +33,13 @@ expect_identity_error() {
     rc=0
     "$TRUSTLINKCTL" check --config "$AG_DIR/agent.json" >"$AG_DIR/$name.check" 2>&1 || rc=$?
     [ "$rc" -eq 4 ] || ag_fail "$name: trustlinkctl check exited $rc, want 4: $(cat "$AG_DIR/$name.check")"
-    grep -Eq "^FAIL key: $regex.*\($status\)$" "$AG_DIR/$name.check" ||
-        ag_fail "$name: check did not print 'FAIL key: $regex ($status)': $(cat "$AG_DIR/$name.check")"
+    # The key line ends in the identity status; other lines do not carry one.
+    local tail="\\($status\\)\$"
+    [ "$check" = key ] || tail=
+    grep -Eq "^FAIL $check: $regex.*$tail" "$AG_DIR/$name.check" ||
+        ag_fail "$name: check did not print 'FAIL $check: $regex ($status)': $(cat "$AG_DIR/$name.check")"
     grep -q "^SKIP broker: " "$AG_DIR/$name.check" || ag_fail "$name: broker check not skipped"
-    ag_note "$name: exit 78 / check 4: $(grep '^FAIL key' "$AG_DIR/$name.check")"
+    ag_note "$name: exit 78 / check 4: $(grep "^FAIL $check" "$AG_DIR/$name.check")"
 }
 
 case "$kind" in
@@ -92,6 +99,22 @@ softhsm)
     AG_KEY_URI="pkcs11:token=$AG_TOKEN;object=readable;type=private" \
         expect_identity_error not-sensitive unsafe-key \
         'refusing key .*readable.* on token "agent": it is not CKA_SENSITIVE'
+    # A certificate object whose value has bytes after the DER certificate:
+    # refused, not parsed around (pkcs11-tool stores the file as it is).
+    { cat "$AG_DIR/device.der"; printf 'trailing'; } >"$AG_DIR/trailing.der"
+    ag_tool pkcs11-tool --module "$AG_MODULE" --token-label "$AG_TOKEN" --login --pin "$AG_PIN" \
+        --write-object "$AG_DIR/trailing.der" --type cert --label trailing --id 01 \
+        >"$AG_DIR/write-trailing.log" 2>&1 || ag_fail "writing the padded certificate failed: $(cat "$AG_DIR/write-trailing.log")"
+    AG_CERT_URI="pkcs11:token=$AG_TOKEN;object=trailing;type=cert" \
+        expect_identity_error trailing-bytes certificate \
+        'certificate .*object=trailing.* on token "agent" is not valid DER X\.509 \(bytes follow the certificate\)' certificate
+    # Two private keys with the identity key's CKA_ID: libp11 picks keys by
+    # id, so TLS could sign with the other one. Refused, both named.
+    ag_tool pkcs11-tool --module "$AG_MODULE" --token-label "$AG_TOKEN" --login --pin "$AG_PIN" \
+        --keypairgen --key-type EC:prime256v1 --label twin --id 01 \
+        >"$AG_DIR/keygen-twin.log" 2>&1 || ag_fail "twin keypairgen failed: $(cat "$AG_DIR/keygen-twin.log")"
+    expect_identity_error duplicate-id ambiguous-uri \
+        'refusing key object=device;id=01: 2 private keys on token "agent" carry its CKA_ID \((object=device;id=01, object=twin;id=01|object=twin;id=01, object=device;id=01)\), so TLS could sign with another key than the one checked'
     printf 'not a shared object\n' >"$AG_DIR/not-a-module.so"
     AG_CONFIG_MODULE="$AG_DIR/not-a-module.so" \
         expect_identity_error module module-not-loadable \

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Token operations for key rotation (agent/identity_token.h) end to end on a
+# Token operations for key rotation (agent/token.h) end to end on a
 # real token: generate, key by id (+ sign), store certificate, relabel,
 # destroy, adopt, repeated rotations through the chip's free slots, and a
 # fresh process resolving the rotated key from the unchanged URIs (the

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * End-to-end driver for the token operations of key rotation
- * (agent/identity_token.h) on a real token: SoftHSMv2 or our module on
+ * (agent/token.h) on a real token: SoftHSMv2 or our module on
  * atecc608-emu. Run by e2e_identity_token.sh; exit 0 = pass, else the
  * first failed check on stderr.
  *
@@ -13,13 +13,14 @@
  *        identity_token_driver verify HEX      a fresh load resolves key id HEX
  *        identity_token_driver unsafe HEX      key_by_id refuses key id HEX
  *
- * Includes identity_internal.h (tests only) to look at libp11's key list
+ * Includes token_internal.h (tests only) to look at libp11's key list
  * and prove that keys generated after the identity was loaded are listed.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libp11.h>
 #include <openssl/ec.h>
@@ -30,8 +31,10 @@
 
 #include "config.h"
 #include "identity.h"
-#include "identity_internal.h"
-#include "identity_token.h"
+#include "token_internal.h"
+#include "hex.h"
+#include "rotation_proof.h"
+#include "token.h"
 
 #define ID_LEN 8
 
@@ -116,13 +119,104 @@ static struct agent_identity *load_identity(void)
     return id;
 }
 
+/* Token changes need the journal step they belong to on disk
+ * (rotation_proof.h): a private journal directory for the driver. */
+static char journal_dir[64];
+
+static void remove_journal_dir(void)
+{
+    char path[128];
+
+    if (!journal_dir[0])
+        return;
+    snprintf(path, sizeof(path), "%s/%s", journal_dir, ROTATION_JOURNAL_FILE);
+    unlink(path);
+    rmdir(journal_dir);
+}
+
+/* Records step for a rotation from the identity's key to new_id and
+ * returns the gateway's proof of it. */
+static const struct rotation_proof *prove(struct agent_identity *id, enum rotation_step step,
+                                          const unsigned char *new_id, size_t new_len)
+{
+    static struct rotation_proof proof;
+    struct rotation_record rec;
+    unsigned char old_id[AGENT_TOKEN_ID_MAX];
+    size_t old_len = sizeof(old_id);
+    char err[512];
+
+    memset(&rec, 0, sizeof(rec));
+    if (agent_identity_key_id(id, old_id, &old_len) != AGENT_IDENTITY_OK)
+        fail("prove: the identity has no key id");
+    rec.step = step;
+    agent_hex_encode(old_id, old_len, rec.old_key_id, sizeof(rec.old_key_id));
+    agent_hex_encode(new_id, new_len, rec.new_key_id, sizeof(rec.new_key_id));
+    snprintf(rec.label, sizeof(rec.label), "device");
+    snprintf(rec.temp_label, sizeof(rec.temp_label), "device.next");
+    snprintf(rec.request_id, sizeof(rec.request_id), "driver");
+    if (rotation_proof_record(journal_dir, &rec, &proof, err, sizeof(err)) != 0)
+        fail("prove: %s", err);
+    return &proof;
+}
+
+/* The gateway refuses token changes whose journal step is not on disk. */
+static void check_step_proofs(struct agent_identity *id)
+{
+    struct agent_token *tok = agent_identity_token(id);
+    unsigned char new_id[ID_LEN], old_id[AGENT_TOKEN_ID_MAX];
+    size_t old_len = sizeof(old_id);
+    struct rotation_proof forged;
+    unsigned count = 0;
+    char err[768] = "";
+
+    if (RAND_bytes(new_id, ID_LEN) != 1)
+        fail("RAND_bytes");
+    expect_status(agent_identity_key_id(id, old_id, &old_len), AGENT_IDENTITY_OK, "key id", "");
+    expect_status(agent_token_generate_p256(tok, NULL, new_id, ID_LEN, "device.next", err,
+                                            sizeof(err)),
+                  AGENT_IDENTITY_CONFIG, "generate without a journal step", err);
+    expect_status(agent_token_generate_p256(tok, prove(id, ROTATION_CSR_PUBLISHED, new_id, ID_LEN),
+                                            new_id, ID_LEN, "device.next", err, sizeof(err)),
+                  AGENT_IDENTITY_CONFIG, "generate at step csr-published", err);
+    if (!strstr(err, "refusing to generate") || !strstr(err, "csr-published"))
+        fail("generate at the wrong step: message %s", err);
+    /* Roll-back steps never let the old key go. */
+    expect_status(agent_token_destroy_id(tok, prove(id, ROTATION_CERT_STORED, new_id, ID_LEN),
+                                         old_id, old_len, &count, err, sizeof(err)),
+                  AGENT_IDENTITY_CONFIG, "destroying the old key at step cert-stored", err);
+    expect_status(agent_token_relabel(tok, prove(id, ROTATION_ROLLED_BACK, new_id, ID_LEN),
+                                      old_id, old_len, "device.previous", &count, err,
+                                      sizeof(err)),
+                  AGENT_IDENTITY_CONFIG, "relabelling the old key at step rolled-back", err);
+    /* A committed journal never lets the new key go. */
+    expect_status(agent_token_destroy_id(tok, prove(id, ROTATION_COMMITTED, new_id, ID_LEN),
+                                         new_id, ID_LEN, &count, err, sizeof(err)),
+                  AGENT_IDENTITY_CONFIG, "destroying the new key at step committed", err);
+    /* A proof filled in by hand, or one the file no longer says. */
+    forged = *prove(id, ROTATION_KEY_GENERATED, new_id, ID_LEN);
+    forged.rec.step = ROTATION_COMMITTED;
+    expect_status(agent_token_destroy_id(tok, &forged, old_id, old_len, &count, err, sizeof(err)),
+                  AGENT_IDENTITY_CONFIG, "destroy with a forged proof", err);
+    if (!strstr(err, "not one this process issued"))
+        fail("forged proof: message %s", err);
+    forged = *prove(id, ROTATION_COMMITTED, new_id, ID_LEN);
+    prove(id, ROTATION_KEY_GENERATED, new_id, ID_LEN);
+    expect_status(agent_token_destroy_id(tok, &forged, old_id, old_len, &count, err, sizeof(err)),
+                  AGENT_IDENTITY_CONFIG, "destroy with a proof the journal no longer holds", err);
+    if (!strstr(err, "says step key-generated"))
+        fail("stale proof: message %s", err);
+    if (agent_token_find_id(tok, old_id, old_len, NULL, 0, err, sizeof(err)) != 3)
+        fail("a refused change touched the old key");
+    note("token changes without their journal step on disk are refused: %s", err);
+}
+
 /* How many private keys libp11 lists for the identity's token. */
 static unsigned libp11_private_keys(struct agent_identity *id)
 {
     PKCS11_KEY *keys = NULL;
     unsigned n = 0, priv = 0;
 
-    if (PKCS11_enumerate_keys(id->slot->token, &keys, &n) != 0)
+    if (PKCS11_enumerate_keys(agent_identity_token(id)->slot->token, &keys, &n) != 0)
         fail("PKCS11_enumerate_keys failed");
     for (unsigned i = 0; i < n; i++)
         priv += keys[i].isPrivate ? 1 : 0;
@@ -137,7 +231,7 @@ static const char *libp11_label(struct agent_identity *id, const unsigned char *
     unsigned n = 0;
     const char *label = "(not listed)";
 
-    if (PKCS11_enumerate_keys(id->slot->token, &keys, &n) != 0)
+    if (PKCS11_enumerate_keys(agent_identity_token(id)->slot->token, &keys, &n) != 0)
         fail("PKCS11_enumerate_keys failed");
     for (unsigned i = 0; i < n; i++)
         if (keys[i].isPrivate && keys[i].id_len == ID_LEN && memcmp(keys[i].id, key_id, ID_LEN) == 0)
@@ -205,7 +299,7 @@ static void expect_three_with_id(struct agent_identity *id, const char *label,
     struct agent_token_object o[8];
     unsigned seen = 0;
     char err[512] = "";
-    int n = agent_token_find_label(id, label, o, 8, err, sizeof(err));
+    int n = agent_token_find_label(agent_identity_token(id), label, o, 8, err, sizeof(err));
 
     if (n != 3)
         fail("find_label(%s) found %d objects, expected 3 (private, public, certificate) %s",
@@ -220,7 +314,7 @@ static void expect_three_with_id(struct agent_identity *id, const char *label,
     if (seen != 7)
         fail("find_label(%s): classes are not one private key, one public key, one certificate",
              label);
-    if (agent_token_find_label(id, label, NULL, 0, err, sizeof(err)) != 3)
+    if (agent_token_find_label(agent_identity_token(id), label, NULL, 0, err, sizeof(err)) != 3)
         fail("find_label(%s) counting with max 0 is not 3", label);
 }
 
@@ -234,23 +328,23 @@ static void check_argument_validation(struct agent_identity *id)
 
     memset(long_label, 'x', sizeof(long_label) - 1);
     long_label[sizeof(long_label) - 1] = '\0';
-    expect_status(agent_token_generate_p256(id, long_id, 0, "x", err, sizeof(err)),
+    expect_status(agent_token_generate_p256(agent_identity_token(id), NULL, long_id, 0, "x", err, sizeof(err)),
                   AGENT_IDENTITY_CONFIG, "generate with an empty id", err);
-    expect_status(agent_token_generate_p256(id, long_id, sizeof(long_id), "x", err, sizeof(err)),
+    expect_status(agent_token_generate_p256(agent_identity_token(id), NULL, long_id, sizeof(long_id), "x", err, sizeof(err)),
                   AGENT_IDENTITY_CONFIG, "generate with a 65-byte id", err);
-    expect_status(agent_token_generate_p256(id, long_id, 4, "", err, sizeof(err)),
+    expect_status(agent_token_generate_p256(agent_identity_token(id), NULL, long_id, 4, "", err, sizeof(err)),
                   AGENT_IDENTITY_CONFIG, "generate with an empty label", err);
-    expect_status(agent_token_generate_p256(id, long_id, 4, long_label, err, sizeof(err)),
+    expect_status(agent_token_generate_p256(agent_identity_token(id), NULL, long_id, 4, long_label, err, sizeof(err)),
                   AGENT_IDENTITY_CONFIG, "generate with a 65-byte label", err);
-    expect_status(agent_token_relabel(id, long_id, 4, NULL, &count, err, sizeof(err)),
+    expect_status(agent_token_relabel(agent_identity_token(id), NULL, long_id, 4, NULL, &count, err, sizeof(err)),
                   AGENT_IDENTITY_CONFIG, "relabel to no label", err);
     if (count != 0)
         fail("relabel with bad arguments left count %u", count);
-    expect_status(agent_token_key_by_id(id, long_id, 4, &k, err, sizeof(err)),
+    expect_status(agent_token_key_by_id(agent_identity_token(id), long_id, 4, &k, err, sizeof(err)),
                   AGENT_IDENTITY_OBJECT_NOT_FOUND, "key_by_id of an unused id", err);
     if (k)
         fail("key_by_id of an unused id returned a key");
-    if (agent_token_find_label(id, "", NULL, 0, err, sizeof(err)) != -1)
+    if (agent_token_find_label(agent_identity_token(id), "", NULL, 0, err, sizeof(err)) != -1)
         fail("find_label(\"\") was accepted");
 }
 
@@ -267,15 +361,21 @@ static void check_slot_exhaustion(struct agent_identity *id)
         if (RAND_bytes(extra[i], ID_LEN) != 1)
             fail("RAND_bytes");
     for (int i = 0; i < 2; i++)
-        expect_status(agent_token_generate_p256(id, extra[i], ID_LEN, "extra", err, sizeof(err)),
+        expect_status(agent_token_generate_p256(agent_identity_token(id),
+                                                prove(id, ROTATION_KEY_GENERATED, extra[i], ID_LEN),
+                                                extra[i], ID_LEN, "extra", err, sizeof(err)),
                       AGENT_IDENTITY_OK, "generating into a free slot", err);
-    st = agent_token_generate_p256(id, extra[2], ID_LEN, "extra", err, sizeof(err));
+    st = agent_token_generate_p256(agent_identity_token(id),
+                                   prove(id, ROTATION_KEY_GENERATED, extra[2], ID_LEN), extra[2],
+                                   ID_LEN, "extra", err, sizeof(err));
     expect_status(st, AGENT_IDENTITY_CONFIG, "generating with every slot taken", err);
     if (!strstr(err, "no free key slot") || !strstr(err, "trustlink"))
         fail("no-free-slot message does not say so or name the token: %s", err);
     note("all slots taken: %s", err);
     for (int i = 0; i < 2; i++) {
-        expect_status(agent_token_destroy_id(id, extra[i], ID_LEN, &count, err, sizeof(err)),
+        expect_status(agent_token_destroy_id(agent_identity_token(id),
+                                             prove(id, ROTATION_ROLLED_BACK, extra[i], ID_LEN),
+                                             extra[i], ID_LEN, &count, err, sizeof(err)),
                       AGENT_IDENTITY_OK, "destroying an extra key", err);
         if (count != 2)
             fail("an extra key had %u objects, expected 2 (private and public)", count);
@@ -302,62 +402,62 @@ static void rotate_once(struct agent_identity *id, unsigned round)
     note("round %u: %s -> %s", round, old_hex, new_hex);
 
     before = libp11_private_keys(id);
-    expect_status(agent_token_generate_p256(id, new_id, ID_LEN, "device.next", err, sizeof(err)),
+    expect_status(agent_token_generate_p256(agent_identity_token(id), prove(id, ROTATION_KEY_GENERATED, new_id, ID_LEN), new_id, ID_LEN, "device.next", err, sizeof(err)),
                   AGENT_IDENTITY_OK, "agent_token_generate_p256", err);
-    expect_status(agent_token_generate_p256(id, new_id, ID_LEN, "device.next", err, sizeof(err)),
+    expect_status(agent_token_generate_p256(agent_identity_token(id), prove(id, ROTATION_KEY_GENERATED, new_id, ID_LEN), new_id, ID_LEN, "device.next", err, sizeof(err)),
                   AGENT_IDENTITY_CONFIG, "generating a second key with the same id", err);
 
     /* libp11 0.4.12 lists the new key in a context loaded before it existed. */
     if (libp11_private_keys(id) != before + 1)
         fail("libp11 lists %u private keys after generation, expected %u",
              libp11_private_keys(id), before + 1);
-    expect_status(agent_token_key_by_id(id, new_id, ID_LEN, &key, err, sizeof(err)),
+    expect_status(agent_token_key_by_id(agent_identity_token(id), new_id, ID_LEN, &key, err, sizeof(err)),
                   AGENT_IDENTITY_OK, "agent_token_key_by_id(new)", err);
     pub = sign_and_verify(key);
     cert = make_certificate(pub, round);
     EVP_PKEY_free(pub);
-    expect_status(agent_token_store_certificate(id, cert, new_id, ID_LEN, "device.next", err,
+    expect_status(agent_token_store_certificate(agent_identity_token(id), prove(id, ROTATION_CERT_STORED, new_id, ID_LEN), cert, new_id, ID_LEN, "device.next", err,
                                                 sizeof(err)),
                   AGENT_IDENTITY_OK, "agent_token_store_certificate", err);
     expect_three_with_id(id, "device.next", new_id);
 
-    expect_status(agent_token_relabel(id, old_id, old_len, "device.previous", &count, err,
+    expect_status(agent_token_relabel(agent_identity_token(id), prove(id, ROTATION_COMMITTED, new_id, ID_LEN), old_id, old_len, "device.previous", &count, err,
                                       sizeof(err)),
                   AGENT_IDENTITY_OK, "relabel old -> device.previous", err);
     if (count != 3)
         fail("relabel old changed %u objects, expected 3", count);
-    expect_status(agent_token_relabel(id, new_id, ID_LEN, "device", &count, err, sizeof(err)),
+    expect_status(agent_token_relabel(agent_identity_token(id), prove(id, ROTATION_COMMITTED, new_id, ID_LEN), new_id, ID_LEN, "device", &count, err, sizeof(err)),
                   AGENT_IDENTITY_OK, "relabel new -> device", err);
     if (count != 3)
         fail("relabel new changed %u objects, expected 3", count);
-    expect_status(agent_token_relabel(id, new_id, ID_LEN, "device", &count, err, sizeof(err)),
+    expect_status(agent_token_relabel(agent_identity_token(id), prove(id, ROTATION_COMMITTED, new_id, ID_LEN), new_id, ID_LEN, "device", &count, err, sizeof(err)),
                   AGENT_IDENTITY_OK, "relabel new -> device again", err);
     if (count != 0)
         fail("repeated relabel changed %u objects, expected 0", count);
     expect_three_with_id(id, "device", new_id);
     note("libp11 lists %u private keys; its label for the relabelled new key: %s",
          libp11_private_keys(id), libp11_label(id, new_id));
-    if (agent_token_find_label(id, "device.next", o, 8, err, sizeof(err)) != 0)
+    if (agent_token_find_label(agent_identity_token(id), "device.next", o, 8, err, sizeof(err)) != 0)
         fail("objects still labelled device.next after the relabel");
 
     /* The key the identity holds now carries the label "device.previous"
      * on the token: libp11 keeps a relabelled key in its list. The
      * EVP_PKEY still signs (handles stay valid until destroyed). */
-    expect_status(agent_token_destroy_id(id, old_id, old_len, &count, err, sizeof(err)),
+    expect_status(agent_token_destroy_id(agent_identity_token(id), prove(id, ROTATION_COMMITTED, new_id, ID_LEN), old_id, old_len, &count, err, sizeof(err)),
                   AGENT_IDENTITY_OK, "destroy old id", err);
     if (count != 3)
         fail("destroy old id removed %u objects, expected 3", count);
-    expect_status(agent_token_destroy_id(id, old_id, old_len, &count, err, sizeof(err)),
+    expect_status(agent_token_destroy_id(agent_identity_token(id), prove(id, ROTATION_COMMITTED, new_id, ID_LEN), old_id, old_len, &count, err, sizeof(err)),
                   AGENT_IDENTITY_OK, "destroy old id again", err);
     if (count != 0)
         fail("repeated destroy removed %u objects, expected 0", count);
-    n = agent_token_find_id(id, old_id, old_len, o, 8, err, sizeof(err));
+    n = agent_token_find_id(agent_identity_token(id), old_id, old_len, o, 8, err, sizeof(err));
     if (n != 0)
         fail("find_id(old) found %d objects after destroy (%s)", n, err);
-    n = agent_token_find_id(id, new_id, ID_LEN, o, 8, err, sizeof(err));
+    n = agent_token_find_id(agent_identity_token(id), new_id, ID_LEN, o, 8, err, sizeof(err));
     if (n != 3)
         fail("find_id(new) found %d objects, expected 3 (%s)", n, err);
-    if (agent_token_find_label(id, "device.previous", NULL, 0, err, sizeof(err)) != 0)
+    if (agent_token_find_label(agent_identity_token(id), "device.previous", NULL, 0, err, sizeof(err)) != 0)
         fail("objects labelled device.previous survived the destroy");
 
     agent_identity_adopt(id, key, cert, NULL);
@@ -397,7 +497,7 @@ static struct agent_identity *open_then_resolve(void)
 
     expect_status(agent_identity_open(&cfg, &id, err, sizeof(err)), AGENT_IDENTITY_OK,
                   "agent_identity_open", err);
-    if (agent_identity_key(id) || agent_token_find_label(id, "device", NULL, 0, err, sizeof(err)) != 3)
+    if (agent_identity_key(id) || agent_token_find_label(agent_identity_token(id), "device", NULL, 0, err, sizeof(err)) != 3)
         fail("an opened identity has a key, or cannot find the device objects: %s", err);
     snprintf(uri, sizeof(uri), "%s-missing", cfg.key_uri);
     missing.key_uri = uri;
@@ -406,7 +506,7 @@ static struct agent_identity *open_then_resolve(void)
     if (agent_identity_key(id) || agent_identity_certificate(id) ||
         agent_identity_key_id(id, kid, &kid_len) != AGENT_IDENTITY_OBJECT_NOT_FOUND)
         fail("a failed resolve left a key or certificate behind");
-    if (agent_token_find_label(id, "device", NULL, 0, err, sizeof(err)) != 3)
+    if (agent_token_find_label(agent_identity_token(id), "device", NULL, 0, err, sizeof(err)) != 3)
         fail("token operations fail after a failed resolve: %s", err);
     expect_status(agent_identity_resolve(id, &cfg, err, sizeof(err)), AGENT_IDENTITY_OK,
                   "agent_identity_resolve", err);
@@ -423,6 +523,7 @@ static int cmd_rotate(unsigned rounds)
     char err[512] = "";
 
     check_argument_validation(id);
+    check_step_proofs(id);
     for (unsigned r = 1; r <= rounds; r++) {
         rotate_once(id, r);
         if (r == 1 && strcmp(token_kind, "emu") == 0)
@@ -444,7 +545,7 @@ static int cmd_rotate(unsigned rounds)
         if (got_len != final_len || memcmp(got, final_id, got_len) != 0)
             fail("a fresh load resolved another key than the last rotation's");
     }
-    if (agent_token_find_label(id, "device", o, 4, err, sizeof(err)) != 3)
+    if (agent_token_find_label(agent_identity_token(id), "device", o, 4, err, sizeof(err)) != 3)
         fail("after reload, label device is not exactly 3 objects: %s", err);
     EVP_PKEY_free(sign_and_verify(agent_identity_key(id)));
     agent_identity_free(id);
@@ -463,7 +564,7 @@ static int cmd_verify(const char *want_hex)
     expect_status(agent_identity_key_id(id, got, &got_len), AGENT_IDENTITY_OK, "key id", "");
     if (got_len != want_len || memcmp(got, want, got_len) != 0)
         fail("a fresh process resolved another key than %s", want_hex);
-    if (agent_token_find_label(id, "device", NULL, 0, err, sizeof(err)) != 3)
+    if (agent_token_find_label(agent_identity_token(id), "device", NULL, 0, err, sizeof(err)) != 3)
         fail("label device is not exactly 3 objects in a fresh process: %s", err);
     EVP_PKEY_free(sign_and_verify(agent_identity_key(id)));
     agent_identity_free(id);
@@ -478,7 +579,7 @@ static int cmd_unsafe(const char *key_hex)
     EVP_PKEY *k = NULL;
     char err[512] = "";
 
-    expect_status(agent_token_key_by_id(id, key_id, len, &k, err, sizeof(err)),
+    expect_status(agent_token_key_by_id(agent_identity_token(id), key_id, len, &k, err, sizeof(err)),
                   AGENT_IDENTITY_UNSAFE_KEY, "key_by_id of a not-sensitive key", err);
     if (k || !strstr(err, "CKA_SENSITIVE"))
         fail("unsafe key: key returned or message without the reason: %s", err);
@@ -489,6 +590,10 @@ static int cmd_unsafe(const char *key_hex)
 int main(int argc, char **argv)
 {
     load_config();
+    snprintf(journal_dir, sizeof(journal_dir), "/tmp/trustlink-driver-XXXXXX");
+    if (!mkdtemp(journal_dir))
+        fail("mkdtemp for the journal");
+    atexit(remove_journal_dir);
     if (argc == 3 && strcmp(argv[1], "rotate") == 0)
         return cmd_rotate((unsigned)atoi(argv[2]));
     if (argc == 3 && strcmp(argv[1], "verify") == 0)
