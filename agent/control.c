@@ -19,6 +19,7 @@
  */
 #define _GNU_SOURCE /* accept4, SO_PEERCRED / struct ucred */
 #include "control.h"
+#include "clock.h"
 #include "control_request.h"
 
 #include <errno.h>
@@ -33,7 +34,6 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <syslog.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -97,14 +97,6 @@ struct agent_control {
     struct agent_control_handlers handlers;
     struct control_client *clients; /* max_clients entries */
 };
-
-static uint64_t control_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static void control_log(const struct agent_control *control, int priority, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -358,7 +350,7 @@ static int client_flush(struct agent_control *control, struct control_client *c)
         }
         memmove(c->out, c->out + n, c->out_len - (size_t)n);
         c->out_len -= (size_t)n;
-        c->deadline_ms = control_now_ms() + control->idle_timeout_ms;
+        c->deadline_ms = agent_monotonic_ms() + control->idle_timeout_ms;
     }
     if (c->out_cap > CONTROL_IN_KEEP) {
         free(c->out);
@@ -629,7 +621,7 @@ static void client_read(struct agent_control *control, struct control_client *c)
         }
         c->in_len += (size_t)n;
         budget -= (size_t)n;
-        c->deadline_ms = control_now_ms() + control->idle_timeout_ms;
+        c->deadline_ms = agent_monotonic_ms() + control->idle_timeout_ms;
         if (client_run(control, c) < 0)
             return;
     }
@@ -675,7 +667,7 @@ static void accept_clients(struct agent_control *control)
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 control_log(control, LOG_WARNING, "control: cannot accept: %s; pausing for %d ms",
                             strerror(errno), (int)CONTROL_ACCEPT_PAUSE_MS);
-                control->accept_resume_ms = control_now_ms() + CONTROL_ACCEPT_PAUSE_MS;
+                control->accept_resume_ms = agent_monotonic_ms() + CONTROL_ACCEPT_PAUSE_MS;
             }
             return;
         }
@@ -693,7 +685,7 @@ static void accept_clients(struct agent_control *control)
         }
         c->fd = fd;
         c->cred_ok = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) == 0;
-        c->deadline_ms = control_now_ms() + control->idle_timeout_ms;
+        c->deadline_ms = agent_monotonic_ms() + control->idle_timeout_ms;
     }
 }
 
@@ -738,7 +730,7 @@ static struct control_client *find_client(struct agent_control *control, int fd)
 
 static void expire_clients(struct agent_control *control)
 {
-    uint64_t now = control_now_ms();
+    uint64_t now = agent_monotonic_ms();
     size_t i;
 
     if (control->accept_resume_ms != 0 && now >= control->accept_resume_ms)
@@ -807,7 +799,7 @@ int agent_control_next_timeout_ms(const struct agent_control *control)
 
     if (control == NULL)
         return -1;
-    now = control_now_ms();
+    now = agent_monotonic_ms();
     if (control->accept_resume_ms != 0)
         next = control->accept_resume_ms;
     for (i = 0; i < control->max_clients; i++)
