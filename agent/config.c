@@ -27,6 +27,7 @@
 #include <openssl/x509.h>
 
 #include "config_reader.h"
+#include "json_strict.h"
 #include "net_options.h"
 #include "csr.h"
 #include "uri.h"
@@ -696,6 +697,14 @@ int agent_config_parse(const char *text, size_t len, struct agent_config *out,
                  : !root && jerr == json_tokener_success ? "incomplete document"
                                                        : json_tokener_error_desc(jerr));
         goto cleanup;
+    }
+    {
+        char dup[256];
+
+        if (tl_json_check_keys(text, len, dup, sizeof(dup)) != 0) {
+            cfg_fail(&r, "(file)", "%s", dup);
+            goto cleanup;
+        }
     }
     if (!json_object_is_type(root, json_type_object)) {
         char buf[64];

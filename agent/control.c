@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "control_internal.h"
 #include "control_request.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -286,7 +287,11 @@ static int reply_error(struct agent_control *control, struct control_client *c,
         client_close(control, c, "out of memory");
         return -1;
     }
-    json_object_object_add(reply, "error", json_object_new_string(msg));
+    /* Messages pass through fixed-size buffers on their way here; one cut
+     * inside a character would make the reply invalid UTF-8. */
+    json_object_object_add(reply, "error",
+                           json_object_new_string_len(msg, (int)tl_utf8_complete_len(
+                                                                msg, strnlen(msg, 4096))));
     rc = client_queue(control, c, reply);
     json_object_put(reply);
     return rc;

@@ -20,6 +20,8 @@
 #include <json-c/json.h>
 #include <openssl/crypto.h>
 
+#include "regular_file.h"
+
 #define TOK_STORE_MAX_BYTES (16u << 20)
 
 static void st_err(struct tok_store *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -63,17 +65,21 @@ static enum tok_store_err load(struct tok_store *st, bool force)
 {
     struct tok_store_data d;
     struct stat sb;
-    char where[160] = "";
+    char where[256] = "";
     char *text = NULL;
     int fd = -1;
     enum tok_store_err ret = TOK_STORE_IO;
     size_t len = 0;
 
     memset(&d, 0, sizeof(d));
-    fd = open(st->path, O_RDONLY | O_CLOEXEC);
+    /* Non-blocking, no symbolic link, a regular file only: a FIFO at
+     * token.json would hang every program that loads the module. */
+    fd = tl_open_regular(st->path, O_RDONLY | O_NOFOLLOW, 0, "token store", st->error,
+                         sizeof(st->error));
     if (fd < 0) {
         if (errno != ENOENT) {
-            st_err(st, "cannot open token store %s: %s", st->path, strerror(errno));
+            if (errno == EINVAL)
+                ret = TOK_STORE_CORRUPT; /* there, but not a file we may read */
             goto cleanup;
         }
         /* No file: an uninitialised token. */
@@ -229,8 +235,11 @@ static enum tok_store_err write_file(struct tok_store *st)
     if (st->file_fd >= 0)
         close(st->file_fd);
     st->have_stat = false;
-    st->file_fd = open(st->path, O_RDONLY | O_CLOEXEC);
-    if (st->file_fd < 0 || fstat(st->file_fd, &st->st) != 0) {
+    st->file_fd = tl_open_regular(st->path, O_RDONLY | O_NOFOLLOW, 0, "token store",
+                                  st->error, sizeof(st->error));
+    if (st->file_fd < 0)
+        goto cleanup;
+    if (fstat(st->file_fd, &st->st) != 0) {
         st_err(st, "cannot reopen %s: %s", st->path, strerror(errno));
         goto cleanup;
     }

@@ -11,6 +11,8 @@
 
 #include <openssl/crypto.h>
 
+#include "json_strict.h"
+
 /* ---------------- hex ---------------- */
 
 static char *hex_encode(const uint8_t *p, size_t n)
@@ -214,7 +216,7 @@ enum tok_store_err tok_store_parse(const char *text, size_t len, struct tok_stor
     struct tok_store_data d;
     json_tokener *tk = NULL;
     json_object *root = NULL, *v = NULL, *objs = NULL;
-    char path[96] = "(root)";
+    char path[256] = "(root)";
     enum tok_store_err ret = TOK_STORE_CORRUPT;
     uint64_t version = 0;
     size_t n;
@@ -228,9 +230,20 @@ enum tok_store_err tok_store_parse(const char *text, size_t len, struct tok_stor
     if (root == NULL || json_tokener_get_error(tk) != json_tokener_success ||
         json_tokener_get_parse_end(tk) != len || !json_object_is_type(root, json_type_object))
         goto corrupt;
+    /* json-c keeps the last of two equal keys; another reader may keep
+     * the first, so such a file has no one meaning. */
+    switch (tl_json_check_keys(text, len, path, sizeof(path))) {
+    case 0:
+        break;
+    case -2:
+        ret = TOK_STORE_NOMEM;
+        goto cleanup;
+    default:
+        goto corrupt;
+    }
     snprintf(path, sizeof(path), "format");
-    if (!json_object_object_get_ex(root, "format", &v) || !json_object_is_type(v, json_type_string) ||
-        strcmp(json_object_get_string(v), "trustlink-token") != 0)
+    if (!json_object_object_get_ex(root, "format", &v) ||
+        tl_json_c_string(v) == NULL || strcmp(json_object_get_string(v), "trustlink-token") != 0)
         goto corrupt;
     snprintf(path, sizeof(path), "version");
     if (!get_u64(root, "version", &version) || version != TOK_STORE_VERSION)
@@ -247,7 +260,7 @@ enum tok_store_err tok_store_parse(const char *text, size_t len, struct tok_stor
         d.next_uid > TOK_STORE_COUNTER_MAX)
         goto corrupt;
     snprintf(path, sizeof(path), "label");
-    if (!json_object_object_get_ex(root, "label", &v) || !json_object_is_type(v, json_type_string) ||
+    if (!json_object_object_get_ex(root, "label", &v) || tl_json_c_string(v) == NULL ||
         json_object_get_string_len(v) > 32)
         goto corrupt;
     memcpy(d.label, json_object_get_string(v), (size_t)json_object_get_string_len(v));
