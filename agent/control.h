@@ -129,7 +129,7 @@ void agent_control_close(struct agent_control *control);
 /* Fills up to max pollfds for the event loop; returns how many. */
 size_t agent_control_pollfds(const struct agent_control *control, struct pollfd *fds, size_t max);
 /* Handles whatever the poll reported on those fds; never blocks. Also
- * closes clients whose idle deadline has passed, so call it after every
+ * closes clients whose line or idle deadline has passed, so call it after every
  * poll() return, a timeout included (fds may then be NULL with n 0). */
 void agent_control_dispatch(struct agent_control *control, const struct pollfd *fds, size_t n);
 /* Milliseconds until the next client deadline, or -1 for none. */
