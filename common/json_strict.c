@@ -165,6 +165,8 @@ static int scan_string(struct scan *s, bool as_key)
         uint32_t cp;
 
         if (*p != '\\') {
+            if (*p == '\0' && as_key)
+                goto nul_key;
             if (as_key && !arena_put(s, p, 1))
                 return -2;
             p++;
@@ -185,8 +187,11 @@ static int scan_string(struct scan *s, bool as_key)
             continue;
         }
         p++;
-        if (hex4(p, end, &cp) != 0)
-            return 0; /* json-c refused it already; nothing to check */
+        if (hex4(p, end, &cp) != 0) {
+            /* json-c refuses this already; stop rather than guess. */
+            s->pos = s->len;
+            return 0;
+        }
         p += 4;
         if (cp >= 0xd800 && cp <= 0xdbff) {
             uint32_t low;
@@ -201,17 +206,18 @@ static int scan_string(struct scan *s, bool as_key)
         } else if (cp >= 0xdc00 && cp <= 0xdfff) {
             cp = 0xfffd;
         }
-        if (cp == 0 && as_key) {
-            snprintf(s->err, s->err_len,
-                     "a key contains a NUL character (\\u0000) (line %zu): refusing it",
-                     line_of(s, start));
-            return -1;
-        }
+        if (cp == 0 && as_key)
+            goto nul_key;
         if (as_key && !arena_put_utf8(s, cp))
             return -2;
     }
     s->pos = (size_t)(p - s->text) + (p < end ? 1 : 0);
     return 0;
+nul_key:
+    /* json-c keeps keys as C strings: it would cut this one there. */
+    snprintf(s->err, s->err_len, "a key contains a NUL character (line %zu): refusing it",
+             line_of(s, start));
+    return -1;
 }
 
 static int compare_keys(const void *a, const void *b, void *arena)
