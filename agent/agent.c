@@ -34,14 +34,6 @@
 #include "report.h"
 #include "topic_guard.h"
 
-uint64_t agent_monotonic_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 const char *agent_state_name(enum agent_state state)
 {
     switch (state) {

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "backoff.h"
+#include "clock.h"
 #include "config.h"
 #include "failure.h"
 #include "inflight.h"
@@ -151,7 +152,6 @@ struct agent {
     int exit_status;
 };
 
-uint64_t agent_monotonic_ms(void);
 /* A random 32-bit value (OpenSSL's RNG; a clock-derived one if it fails):
  * backoff and renewal jitter, never key material. */
 uint32_t agent_random_u32(void);

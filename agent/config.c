@@ -27,6 +27,7 @@
 #include <json-c/json.h>
 
 #include "config_internal.h"
+#include "json_strict.h"
 #include "uri.h"
 
 #define MAX_ID_LIST 64
@@ -265,6 +266,14 @@ int agent_config_parse(const char *text, size_t len, struct agent_config *out,
                  : !root && jerr == json_tokener_success ? "incomplete document"
                                                        : json_tokener_error_desc(jerr));
         goto cleanup;
+    }
+    {
+        char dup[256];
+
+        if (tl_json_check_keys(text, len, dup, sizeof(dup)) != 0) {
+            cfg_fail(&r, "(file)", "%s", dup);
+            goto cleanup;
+        }
     }
     if (!json_object_is_type(root, json_type_object)) {
         char buf[64];

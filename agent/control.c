@@ -3,26 +3,23 @@
  * Control socket server of trustlinkd (see control.h for the contract and
  * the protocol).
  *
- * Owns: the listening socket file (created, made stale-safe, removed at
- * close only if it is still ours), the per-client input and output
- * buffers, line framing, the peer's credentials and privilege, and the
- * error replies. What a line means is control_request.c's.
+ * Owns: the client connections: their input and output buffers, line
+ * framing, deadlines (per line and idle) and slots (some kept for root
+ * and the agent's user), and the error replies. What a line means is
+ * control_request.c's; the socket file is control_listen.c's; who a peer
+ * is and what it may do is control_peer.c's.
  * Must never: block (every fd is O_NONBLOCK and every write is
  * MSG_DONTWAIT), let a buffer grow past its bound, or call into MQTT, TLS
  * or PKCS#11 other than through the handlers.
- *
- * Peer credentials: SO_PEERCRED gives the peer's uid, its primary gid and
- * pid as they were at connect(); supplementary groups do not come with it,
- * so admin_gids and publish_gids match the peer's primary gid only (a user who relies on
- * a supplementary group can run the client with `sg GROUP -c ...` or be
- * listed by uid instead).
  */
-#define _GNU_SOURCE /* accept4, SO_PEERCRED / struct ucred */
+#define _GNU_SOURCE /* accept4 */
 #include "control.h"
+#include "clock.h"
+#include "control_internal.h"
 #include "control_request.h"
+#include "utf8.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -30,10 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <syslog.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -42,6 +36,7 @@ enum {
     CONTROL_DEFAULT_MAX_CLIENTS = 16,
     CONTROL_DEFAULT_MAX_LINE = 65536,
     CONTROL_DEFAULT_IDLE_MS = 30000,
+    CONTROL_DEFAULT_LINE_MS = 5000,
     /* Backpressure: above OUTPUT_HIGH bytes of unsent replies the client's
      * further requests wait (unread) until it reads; a client that never
      * reads makes no progress and meets its idle deadline. MAX_OUTPUT is
@@ -64,7 +59,7 @@ enum {
 
 struct control_client {
     int fd;                     /* -1: free entry */
-    struct ucred cred;
+    struct agent_control_cred cred;
     bool cred_ok;
     bool closing;               /* flush output, read nothing more, close */
     char *in;                   /* grows up to max_line bytes */
@@ -73,38 +68,24 @@ struct control_client {
     char *out;                  /* grows up to CONTROL_MAX_OUTPUT */
     size_t out_len;
     size_t out_cap;
-    uint64_t deadline_ms;       /* monotonic; idle (or flush) deadline */
+    uint64_t idle_deadline_ms;  /* monotonic; reset by a request or output progress */
+    uint64_t line_deadline_ms;  /* the partial line must be complete by then; 0: none */
 };
 
 struct agent_control {
-    int listen_fd;
-    char *path;
-    dev_t sock_dev;
-    ino_t sock_ino;
-    uid_t self_uid;
-    uid_t *admin_uids;
-    size_t n_admin_uids;
-    gid_t *admin_gids;
-    size_t n_admin_gids;
-    uid_t *publish_uids;
-    size_t n_publish_uids;
-    gid_t *publish_gids;
-    size_t n_publish_gids;
+    struct control_listener listener;
+    struct control_acl acl;
+    int (*peer_cred)(void *ctx, int fd, struct agent_control_cred *out);
+    void *peer_cred_ctx;
     size_t max_clients;
+    size_t reserved_clients;
     size_t max_line;
     unsigned idle_timeout_ms;
+    unsigned line_timeout_ms;
     uint64_t accept_resume_ms;  /* 0: accepting */
     struct agent_control_handlers handlers;
     struct control_client *clients; /* max_clients entries */
 };
-
-static uint64_t control_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static void control_log(const struct agent_control *control, int priority, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -122,96 +103,11 @@ static void control_log(const struct agent_control *control, int priority, const
     control->handlers.log(control->handlers.ctx, priority, msg);
 }
 
-/* A private copy of a peer id list from the config (n may be 0). */
-static int copy_ids(const void *src, size_t n, size_t size, void **out, size_t *n_out)
-{
-    *out = NULL;
-    *n_out = 0;
-    if (n == 0)
-        return 0;
-    *out = calloc(n, size);
-    if (*out == NULL)
-        return -1;
-    memcpy(*out, src, n * size);
-    *n_out = n;
-    return 0;
-}
-
-/* ---- socket file ---------------------------------------------------- */
-
-static int fill_sockaddr(const char *path, struct sockaddr_un *sun, char *err, size_t err_len)
-{
-    size_t len = strlen(path);
-
-    memset(sun, 0, sizeof(*sun));
-    sun->sun_family = AF_UNIX;
-    if (len == 0 || len >= sizeof(sun->sun_path)) {
-        snprintf(err, err_len, "control socket path \"%s\" must be 1-%zu bytes long", path,
-                 sizeof(sun->sun_path) - 1);
-        return -1;
-    }
-    memcpy(sun->sun_path, path, len + 1);
-    return 0;
-}
-
-/* A socket file is stale when nobody accepts on it. A non-blocking
- * connect answers at once: ECONNREFUSED means nobody listens; success or
- * EAGAIN (backlog full) means a live server owns it. */
-static int remove_stale_socket(const char *path, const struct sockaddr_un *sun, char *err,
-                               size_t err_len)
-{
-    struct stat st;
-    int fd = -1;
-    int rc = -1;
-
-    if (lstat(path, &st) < 0) {
-        if (errno == ENOENT)
-            return 0;
-        snprintf(err, err_len, "cannot inspect control socket %s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (!S_ISSOCK(st.st_mode)) {
-        snprintf(err, err_len,
-                 "%s exists and is not a socket: refusing to replace it (remove it or set "
-                 "control.path to another path)",
-                 path);
-        return -1;
-    }
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(err, err_len, "socket(AF_UNIX): %s", strerror(errno));
-        goto cleanup;
-    }
-    if (connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0 || errno == EAGAIN ||
-        errno == EINPROGRESS) {
-        snprintf(err, err_len,
-                 "another process is listening on %s (is trustlinkd already running?)", path);
-        goto cleanup;
-    }
-    if (errno != ECONNREFUSED) {
-        snprintf(err, err_len, "cannot probe existing control socket %s: %s", path,
-                 strerror(errno));
-        goto cleanup;
-    }
-    if (unlink(path) < 0 && errno != ENOENT) {
-        snprintf(err, err_len, "cannot remove stale control socket %s: %s", path,
-                 strerror(errno));
-        goto cleanup;
-    }
-    rc = 0;
-cleanup:
-    if (fd >= 0)
-        close(fd);
-    return rc;
-}
-
 struct agent_control *agent_control_open(const struct agent_control_config *config,
                                          const struct agent_control_handlers *handlers,
                                          char *err, size_t err_len)
 {
     struct agent_control *control = NULL;
-    struct sockaddr_un sun;
-    struct stat st;
     size_t i;
 
     if (config == NULL || config->path == NULL || handlers == NULL || handlers->status == NULL ||
@@ -219,72 +115,38 @@ struct agent_control *agent_control_open(const struct agent_control_config *conf
         snprintf(err, err_len, "agent_control_open: missing path or handler");
         return NULL;
     }
-    if (fill_sockaddr(config->path, &sun, err, err_len) < 0)
-        return NULL;
-
     control = calloc(1, sizeof(*control));
     if (control == NULL)
         goto nomem;
-    control->listen_fd = -1;
+    control->listener.fd = -1;
     control->handlers = *handlers;
-    control->self_uid = geteuid();
+    control->peer_cred = config->peer_cred;
+    control->peer_cred_ctx = config->peer_cred_ctx;
     control->max_clients = config->max_clients ? config->max_clients : CONTROL_DEFAULT_MAX_CLIENTS;
+    control->reserved_clients = config->reserved_clients ? config->reserved_clients
+                                                         : control->max_clients / 4;
     control->max_line = config->max_line ? config->max_line : CONTROL_DEFAULT_MAX_LINE;
     control->idle_timeout_ms = config->idle_timeout_ms ? config->idle_timeout_ms
                                                        : CONTROL_DEFAULT_IDLE_MS;
-    if (control->max_clients > 4096 || control->max_line > 16u * 1024 * 1024) {
+    control->line_timeout_ms = config->line_timeout_ms ? config->line_timeout_ms
+                                                       : CONTROL_DEFAULT_LINE_MS;
+    if (control->max_clients > 4096 || control->max_line > 16u * 1024 * 1024 ||
+        control->reserved_clients >= control->max_clients) {
         snprintf(err, err_len, "control socket limits out of range (max_clients <= 4096, "
-                               "max_line <= 16 MiB)");
+                               "reserved_clients < max_clients, max_line <= 16 MiB)");
         goto fail;
     }
-    control->path = strdup(config->path);
     control->clients = calloc(control->max_clients, sizeof(*control->clients));
-    if (control->path == NULL || control->clients == NULL)
+    if (control->clients == NULL)
         goto nomem;
     for (i = 0; i < control->max_clients; i++)
         control->clients[i].fd = -1;
-    if (copy_ids(config->admin_uids, config->n_admin_uids, sizeof(uid_t),
-                 (void **)&control->admin_uids, &control->n_admin_uids) != 0 ||
-        copy_ids(config->admin_gids, config->n_admin_gids, sizeof(gid_t),
-                 (void **)&control->admin_gids, &control->n_admin_gids) != 0 ||
-        copy_ids(config->publish_uids, config->n_publish_uids, sizeof(uid_t),
-                 (void **)&control->publish_uids, &control->n_publish_uids) != 0 ||
-        copy_ids(config->publish_gids, config->n_publish_gids, sizeof(gid_t),
-                 (void **)&control->publish_gids, &control->n_publish_gids) != 0)
+    if (control_acl_init(&control->acl, config) != 0)
         goto nomem;
-
-    if (remove_stale_socket(config->path, &sun, err, err_len) < 0)
+    if (control_listener_open(&control->listener, config->path, config->mode,
+                              (int)(control->max_clients < 64 ? 64 : control->max_clients), err,
+                              err_len) < 0)
         goto fail;
-    control->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (control->listen_fd < 0) {
-        snprintf(err, err_len, "socket(AF_UNIX): %s", strerror(errno));
-        goto fail;
-    }
-    /* bind() creates the file with 0777 & ~umask; until the chmod below
-     * it can only be more open for writing if the umask allows group or
-     * other write, which the unit's UMask=0077 does not. */
-    if (bind(control->listen_fd, (const struct sockaddr *)&sun, sizeof(sun)) < 0) {
-        snprintf(err, err_len, "cannot bind the control socket %s: %s%s", config->path,
-                 strerror(errno),
-                 errno == ENOENT ? " (the directory is missing: systemd's "
-                                   "RuntimeDirectory=trustlink creates /run/trustlink)"
-                                 : "");
-        goto fail;
-    }
-    if (lstat(config->path, &st) == 0) {
-        control->sock_dev = st.st_dev;
-        control->sock_ino = st.st_ino;
-    }
-    if (chmod(config->path, config->mode) < 0) {
-        snprintf(err, err_len, "cannot chmod %04o the control socket %s: %s",
-                 (unsigned)config->mode, config->path, strerror(errno));
-        goto fail;
-    }
-    if (listen(control->listen_fd, (int)(control->max_clients < 64 ? 64 : control->max_clients)) <
-        0) {
-        snprintf(err, err_len, "listen on %s: %s", config->path, strerror(errno));
-        goto fail;
-    }
     return control;
 
 nomem:
@@ -306,27 +168,15 @@ static void client_free(struct control_client *c)
 
 void agent_control_close(struct agent_control *control)
 {
-    struct stat st;
     size_t i;
 
     if (control == NULL)
         return;
     for (i = 0; control->clients != NULL && i < control->max_clients; i++)
         client_free(&control->clients[i]);
-    if (control->listen_fd >= 0) {
-        close(control->listen_fd);
-        /* Remove the file only if it is still the one we bound: a newer
-         * agent may already have replaced it. */
-        if (control->path != NULL && lstat(control->path, &st) == 0 && S_ISSOCK(st.st_mode) &&
-            st.st_dev == control->sock_dev && st.st_ino == control->sock_ino)
-            unlink(control->path);
-    }
+    control_listener_close(&control->listener);
+    control_acl_free(&control->acl);
     free(control->clients);
-    free(control->admin_uids);
-    free(control->admin_gids);
-    free(control->publish_uids);
-    free(control->publish_gids);
-    free(control->path);
     free(control);
 }
 
@@ -358,7 +208,7 @@ static int client_flush(struct agent_control *control, struct control_client *c)
         }
         memmove(c->out, c->out + n, c->out_len - (size_t)n);
         c->out_len -= (size_t)n;
-        c->deadline_ms = control_now_ms() + control->idle_timeout_ms;
+        c->idle_deadline_ms = agent_monotonic_ms() + control->idle_timeout_ms;
     }
     if (c->out_cap > CONTROL_IN_KEEP) {
         free(c->out);
@@ -437,7 +287,11 @@ static int reply_error(struct agent_control *control, struct control_client *c,
         client_close(control, c, "out of memory");
         return -1;
     }
-    json_object_object_add(reply, "error", json_object_new_string(msg));
+    /* Messages pass through fixed-size buffers on their way here; one cut
+     * inside a character would make the reply invalid UTF-8. */
+    json_object_object_add(reply, "error",
+                           json_object_new_string_len(msg, (int)tl_utf8_complete_len(
+                                                                msg, strnlen(msg, 4096))));
     rc = client_queue(control, c, reply);
     json_object_put(reply);
     return rc;
@@ -445,45 +299,11 @@ static int reply_error(struct agent_control *control, struct control_client *c,
 
 /* ---- requests ------------------------------------------------------- */
 
-static bool id_listed(const struct control_client *c, const uid_t *uids, size_t n_uids,
-                      const gid_t *gids, size_t n_gids)
-{
-    size_t i;
-
-    for (i = 0; i < n_uids; i++)
-        if (uids[i] == c->cred.uid)
-            return true;
-    /* Primary gid only: see the file comment. */
-    for (i = 0; i < n_gids; i++)
-        if (gids[i] == c->cred.gid)
-            return true;
-    return false;
-}
-
-/* What this peer may do (control_request_run enforces it). */
-static struct control_peer peer_rights(const struct agent_control *control,
-                                       const struct control_client *c)
-{
-    struct control_peer peer = {.uid = -1L, .gid = -1L};
-
-    if (!c->cred_ok)
-        return peer;
-    peer.uid = (long)c->cred.uid;
-    peer.gid = (long)c->cred.gid;
-    peer.may_admin = c->cred.uid == 0 || c->cred.uid == control->self_uid ||
-                     id_listed(c, control->admin_uids, control->n_admin_uids, control->admin_gids,
-                               control->n_admin_gids);
-    peer.may_publish = peer.may_admin ||
-                       id_listed(c, control->publish_uids, control->n_publish_uids,
-                                 control->publish_gids, control->n_publish_gids);
-    return peer;
-}
-
 /* Handles one line (without its '\n'). -1 when the client was closed. */
 static int handle_line(struct agent_control *control, struct control_client *c, const char *line,
                        size_t len)
 {
-    struct control_peer peer = peer_rights(control, c);
+    struct control_peer peer = control_acl_rights(&control->acl, c->cred_ok ? &c->cred : NULL);
     struct json_object *req = NULL;
     struct json_object *reply = NULL;
     struct json_object *id = NULL;
@@ -523,6 +343,37 @@ static bool client_backpressured(const struct control_client *c)
     return c->out_len >= CONTROL_OUTPUT_HIGH;
 }
 
+/* Deadlines after input was framed. A request (line_done) restarts the
+ * idle deadline. A line is given line_timeout_ms from its first byte to
+ * be complete, however it trickles in: otherwise one byte every few
+ * seconds would hold a slot for good. */
+static void client_track_line(const struct agent_control *control, struct control_client *c,
+                              bool line_done)
+{
+    bool partial = c->in_len > 0 && c->in[c->in_len - 1] != '\n';
+    uint64_t now = agent_monotonic_ms();
+
+    if (line_done)
+        c->idle_deadline_ms = now + control->idle_timeout_ms;
+    if (partial && (line_done || c->line_deadline_ms == 0))
+        c->line_deadline_ms = now + control->line_timeout_ms;
+    else if (!partial && line_done)
+        c->line_deadline_ms = 0;
+}
+
+/* The line deadline counts only while the client is being read: while
+ * its replies wait (or it is closing) the idle deadline alone decides. */
+static bool client_line_deadline_applies(const struct control_client *c)
+{
+    return c->line_deadline_ms != 0 && c->out_len == 0 && !c->closing &&
+           c->line_deadline_ms < c->idle_deadline_ms;
+}
+
+static uint64_t client_deadline(const struct control_client *c)
+{
+    return client_line_deadline_applies(c) ? c->line_deadline_ms : c->idle_deadline_ms;
+}
+
 /* Frames and runs the complete lines in the input buffer, as far as the
  * output bound allows. -1 when the client was closed. */
 static int client_process_input(struct agent_control *control, struct control_client *c)
@@ -544,6 +395,7 @@ static int client_process_input(struct agent_control *control, struct control_cl
         memmove(c->in, c->in + start, c->in_len - start);
         c->in_len -= start;
     }
+    client_track_line(control, c, start > 0);
     if (!c->closing && c->in_len >= control->max_line && memchr(c->in, '\n', c->in_len) == NULL) {
         char msg[96];
 
@@ -629,7 +481,6 @@ static void client_read(struct agent_control *control, struct control_client *c)
         }
         c->in_len += (size_t)n;
         budget -= (size_t)n;
-        c->deadline_ms = control_now_ms() + control->idle_timeout_ms;
         if (client_run(control, c) < 0)
             return;
     }
@@ -643,19 +494,53 @@ static void client_read(struct agent_control *control, struct control_client *c)
 
 /* ---- accept --------------------------------------------------------- */
 
-static void refuse_client(int fd, size_t limit)
+static void refuse_client(int fd, size_t limit, size_t reserved)
 {
-    char line[128];
+    char line[256];
     int len;
 
-    len = snprintf(line, sizeof(line),
-                   "{\"ok\":false,\"error\":\"too many control clients (limit %zu); try again "
-                   "later\"}\n",
-                   limit);
+    if (reserved == 0)
+        len = snprintf(line, sizeof(line),
+                       "{\"ok\":false,\"error\":\"too many control clients (limit %zu); try "
+                       "again later\"}\n",
+                       limit);
+    else
+        len = snprintf(line, sizeof(line),
+                       "{\"ok\":false,\"error\":\"too many control clients (limit %zu, of "
+                       "which %zu are kept for root and the agent's user); try again later\"}\n",
+                       limit, reserved);
     /* Best effort: a fresh socket's buffer takes a short line. */
     if (len > 0 && send(fd, line, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
         (void)0;
     close(fd);
+}
+
+/* A free slot for this peer, or NULL: everyone shares max_clients -
+ * reserved_clients slots, root and the agent's user may also take the
+ * reserved ones. */
+static struct control_client *find_free_slot(struct agent_control *control, bool privileged)
+{
+    struct control_client *free_slot = NULL;
+    size_t used = 0;
+    size_t i;
+
+    for (i = 0; i < control->max_clients; i++) {
+        if (control->clients[i].fd >= 0)
+            used++;
+        else if (free_slot == NULL)
+            free_slot = &control->clients[i];
+    }
+    if (!privileged && used >= control->max_clients - control->reserved_clients)
+        return NULL;
+    return free_slot;
+}
+
+static bool peer_cred_get(const struct agent_control *control, int fd,
+                          struct agent_control_cred *cred)
+{
+    if (control->peer_cred != NULL)
+        return control->peer_cred(control->peer_cred_ctx, fd, cred) == 0;
+    return control_peer_cred_read(fd, cred) == 0;
 }
 
 static void accept_clients(struct agent_control *control)
@@ -663,37 +548,43 @@ static void accept_clients(struct agent_control *control)
     size_t tries;
 
     for (tries = 0; tries < control->max_clients + 8; tries++) {
-        struct control_client *c = NULL;
-        socklen_t len = sizeof(struct ucred);
-        size_t i;
+        struct agent_control_cred cred = {.pid = 0};
+        struct control_client *c;
+        bool cred_ok;
+        bool privileged;
+        uint64_t now;
         int fd;
 
-        fd = accept4(control->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        fd = accept4(control->listener.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 control_log(control, LOG_WARNING, "control: cannot accept: %s; pausing for %d ms",
                             strerror(errno), (int)CONTROL_ACCEPT_PAUSE_MS);
-                control->accept_resume_ms = control_now_ms() + CONTROL_ACCEPT_PAUSE_MS;
+                control->accept_resume_ms = agent_monotonic_ms() + CONTROL_ACCEPT_PAUSE_MS;
             }
             return;
         }
-        for (i = 0; i < control->max_clients; i++) {
-            if (control->clients[i].fd < 0) {
-                c = &control->clients[i];
-                break;
-            }
-        }
+        cred_ok = peer_cred_get(control, fd, &cred);
+        privileged = cred_ok && control_acl_may_take_reserved_slot(&control->acl, &cred);
+        c = find_free_slot(control, privileged);
         if (c == NULL) {
-            control_log(control, LOG_WARNING, "control: too many clients (limit %zu), refusing one",
-                        control->max_clients);
-            refuse_client(fd, control->max_clients);
+            control_log(control, LOG_WARNING,
+                        "control: too many clients (limit %zu, %zu kept for root and the "
+                        "agent's user), refusing pid %ld uid %ld",
+                        control->max_clients, control->reserved_clients,
+                        cred_ok ? (long)cred.pid : -1L, cred_ok ? (long)cred.uid : -1L);
+            refuse_client(fd, control->max_clients, control->reserved_clients);
             continue;
         }
+        now = agent_monotonic_ms();
         c->fd = fd;
-        c->cred_ok = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) == 0;
-        c->deadline_ms = control_now_ms() + control->idle_timeout_ms;
+        c->cred = cred;
+        c->cred_ok = cred_ok;
+        c->idle_deadline_ms = now + control->idle_timeout_ms;
+        /* The first line is due line_timeout_ms after connect(). */
+        c->line_deadline_ms = now + control->line_timeout_ms;
     }
 }
 
@@ -707,7 +598,7 @@ size_t agent_control_pollfds(const struct agent_control *control, struct pollfd 
     if (control == NULL)
         return 0;
     if (n < max && control->accept_resume_ms == 0) {
-        fds[n].fd = control->listen_fd;
+        fds[n].fd = control->listener.fd;
         fds[n].events = POLLIN;
         fds[n].revents = 0;
         n++;
@@ -738,7 +629,7 @@ static struct control_client *find_client(struct agent_control *control, int fd)
 
 static void expire_clients(struct agent_control *control)
 {
-    uint64_t now = control_now_ms();
+    uint64_t now = agent_monotonic_ms();
     size_t i;
 
     if (control->accept_resume_ms != 0 && now >= control->accept_resume_ms)
@@ -746,7 +637,11 @@ static void expire_clients(struct agent_control *control)
     for (i = 0; i < control->max_clients; i++) {
         struct control_client *c = &control->clients[i];
 
-        if (c->fd >= 0 && now >= c->deadline_ms)
+        if (c->fd < 0 || now < client_deadline(c))
+            continue;
+        if (client_line_deadline_applies(c))
+            client_close(control, c, "request line not complete in time");
+        else
             client_close(control, c, c->out_len > 0 ? "it does not read its replies"
                                                     : "idle timeout");
     }
@@ -767,7 +662,7 @@ void agent_control_dispatch(struct agent_control *control, const struct pollfd *
 
         if (fds[i].revents == 0)
             continue;
-        if (fds[i].fd == control->listen_fd) {
+        if (fds[i].fd == control->listener.fd) {
             listen_ready = true;
             continue;
         }
@@ -807,12 +702,12 @@ int agent_control_next_timeout_ms(const struct agent_control *control)
 
     if (control == NULL)
         return -1;
-    now = control_now_ms();
+    now = agent_monotonic_ms();
     if (control->accept_resume_ms != 0)
         next = control->accept_resume_ms;
     for (i = 0; i < control->max_clients; i++)
-        if (control->clients[i].fd >= 0 && control->clients[i].deadline_ms < next)
-            next = control->clients[i].deadline_ms;
+        if (control->clients[i].fd >= 0 && client_deadline(&control->clients[i]) < next)
+            next = client_deadline(&control->clients[i]);
     if (next == UINT64_MAX)
         return -1;
     if (next <= now)

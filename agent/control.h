@@ -37,8 +37,13 @@
  *     for uid 0, the agent's euid, admin_uids or a primary gid in
  *     admin_gids (control_request_run decides from struct control_peer).
  *     SO_PEERCRED carries no supplementary groups.
- *   - A client over max_clients gets one error line and is closed. A
- *     client silent for idle_timeout_ms is closed. Backpressure: while
+ *   - A client over max_clients gets one error line and is closed;
+ *     reserved_clients of the slots are kept for root and the agent's
+ *     user, so other users cannot lock the administrator out. A request
+ *     line must be complete within line_timeout_ms of its first byte (the
+ *     first one within line_timeout_ms of connect()): trickling bytes
+ *     does not keep a slot. A client silent between requests for
+ *     idle_timeout_ms is closed. Backpressure: while
  *     64 KiB of replies wait for a client to read, its further requests
  *     stay unread; a client that never reads makes no progress and is
  *     closed at its idle deadline (a reply that would push the buffer
@@ -73,6 +78,14 @@ struct agent_control_handlers {
     void (*log)(void *ctx, int priority, const char *msg);
 };
 
+/* Who is at the other end of a client connection, as the kernel recorded
+ * it at connect() (SO_PEERCRED). */
+struct agent_control_cred {
+    pid_t pid;
+    uid_t uid;
+    gid_t gid;
+};
+
 struct agent_control_config {
     const char *path;          /* socket path */
     mode_t mode;               /* socket file mode, e.g. 0660 */
@@ -89,8 +102,20 @@ struct agent_control_config {
     const gid_t *publish_gids;
     size_t n_publish_gids;
     size_t max_clients;        /* 0 = default 16 */
+    /* Slots of max_clients that only root and the agent's user may take.
+     * 0 = default: a quarter of max_clients (4 of 16). Must leave at
+     * least one slot for everyone else. */
+    size_t reserved_clients;
     size_t max_line;           /* 0 = default 65536 bytes */
-    unsigned idle_timeout_ms;  /* 0 = default 30000: silent clients are closed */
+    unsigned idle_timeout_ms;  /* 0 = default 30000: clients silent between requests are closed */
+    /* 0 = default 5000: a request line must be complete within this long
+     * of its first byte (the first line: of the connection). */
+    unsigned line_timeout_ms;
+    /* Test seam, NULL in the agent (SO_PEERCRED is read): returns the
+     * peer of a new connection, or -1 for an unknown peer (status only,
+     * no reserved slot). */
+    int (*peer_cred)(void *ctx, int fd, struct agent_control_cred *out);
+    void *peer_cred_ctx;
 };
 
 struct agent_control;
@@ -104,10 +129,10 @@ void agent_control_close(struct agent_control *control);
 /* Fills up to max pollfds for the event loop; returns how many. */
 size_t agent_control_pollfds(const struct agent_control *control, struct pollfd *fds, size_t max);
 /* Handles whatever the poll reported on those fds; never blocks. Also
- * closes clients whose idle deadline has passed, so call it after every
+ * closes clients whose line or idle deadline has passed, so call it after every
  * poll() return, a timeout included (fds may then be NULL with n 0). */
 void agent_control_dispatch(struct agent_control *control, const struct pollfd *fds, size_t n);
-/* Milliseconds until the next idle-client deadline, or -1 for none. */
+/* Milliseconds until the next client deadline, or -1 for none. */
 int agent_control_next_timeout_ms(const struct agent_control *control);
 
 #endif

@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "json_strict.h"
+#include "utf8.h"
+
 /* Checks that obj has only the listed keys. */
 static int check_keys(struct json_object *req, const char *cmd, const char *const *known,
                       char *err, size_t err_len)
@@ -24,7 +27,8 @@ static int check_keys(struct json_object *req, const char *cmd, const char *cons
             if (strcmp(known[i], key) == 0)
                 found = true;
         if (!found) {
-            snprintf(err, err_len, "unknown field \"%.64s\" for %s", key, cmd);
+            snprintf(err, err_len, "unknown field \"%.*s\" for %s",
+                     (int)tl_utf8_prefix_len(key, 64), key, cmd);
             return -1;
         }
     }
@@ -43,7 +47,11 @@ static int parse_publish(struct json_object *req, const char **topic, const char
         snprintf(err, err_len, "publish: \"topic\" must be a string");
         return -1;
     }
-    *topic = json_object_get_string(v);
+    *topic = tl_json_c_string(v);
+    if (*topic == NULL) {
+        snprintf(err, err_len, "publish: \"topic\" contains a NUL character (\\u0000)");
+        return -1;
+    }
     if (!json_object_object_get_ex(req, "payload", &v) ||
         !json_object_is_type(v, json_type_string)) {
         snprintf(err, err_len, "publish: \"payload\" must be a string");
@@ -92,7 +100,12 @@ int control_request_run(const struct agent_control_handlers *h, const struct con
                                "or rotate)");
         return -1;
     }
-    cmd = json_object_get_string(v);
+    /* "status\u0000x" must not run status. */
+    cmd = tl_json_c_string(v);
+    if (cmd == NULL) {
+        snprintf(err, err_len, "\"cmd\" contains a NUL character (\\u0000)");
+        return -1;
+    }
 
     if (strcmp(cmd, "status") == 0) {
         if (check_keys(req, cmd, known_plain, err, err_len) < 0)
@@ -105,7 +118,8 @@ int control_request_run(const struct agent_control_handlers *h, const struct con
     if (strcmp(cmd, "publish") != 0 && strcmp(cmd, "reconnect") != 0 &&
         strcmp(cmd, "rotate") != 0) {
         snprintf(err, err_len,
-                 "unknown command \"%.64s\" (expected status, publish, reconnect or rotate)", cmd);
+                 "unknown command \"%.*s\" (expected status, publish, reconnect or rotate)",
+                 (int)tl_utf8_prefix_len(cmd, 64), cmd);
         return -1;
     }
     if (strcmp(cmd, "publish") == 0 && !peer->may_publish && !peer->may_admin) {
@@ -192,6 +206,17 @@ int control_request_parse(const char *line, size_t len, struct json_object **out
     }
     if (!json_object_is_type(req, json_type_object)) {
         snprintf(err, err_len, "request must be a JSON object");
+        goto cleanup;
+    }
+    /* json-c keeps the last of two equal keys: {"cmd":"status","cmd":
+     * "rotate"} would run what a reader of the first key did not expect. */
+    switch (tl_json_check_keys(line, len, err, err_len)) {
+    case 0:
+        break;
+    case -2:
+        rc = -2;
+        goto cleanup;
+    default:
         goto cleanup;
     }
     /* "id" is echoed so a client can match pipelined replies. Only

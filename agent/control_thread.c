@@ -14,11 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
 
+#include "clock.h"
 #include "log.h"
 #include "publish_commit.h"
 
@@ -51,14 +51,6 @@ struct agent_control_thread {
     int result;
     char err[MAILBOX_ERR_LEN];
 };
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static void signal_fd(int fd)
 {
@@ -99,7 +91,7 @@ static int thread_status(void *ctx, struct json_object *out, char *err, size_t e
     json_object_object_foreach(snap, key, value) {
         json_object_object_add(out, key, json_object_get(value));
     }
-    json_object_object_add(out, "status_age_ms", json_object_new_int64((int64_t)(now_ms() - taken_ms)));
+    json_object_object_add(out, "status_age_ms", json_object_new_int64((int64_t)(agent_monotonic_ms() - taken_ms)));
     json_object_put(snap);
     return 0;
 }
@@ -300,7 +292,7 @@ void agent_control_thread_refresh(struct agent_control_thread *t)
     pthread_mutex_lock(&t->mu);
     free(t->snapshot);
     t->snapshot = copy;
-    t->snapshot_ms = now_ms();
+    t->snapshot_ms = agent_monotonic_ms();
     pthread_mutex_unlock(&t->mu);
 }
 

@@ -170,6 +170,7 @@ static void fail_rotation(struct agent *a, const char *msg)
                                r->new_id_len, &count, err, sizeof(err)) == AGENT_IDENTITY_OK) {
         if (rotation_journal_clear(a->config.rotation.state_dir, err, sizeof(err)) != 0)
             agent_warn("rotation journal: %s", err);
+        rotation_chain_settle(a->config.rotation.state_dir, r->rec.old_key_id, r->rec.new_key_id);
         agent_info("rotation: removed %u new object(s) from the token", count);
     } else {
         agent_err("rotation: cannot remove the new objects yet (%s); the journal will finish it "

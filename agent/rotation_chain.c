@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include <openssl/x509v3.h>
 
 #include "hex.h"
+#include "regular_file.h"
 #include "identity.h"
 #include "rotation_journal.h"
 
@@ -66,16 +68,21 @@ enum rotation_chain_load rotation_chain_load(const char *dir, const char *key_id
     FILE *f = NULL;
     X509 *x;
     unsigned long e;
+    int fd;
 
     *out = NULL;
     if (chain_name(key_id_hex, name, sizeof(name)) != 0 ||
         (size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
         return ROTATION_CHAIN_NONE;
-    f = fopen(path, "re");
+    /* Non-blocking and a regular file only: a FIFO would hang the
+     * identity load. */
+    fd = tl_open_regular(path, O_RDONLY | O_NOFOLLOW, 0, "saved rotation chain", err, err_len);
+    if (fd < 0)
+        return errno == ENOENT ? ROTATION_CHAIN_NONE : ROTATION_CHAIN_BAD;
+    f = fdopen(fd, "r");
     if (!f) {
-        if (errno == ENOENT)
-            return ROTATION_CHAIN_NONE;
         snprintf(err, err_len, "%s: %s", path, strerror(errno));
+        close(fd);
         return ROTATION_CHAIN_BAD;
     }
     chain = sk_X509_new_null();
@@ -141,6 +148,23 @@ int rotation_chain_prune(const char *dir, const char *keep_key_id_hex)
     }
     closedir(d);
     return removed;
+}
+
+int rotation_chain_settle(const char *dir, const char *in_use_key_id_hex,
+                          const char *abandoned_key_id_hex)
+{
+    char name[NAME_MAX + 1];
+    char path[PATH_MAX];
+
+    if (dir == NULL)
+        return 0;
+    if (in_use_key_id_hex != NULL && in_use_key_id_hex[0] != '\0')
+        return rotation_chain_prune(dir, in_use_key_id_hex);
+    if (abandoned_key_id_hex == NULL || abandoned_key_id_hex[0] == '\0' ||
+        chain_name(abandoned_key_id_hex, name, sizeof(name)) != 0 ||
+        (size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
+        return 0;
+    return unlink(path) == 0 ? 1 : 0;
 }
 
 enum rotation_chain_load rotation_chain_apply(const char *dir, struct agent_identity *id,

@@ -48,4 +48,12 @@ enum rotation_chain_load rotation_chain_apply(const char *dir, struct agent_iden
  * number removed; a directory that does not exist is not an error. */
 int rotation_chain_prune(const char *dir, const char *keep_key_id_hex);
 
+/* A rotation ended and in_use_key_id_hex is the identity's key again (a
+ * roll-back) or now (a completion): the chains of every other key are
+ * abandoned (rolled back, refused) and removed, so they do not pile up in
+ * the state directory. With the key in use unknown (NULL or ""), only
+ * abandoned_key_id_hex's chain is removed. Returns the number removed. */
+int rotation_chain_settle(const char *dir, const char *in_use_key_id_hex,
+                          const char *abandoned_key_id_hex);
+
 #endif

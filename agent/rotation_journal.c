@@ -20,6 +20,8 @@
 
 #include <json-c/json.h>
 
+#include "regular_file.h"
+
 #define JOURNAL_MAX_BYTES 16384
 
 static void set_err(char *err, size_t len, const char *fmt, ...)
@@ -319,13 +321,10 @@ enum rotation_load rotation_journal_load(const char *dir, struct rotation_record
         set_err(err, err_len, "%s: path too long", dir);
         return ROTATION_LOAD_IO;
     }
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return ROTATION_LOAD_ABSENT;
-        set_err(err, err_len, "%s: cannot open: %s", path, strerror(errno));
-        return ROTATION_LOAD_IO;
-    }
+    /* A FIFO there would block the agent's start for good. */
+    fd = tl_open_regular(path, O_RDONLY | O_NOFOLLOW, 0, "rotation journal", err, err_len);
+    if (fd < 0)
+        return errno == ENOENT ? ROTATION_LOAD_ABSENT : ROTATION_LOAD_IO;
     buf = malloc(JOURNAL_MAX_BYTES + 1);
     if (!buf) {
         set_err(err, err_len, "%s: out of memory", path);

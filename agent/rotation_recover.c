@@ -257,6 +257,8 @@ enum agent_identity_status agent_rotation_recover(struct agent *a, struct agent_
     }
     if (rotation_journal_clear(dir, jerr, sizeof(jerr)) != 0)
         agent_warn("rotation journal: %s", jerr);
+    rotation_chain_settle(dir, action == ROTATION_ACTION_COMPLETE ? rec.new_key_id : rec.old_key_id,
+                          action == ROTATION_ACTION_COMPLETE ? rec.old_key_id : rec.new_key_id);
     if (action == ROTATION_ACTION_COMPLETE) {
         r->rotations++;
         snprintf(r->last_result, sizeof(r->last_result), "completed-after-restart");

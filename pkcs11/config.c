@@ -8,13 +8,18 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
+
+#include "json_strict.h"
+#include "regular_file.h"
 
 struct perr {
     char *buf;
@@ -247,6 +252,14 @@ int p11_config_parse(const char *text, size_t len, struct p11_config *out, char 
             }
         }
     }
+    {
+        char dup[256];
+
+        if (tl_json_check_keys(text, len, dup, sizeof(dup)) != 0) {
+            set_err(&e, "(root): %s", dup);
+            goto cleanup;
+        }
+    }
     if (!json_object_is_type(root, json_type_object)) {
         set_err(&e, "(root): expected an object, got %s", type_name(root));
         goto cleanup;
@@ -343,13 +356,23 @@ int p11_config_load(const char *path, struct p11_config *out, char *err, size_t 
     size_t len = 0, cap = 0;
     char inner[512];
     int ret = -1;
+    int fd;
 
     if (path == NULL)
         path = p11_config_path();
-    f = fopen(path, "re");
+    /* Non-blocking and a regular file only: a FIFO would hang every
+     * program that loads the module. */
+    fd = tl_open_regular(path, O_RDONLY, 0, "file", inner, sizeof(inner));
+    if (fd < 0) {
+        snprintf(err, err_len, "cannot open the token configuration: %s (set %s to its path)",
+                 inner, P11_CONFIG_ENV);
+        goto cleanup;
+    }
+    f = fdopen(fd, "r");
     if (f == NULL) {
         snprintf(err, err_len, "%s: cannot open the token configuration: %s (set %s to its path)",
                  path, strerror(errno), P11_CONFIG_ENV);
+        close(fd);
         goto cleanup;
     }
     for (;;) {

@@ -12,22 +12,15 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
 
-static long long ctl_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "clock.h"
 
 static int remaining_ms(long long deadline)
 {
-    long long left = deadline - ctl_now_ms();
+    long long left = deadline - (long long)agent_monotonic_ms();
 
     return left < 0 ? 0 : (int)left;
 }
@@ -212,7 +205,7 @@ cleanup:
 int ctl_call(const char *socket_path, struct json_object *request, int timeout_ms,
              struct ctl_reply *reply, char *err, size_t err_len)
 {
-    long long deadline = ctl_now_ms() + timeout_ms;
+    long long deadline = (long long)agent_monotonic_ms() + timeout_ms;
     const char *text;
     char *line = NULL;
     char *out = NULL;

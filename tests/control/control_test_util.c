@@ -253,3 +253,76 @@ const char *ctlt_request(struct ctl_fixture *fx, int fd, const char *line)
         fail_msg("no reply to %s", line);
     return fx->reply;
 }
+
+static uint64_t ctlt_clock_now(void *ctx)
+{
+    const struct ctlt_clock *clock = ctx;
+
+    return clock->now_ms;
+}
+
+void ctlt_clock_install(struct ctlt_clock *clock)
+{
+    clock->now_ms = 1000000;
+    clock->source.now_ms = ctlt_clock_now;
+    clock->source.ctx = clock;
+    agent_clock_set_source(&clock->source);
+}
+
+void ctlt_clock_advance(struct ctlt_clock *clock, uint64_t ms)
+{
+    clock->now_ms += ms;
+}
+
+void ctlt_clock_uninstall(void)
+{
+    agent_clock_set_source(NULL);
+}
+
+/* The server's side of the seam: "<dir>/peer-<uid>-<n>" names the uid. */
+static int fake_peer_cred(void *ctx, int fd, struct agent_control_cred *out)
+{
+    (void)ctx;
+    struct sockaddr_un sun;
+    socklen_t len = sizeof(sun);
+    const char *base;
+    unsigned long uid;
+
+    memset(&sun, 0, sizeof(sun));
+    if (getpeername(fd, (struct sockaddr *)&sun, &len) != 0 || len <= sizeof(sa_family_t))
+        return -1;
+    base = strrchr(sun.sun_path, '/');
+    if (base == NULL || sscanf(base, "/peer-%lu-", &uid) != 1)
+        return -1;
+    out->pid = getpid();
+    out->uid = (uid_t)uid;
+    out->gid = (gid_t)uid;
+    return 0;
+}
+
+void ctlt_use_fake_peers(struct ctl_fixture *fx)
+{
+    fx->config.peer_cred = fake_peer_cred;
+    fx->config.peer_cred_ctx = fx;
+}
+
+int ctlt_connect_as(struct ctl_fixture *fx, uid_t uid)
+{
+    struct sockaddr_un me;
+    struct sockaddr_un sun;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    assert_true(fd >= 0);
+    memset(&me, 0, sizeof(me));
+    me.sun_family = AF_UNIX;
+    snprintf(me.sun_path, sizeof(me.sun_path), "%s/peer-%lu-%u", fx->dir, (unsigned long)uid,
+             fx->peers_made++);
+    if (bind(fd, (struct sockaddr *)&me, sizeof(me)) != 0)
+        fail_msg("bind %s: %s", me.sun_path, strerror(errno));
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", fx->path);
+    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+        fail_msg("connect %s: %s", fx->path, strerror(errno));
+    return fd;
+}

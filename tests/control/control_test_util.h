@@ -10,8 +10,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
+#include "clock.h"
 #include "control.h"
 
 struct fake_agent {
@@ -36,6 +38,7 @@ struct ctl_fixture {
     struct agent_control_config config;
     struct agent_control *control;
     char reply[65536];         /* last reply of ctlt_request */
+    unsigned peers_made;       /* ctlt_connect_as: unique bind paths */
 };
 
 /* Creates the temp dir and handlers (config zeroed except path, mode
@@ -59,5 +62,21 @@ int ctlt_read_line(struct agent_control *control, int fd, char *buf, size_t len,
 bool ctlt_wait_eof(struct agent_control *control, int fd, int timeout_ms);
 /* Sends one request line and returns the reply line (fx->reply). */
 const char *ctlt_request(struct ctl_fixture *fx, int fd, const char *line);
+
+/* A clock the test moves by hand (agent/clock.h), so deadlines of
+ * seconds pass without sleeping. Install before ctlt_open. */
+struct ctlt_clock {
+    uint64_t now_ms;
+    struct agent_clock_source source;
+};
+void ctlt_clock_install(struct ctlt_clock *clock);
+void ctlt_clock_advance(struct ctlt_clock *clock, uint64_t ms);
+void ctlt_clock_uninstall(void);
+
+/* Peers of any uid without root: fx->config.peer_cred is set to read the
+ * uid from the path a client bound its socket to, and ctlt_connect_as
+ * binds that path. */
+void ctlt_use_fake_peers(struct ctl_fixture *fx);
+int ctlt_connect_as(struct ctl_fixture *fx, uid_t uid);
 
 #endif

@@ -41,7 +41,9 @@ static enum tok_store_err write_once(const char *dir, const char *label)
     struct tok_store *st = NULL;
     char err[512];
     enum tok_store_err e = tok_store_open(dir, &st, err, sizeof(err));
-    assert_int_equal(e, TOK_STORE_OK);
+    /* A store the module may not read (a symbolic link) is refused here. */
+    if (e != TOK_STORE_OK)
+        return e;
     if ((e = tok_store_begin(st)) == TOK_STORE_OK) {
         snprintf(st->data.label, sizeof(st->data.label), "%s", label);
         e = tok_store_commit(st);

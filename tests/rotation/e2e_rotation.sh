@@ -214,6 +214,9 @@ scenario_failures() {
         [ "$(fingerprint)" = "$before_fp" ] || ag_fail "$mode: the certificate changed"
         [ "$(token_objects)" = "$before_objs" ] || ag_fail "$mode: token changed: $(token_objects)"
         [ ! -e "$AG_DIR/state/rotation.json" ] || ag_fail "$mode: journal left after roll-back"
+        # The refused key's saved chain goes with it (broker-refuses saved one).
+        ! ls "$AG_DIR/state" | grep -q '^chain-' ||
+            ag_fail "$mode: chain of a rolled-back key left: $(ls "$AG_DIR/state")"
     done
     [ "$(rotation_field failures)" -eq 10 ] || ag_fail "failures counter: $(rotation_field failures)"
     # One rotation at a time.
