@@ -22,8 +22,8 @@
 #   chain     the CA issues from a new intermediate: the chain its answer
 #             carried (not identity.chain_file) survives a restart
 . "$(dirname "$0")/../agent/lib.sh"
-scenario=${1:?usage: e2e_rotation.sh full|failures|crash|journalfail|auto|aws|keep|chain softhsm|emu}
-kind=${2:?usage: e2e_rotation.sh SCENARIO softhsm|emu}
+scenario=${1:?usage: e2e_rotation.sh full|failures|crash|journalfail|auto|aws|keep|chain softhsm|emu|tpm}
+kind=${2:?usage: e2e_rotation.sh SCENARIO softhsm|emu|tpm}
 [ -x "${CA_RESPONDER:-}" ] || ag_fail "CA_RESPONDER must name trustlink-ca-responder"
 [ "$scenario" != chain ] || [ -x "${TRUSTLINKCTL:-}" ] || ag_fail "TRUSTLINKCTL must name trustlinkctl"
 
