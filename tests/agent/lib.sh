@@ -124,6 +124,17 @@ ag_sign_csr() {
         -CAcreateserial -out "$3" -days 2 "${ext[@]}" 2>/dev/null
 }
 
+# ag_make_empty_crl CA OUT: an empty CRL signed by CA (a broker's crlfile).
+ag_make_empty_crl() {
+    mkdir -p "$AG_DIR/crl-$1"
+    : >"$AG_DIR/crl-$1/index.txt"
+    printf '[ca]\ndefault_ca = c\n[c]\ndatabase = %s\ndefault_md = sha256\ndefault_crl_days = 1\n' \
+        "$AG_DIR/crl-$1/index.txt" >"$AG_DIR/crl-$1/ca.cnf"
+    openssl ca -config "$AG_DIR/crl-$1/ca.cnf" -gencrl -keyfile "$AG_DIR/$1.key" \
+        -cert "$AG_DIR/$1.pem" -out "$2" 2>"$AG_DIR/crl-$1/log" ||
+        ag_fail "empty CRL: $(cat "$AG_DIR/crl-$1/log")"
+}
+
 # Broker key and certificate for 127.0.0.1 from CA "ca".
 ag_make_broker_cert() {
     openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
@@ -138,6 +149,7 @@ ag_make_broker_cert() {
 
 # ---- broker ----------------------------------------------------------------
 
+# AG_BROKER_EXTRA: more mosquitto.conf lines (e.g. "crlfile FILE").
 ag_start_broker() {
     local tries i before
     [ -n "${AG_PORT:-}" ] || AG_PORT=$(python3 "$AG_TOOLS" freeport)
@@ -149,6 +161,7 @@ certfile $AG_DIR/broker.pem
 keyfile $AG_DIR/broker.key
 require_certificate true
 use_identity_as_username true
+${AG_BROKER_EXTRA:-}
 CONF
     for tries in 1 2 3 4 5; do
         before=$(grep -c "running" "$AG_DIR/broker.log" 2>/dev/null || true)
