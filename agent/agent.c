@@ -226,7 +226,10 @@ static int load_identity(struct agent *a, uint64_t now)
         a->identity_ever_loaded = true;
         return 0;
     }
-    if (agent_identity_status_retryable(st)) {
+    /* A module that loaded before and now fails its C_Initialize (its
+     * device gone: tpm2-pkcs11 without a reachable TPM) may come back. */
+    if (agent_identity_status_retryable(st) ||
+        (st == AGENT_IDENTITY_MODULE && a->identity_ever_loaded)) {
         agent_err("identity (%s): %s; retrying in %u s", agent_identity_status_name(st), err,
                   AGENT_TOKEN_REINIT_INTERVAL_MS / 1000);
         set_error(a, AGENT_FAILURE_TOKEN, err);

@@ -68,9 +68,13 @@ bool agent_identity_is_token_fault(unsigned long e)
     if (e == 0 || (int)ERR_GET_LIB(e) != ERR_get_CKR_code())
         return false;
     reason = (unsigned long)ERR_GET_REASON(e);
+    /* CKR_GENERAL_ERROR too: a module whose device went away may say only
+     * that (tpm2-pkcs11 when its TPM stops answering), and the spec leaves
+     * the module in an unknown state after it: a re-initialisation is the
+     * cure it allows. */
     return reason == CKR_DEVICE_ERROR || reason == CKR_DEVICE_REMOVED ||
            reason == CKR_SESSION_HANDLE_INVALID || reason == CKR_SESSION_CLOSED ||
-           reason == CKR_TOKEN_NOT_PRESENT;
+           reason == CKR_TOKEN_NOT_PRESENT || reason == CKR_GENERAL_ERROR;
 }
 
 bool agent_identity_error_queue_has_token_fault(void)
