@@ -523,6 +523,17 @@ enum agent_identity_status agent_token_key_by_id(struct agent_identity *id,
         status = status_of(rv);
         goto cleanup;
     }
+    /* The found handle must read back as what was searched for (tpm2-pkcs11
+     * 1.9 reuses handles after C_DestroyObject; a re-initialisation cures it). */
+    if (info.klass != CKO_PRIVATE_KEY || info.id_len != id_len ||
+        memcmp(info.id, key_id, id_len) != 0) {
+        snprintf(err, err_len, "token \"%s\": the handle found for the private key with id %s "
+                               "reads back as another object: the module's object handles are "
+                               "inconsistent",
+                 id->token_label, hexid);
+        status = AGENT_IDENTITY_TOKEN_FAULT;
+        goto cleanup;
+    }
     agent_identity_describe(key_id, id_len, info.label, name, sizeof(name));
     status = check_key_safe(id, s, h[0], name, err, err_len);
     if (status != AGENT_IDENTITY_OK)
