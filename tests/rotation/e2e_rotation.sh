@@ -9,7 +9,8 @@
 #             one gone from the token, nothing orphaned
 #   failures  every responder failure mode (and a silent CA): the agent stays
 #             connected with its old identity, the token is unchanged
-#   crash     trustlinkd killed right after each step, restarted: connected
+#   crash     trustlinkd killed right after each step (or the steps named in a
+#             third argument), restarted: connected
 #             with a valid identity, completed from probe-ok on, rolled back
 #             before; the token holds exactly one identity
 #   journalfail  journal writes fail from probe-ok, switched or committed
@@ -27,6 +28,7 @@
 . "$(dirname "$0")/../agent/lib.sh"
 scenario=${1:?usage: e2e_rotation.sh full|failures|crash|journalfail|auto|aws|awsfaithful|keep|chain softhsm|emu|tpm}
 kind=${2:?usage: e2e_rotation.sh SCENARIO softhsm|emu|tpm}
+crash_steps=${3:-}   # crash: the steps to crash after (default: all seven)
 [ -x "${CA_RESPONDER:-}" ] || ag_fail "CA_RESPONDER must name trustlink-ca-responder"
 [ "$scenario" != chain ] || [ -x "${TRUSTLINKCTL:-}" ] || ag_fail "TRUSTLINKCTL must name trustlinkctl"
 
@@ -236,7 +238,7 @@ scenario_crash() {
     need_test_hooks
     rotation_config
     start_responder --seconds 3600
-    for step in key-generated csr-published cert-received cert-stored probe-ok switched committed; do
+    for step in ${crash_steps:-key-generated csr-published cert-received cert-stored probe-ok switched committed}; do
         ag_start_agent_crashing "$step"
         old_fp=$(fingerprint)
         ag_control '{"cmd":"rotate"}' >/dev/null || true
