@@ -375,6 +375,12 @@ ag_setup_tpm() {
     # public-key export (OpenSC 0.23, --read-object --type pubkey).
     mkdir -p "$AG_DIR/tpm2-store"
     export TPM2_PKCS11_STORE=$AG_DIR/tpm2-store
+    # Sanitizer builds: no leak check in processes that load tpm2-pkcs11.
+    # Debian's 1.9.0 leaks 66 bytes per ECDSA signature (an ASN.1 string
+    # decoded in its C_Sign, seen under LeakSanitizer with full stacks); the
+    # module is unloaded before the report, so it cannot be suppressed by
+    # name. Our code's leaks stay checked on the other two tokens.
+    [ -z "${AGENT_ASAN_RUNTIME:-}" ] || export ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0"
     ag_start_tpm
     AG_TOKEN=agent
     pkcs11-tool --module "$AG_MODULE" --init-token --label "$AG_TOKEN" --so-pin "$AG_SO_PIN" \
