@@ -88,7 +88,10 @@ int agent_load_identity(struct agent *a, uint64_t now)
         a->identity_ever_loaded = true;
         return 0;
     }
-    if (agent_identity_status_retryable(st)) {
+    /* A module that loaded before and now fails its C_Initialize (its
+     * device gone: tpm2-pkcs11 without a reachable TPM) may come back. */
+    if (agent_identity_status_retryable(st) ||
+        (st == AGENT_IDENTITY_MODULE && a->identity_ever_loaded)) {
         identity_retry_later(a, st, err, now);
         return 1;
     }

@@ -437,6 +437,14 @@ CK_RV token_find_uri(struct agent_token *tok, CK_SESSION_HANDLE s, P11KitUri *ur
             rv = token_object_read(tok, s, batch[i], &o);
             if (rv != CKR_OK)
                 break;
+            /* A handle found for this class must read back as it: a module
+             * whose handles went inconsistent (tpm2-pkcs11 1.9 hands out a
+             * handle another object holds after C_DestroyObject) is a
+             * token fault that a re-initialisation cures, not a wrong URI. */
+            if (o.klass != klass) {
+                rv = CKR_GENERAL_ERROR;
+                break;
+            }
             attrs[1].ulValueLen = o.id_len;
             attrs[2].ulValueLen = strlen(o.label);
             if (p11_kit_uri_match_attributes(uri, attrs, 3) != 1)

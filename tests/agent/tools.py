@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Small helpers for the trustlinkd end-to-end tests (test-only).
 
-  tools.py freeport                      print a free TCP port on 127.0.0.1
+  tools.py freeport [pair]               print a free TCP port on 127.0.0.1
+                                         ("pair": port P with P+1 free too)
   tools.py control SOCKET JSON [TIMEOUT] send one request line, print the reply line
   tools.py notify-listen SOCKET OUTFILE  datagram listener for NOTIFY_SOCKET:
                                          appends each message (one per line)
@@ -20,11 +21,25 @@ import struct
 import sys
 
 
-def freeport():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    print(s.getsockname()[1])
-    s.close()
+def freeport(pair=False):
+    for _ in range(100):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        if pair:
+            # swtpm's TCTI reaches the control channel on port + 1.
+            t = socket.socket()
+            try:
+                t.bind(("127.0.0.1", port + 1))
+            except OSError:
+                s.close()
+                continue
+            finally:
+                t.close()
+        s.close()
+        print(port)
+        return
+    sys.exit("no free port pair on 127.0.0.1")
 
 
 def control(path, request, timeout=5.0):
@@ -106,7 +121,7 @@ def notify_listen(path, outfile):
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "freeport":
-        freeport()
+        freeport(sys.argv[2:] == ["pair"])
     elif cmd == "control":
         control(*sys.argv[2:])
     elif cmd == "emu-fault":

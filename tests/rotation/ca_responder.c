@@ -31,6 +31,8 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "ca_responder.h"
+
 enum mode { M_NORMAL, M_REJECT, M_DELAY, M_GARBAGE, M_GARBAGE_JSON, M_OTHER_KEY, M_OTHER_CA,
             M_EXPIRED, M_OTHER_SUBJECT };
 static const char *const mode_names[] = {"normal", "reject", "delay", "garbage", "garbage-json",
@@ -49,6 +51,8 @@ struct options {
     enum mode mode;
     enum profile profile;
     bool verbose;
+    bool faithful;         /* aws profile: certificates pending until RegisterThing */
+    struct aws_faithful_options aws;
 };
 
 struct pending {
@@ -65,6 +69,7 @@ struct responder {
     X509 *ca_cert, *other_ca_cert;
     char *chain_pem;
     struct pending *queue;
+    struct aws_faithful *faithful;
     long answered;
     bool subscribed;
 };
@@ -77,8 +82,7 @@ static void on_signal(int sig)
     stop = 1;
 }
 
-static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void logf_(const char *fmt, ...)
+void logf_(const char *fmt, ...)
 {
     va_list ap;
 
@@ -147,6 +151,17 @@ static void usage(FILE *f)
 "        --delay-ms N       answer N ms late (any mode; mode delay: default 2000)\n"
 "        --qos N            QoS of subscription and answers (default 1)\n"
 "        --count N          exit 0 after N answers\n"
+"        --faithful         aws profile, as AWS IoT: a certificate is\n"
+"                           PENDING_ACTIVATION (listed in --crl, the broker\n"
+"                           SIGHUPed to re-read it) until RegisterThing on\n"
+"                           $aws/provisioning-templates/TEMPLATE/provision/json\n"
+"                           presents its ownership token, once, in time\n"
+"        --template NAME    faithful: the template name (default trustlink)\n"
+"        --template-param NAME[=VALUE]  faithful: a parameter RegisterThing\n"
+"                           must carry (with VALUE: exactly); repeatable (8)\n"
+"        --token-lifetime S faithful: ownership token lifetime (default 3600)\n"
+"        --crl FILE         faithful: the CRL to maintain (the broker's crlfile)\n"
+"        --broker-pid PID   faithful: SIGHUP this broker after each CRL change\n"
 "    -v, --verbose          log every request and answer\n"
 "        --help             this text\n"
 "\n"
@@ -157,96 +172,6 @@ static void usage(FILE *f)
 "    0 on a signal or after --count answers; 64 for bad options; 1 when the\n"
 "    CA files cannot be loaded or the broker connection fails.\n"
 "    Logs go to stderr; \"subscribed to FILTER\" marks readiness.\n", f);
-}
-
-/* ---- certificate issuing ------------------------------------------------ */
-
-static char *pem_of_cert_chain(X509 *leaf, const char *chain)
-{
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *data, *out = NULL;
-    long len;
-
-    if (!bio || !PEM_write_bio_X509(bio, leaf))
-        goto out;
-    if (chain && BIO_puts(bio, chain) < 0)
-        goto out;
-    len = BIO_get_mem_data(bio, &data);
-    out = malloc((size_t)len + 1);
-    if (out) {
-        memcpy(out, data, (size_t)len);
-        out[len] = '\0';
-    }
-out:
-    BIO_free(bio);
-    return out;
-}
-
-static int add_ext(X509 *x, X509 *issuer, int nid, const char *value)
-{
-    X509V3_CTX ctx;
-    X509_EXTENSION *ext;
-    int ok;
-
-    X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
-    ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
-    if (!ext)
-        return 0;
-    ok = X509_add_ext(x, ext, -1);
-    X509_EXTENSION_free(ext);
-    return ok;
-}
-
-/* Issues a certificate for (subject, pubkey) valid [now+nb, now+na]. */
-static X509 *issue(X509_NAME *subject, EVP_PKEY *pubkey, X509 *issuer, EVP_PKEY *issuer_key,
-                   long nb, long na_days, long na)
-{
-    X509 *x = X509_new();
-    unsigned char serial[16];
-    BIGNUM *bn = NULL;
-    time_t now = time(NULL);
-
-    if (!x || RAND_bytes(serial, sizeof(serial)) != 1)
-        goto fail;
-    serial[0] &= 0x7f;
-    bn = BN_bin2bn(serial, sizeof(serial), NULL);
-    if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) || !X509_set_version(x, 2) ||
-        !X509_set_subject_name(x, subject) ||
-        !X509_set_issuer_name(x, X509_get_subject_name(issuer)) || !X509_set_pubkey(x, pubkey) ||
-        !X509_time_adj_ex(X509_getm_notBefore(x), 0, nb, &now) ||
-        !X509_time_adj_ex(X509_getm_notAfter(x), na_days, na, &now) ||
-        !add_ext(x, issuer, NID_basic_constraints, "critical,CA:FALSE") ||
-        !add_ext(x, issuer, NID_key_usage, "critical,digitalSignature") ||
-        !add_ext(x, issuer, NID_ext_key_usage, "clientAuth") ||
-        !add_ext(x, issuer, NID_subject_key_identifier, "hash") ||
-        !add_ext(x, issuer, NID_authority_key_identifier, "keyid") ||
-        X509_sign(x, issuer_key, EVP_sha256()) <= 0)
-        goto fail;
-    BN_free(bn);
-    return x;
-fail:
-    BN_free(bn);
-    X509_free(x);
-    return NULL;
-}
-
-static X509 *self_signed_ca(EVP_PKEY *key, X509_NAME *name)
-{
-    X509 *x = X509_new();
-    time_t now = time(NULL);
-
-    if (!x || !X509_set_version(x, 2) || !ASN1_INTEGER_set(X509_get_serialNumber(x), 1) ||
-        !X509_set_subject_name(x, name) || !X509_set_issuer_name(x, name) ||
-        !X509_set_pubkey(x, key) || !X509_time_adj_ex(X509_getm_notBefore(x), 0, -3600, &now) ||
-        !X509_time_adj_ex(X509_getm_notAfter(x), 0, 86400L * 30, &now) ||
-        !add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE") ||
-        !add_ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign") ||
-        !add_ext(x, x, NID_subject_key_identifier, "hash") ||
-        X509_sign(x, key, EVP_sha256()) <= 0) {
-        X509_free(x);
-        return NULL;
-    }
-    return x;
 }
 
 /* ---- answers ------------------------------------------------------------- */
@@ -373,12 +298,27 @@ static void answer(struct responder *r, const char *req_topic, bool ok, const ch
             if (x && X509_digest(x, EVP_sha256(), md, &mdlen))
                 for (unsigned i = 0; i < mdlen; i++)
                     sprintf(hexid + 2 * i, "%02x", md[i]);
-            X509_free(x);
-            BIO_free(bio);
-            ERR_clear_error();
             RAND_bytes(rnd, sizeof(rnd));
             for (unsigned i = 0; i < sizeof(rnd); i++)
                 sprintf(token + 2 * i, "%02x", rnd[i]);
+            /* Faithful mode: the certificate is PENDING_ACTIVATION until
+             * RegisterThing presents this token. */
+            if (r->faithful && (!x || aws_faithful_issued(r->faithful, x, token) != 0)) {
+                X509_free(x);
+                BIO_free(bio);
+                free(topic);
+                topic = expand(r->opt.rejected_topic, req_topic, device);
+                if (!topic)
+                    goto out;
+                json_object_object_add(o, "statusCode", json_object_new_int(500));
+                json_object_object_add(o, "errorCode", json_object_new_string("InternalFailure"));
+                json_object_object_add(o, "errorMessage",
+                                       json_object_new_string("cannot record the certificate"));
+                goto queue;
+            }
+            X509_free(x);
+            BIO_free(bio);
+            ERR_clear_error();
             json_object_object_add(o, "certificateId", json_object_new_string(hexid));
             json_object_object_add(o, "certificatePem", json_object_new_string(cert_pem));
             json_object_object_add(o, "certificateOwnershipToken", json_object_new_string(token));
@@ -395,6 +335,7 @@ static void answer(struct responder *r, const char *req_topic, bool ok, const ch
         else
             json_object_object_add(o, "error", json_object_new_string(error));
     }
+queue:
     queue_answer(r, topic, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
                                                               JSON_C_TO_STRING_NOSLASHESCAPE));
 out:
@@ -519,6 +460,11 @@ static void on_connect(struct mosquitto *m, void *ud, int rc)
     rc = mosquitto_subscribe(m, NULL, r->opt.request_topic, r->opt.qos);
     if (rc != MOSQ_ERR_SUCCESS)
         logf_("subscribe failed: %s", mosquitto_strerror(rc));
+    if (r->faithful) {
+        rc = mosquitto_subscribe(m, NULL, aws_faithful_provision_topic(r->faithful), r->opt.qos);
+        if (rc != MOSQ_ERR_SUCCESS)
+            logf_("subscribe to RegisterThing failed: %s", mosquitto_strerror(rc));
+    }
 }
 
 static void on_subscribe(struct mosquitto *m, void *ud, int mid, int n, const int *granted)
@@ -546,51 +492,22 @@ static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
     if ((tl > 9 && strcmp(msg->topic + tl - 9, "/accepted") == 0) ||
         (tl > 9 && strcmp(msg->topic + tl - 9, "/rejected") == 0))
         return;
+    if (r->faithful && strcmp(msg->topic, aws_faithful_provision_topic(r->faithful)) == 0) {
+        char *topic = NULL, *json = NULL;
+        aws_faithful_register(r->faithful, msg->payload ? msg->payload : "", msg->payloadlen,
+                              &topic, &json);
+        if (topic && json)
+            queue_answer(r, topic, json);
+        else
+            logf_("out of memory, RegisterThing answer dropped");
+        free(topic);
+        free(json);
+        return;
+    }
     handle_request(r, msg->topic, msg->payload ? msg->payload : "", msg->payloadlen);
 }
 
 /* ---- main ------------------------------------------------------------------- */
-
-static EVP_PKEY *read_key(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    EVP_PKEY *k = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
-
-    if (f)
-        fclose(f);
-    return k;
-}
-
-static X509 *read_cert(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
-
-    if (f)
-        fclose(f);
-    return x;
-}
-
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char *buf = NULL;
-    long n;
-
-    if (!f)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && n < 1024 * 1024 &&
-        fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) != NULL) {
-        if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-            free(buf);
-            buf = NULL;
-        } else {
-            buf[n] = '\0';
-        }
-    }
-    fclose(f);
-    return buf;
-}
 
 static int parse_long(const char *s, long min, long max, long *out)
 {
@@ -622,6 +539,10 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"delay-ms", required_argument, NULL, 15}, {"qos", required_argument, NULL, 16},
         {"count", required_argument, NULL, 17}, {"client-id", required_argument, NULL, 18},
         {"verbose", no_argument, NULL, 'v'}, {"help", no_argument, NULL, 19},
+        {"faithful", no_argument, NULL, 20}, {"template", required_argument, NULL, 21},
+        {"token-lifetime", required_argument, NULL, 22},
+        {"template-param", required_argument, NULL, 23}, {"crl", required_argument, NULL, 24},
+        {"broker-pid", required_argument, NULL, 25},
         {NULL, 0, NULL, 0}};
     long v;
     int c;
@@ -700,6 +621,28 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 18: o->client_id = optarg; break;
         case 'v': o->verbose = true; break;
         case 19: usage(stdout); exit(0);
+        case 20: o->faithful = true; break;
+        case 21: o->aws.template_name = optarg; break;
+        case 22:
+            if (parse_long(optarg, 1, 86400, &o->aws.token_lifetime) != 0)
+                goto bad_value;
+            break;
+        case 23: {
+            char *eq = strchr(optarg, '=');
+            if (o->aws.n_params >= AWS_MAX_PARAMS || optarg[0] == '=' || !optarg[0])
+                goto bad_value;
+            if (eq)
+                *eq = '\0';
+            o->aws.param_names[o->aws.n_params] = optarg;
+            o->aws.param_values[o->aws.n_params++] = eq ? eq + 1 : NULL;
+            break;
+        }
+        case 24: o->aws.crl_path = optarg; break;
+        case 25:
+            if (parse_long(optarg, 1, INT_MAX, &v) != 0)
+                goto bad_value;
+            o->aws.broker_pid = (pid_t)v;
+            break;
         default: usage(stderr); return -1;
         }
         continue;
@@ -717,6 +660,14 @@ bad_value:
                         "and --ca-key are required (see --help)\n");
         return -1;
     }
+    if (o->faithful && (o->profile != P_AWS || !o->aws.crl_path)) {
+        fprintf(stderr, "trustlink-ca-responder: --faithful needs --profile aws and --crl\n");
+        return -1;
+    }
+    if (!o->aws.template_name)
+        o->aws.template_name = "trustlink";
+    if (!o->aws.token_lifetime)
+        o->aws.token_lifetime = 3600;
     if (o->mode == M_DELAY && !delay_set)
         o->delay_ms = 2000;
     if (!o->request_topic) {
@@ -764,6 +715,8 @@ int main(int argc, char **argv)
         logf_("cannot make the ephemeral keys");
         goto out;
     }
+    if (r.opt.faithful && !(r.faithful = aws_faithful_new(&r.opt.aws, r.ca_cert, r.ca_key)))
+        goto out;
 
     mosquitto_lib_init();
     r.mosq = mosquitto_new(r.opt.client_id, true, &r);
@@ -819,6 +772,7 @@ out_lib:
     mosquitto_destroy(r.mosq);
     mosquitto_lib_cleanup();
 out:
+    aws_faithful_free(r.faithful);
     free(r.chain_pem);
     X509_free(r.ca_cert);
     X509_free(r.other_ca_cert);
