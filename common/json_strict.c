@@ -239,8 +239,9 @@ static int compare_keys(const void *a, const void *b, void *arena)
 /* An object closes: its keys must be distinct. */
 static int close_object(struct scan *s, const struct frame *f)
 {
-    struct key_entry *k = s->keys + f->first_key;
     size_t n = s->n_keys - f->first_key;
+    /* No key seen yet means no table at all: no pointer arithmetic on it. */
+    struct key_entry *k = n > 0 ? s->keys + f->first_key : NULL;
     /* Inner objects have closed and given their keys back, so this
      * object's keys are the last ones, in order, before the sort. */
     size_t arena_start = n > 0 ? k[0].arena_off : s->arena_len;
@@ -334,7 +335,9 @@ int tl_json_check_keys(const char *text, size_t len, char *err, size_t err_len)
     s.len = len;
     s.err = err;
     s.err_len = err_len;
-    rc = scan_run(&s);
+    /* The arena exists from the start: keys may all be empty (""), and
+     * offsets are taken from it even then. */
+    rc = grow((void **)&s.arena, &s.arena_cap, 64, 1) ? scan_run(&s) : -2;
     if (rc == -2)
         snprintf(err, err_len, "out of memory checking the JSON keys");
     free(s.arena);

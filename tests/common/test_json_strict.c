@@ -34,6 +34,13 @@ static void test_distinct_keys_pass(void **state)
     assert_int_equal(check("{\"a\":1,\"b\":{\"a\":2,\"b\":[{\"a\":3},{\"a\":4}]},\"c\":\"a\"}",
                            err, sizeof(err)),
                      0);
+    /* Empty objects, first of all and nested (before any key exists, the
+     * key table is not even allocated: found by the fuzz stage). */
+    assert_int_equal(check("{}", err, sizeof(err)), 0);
+    assert_int_equal(check("[{},{\"a\":{}}]", err, sizeof(err)), 0);
+    /* Empty keys: distinct from others, and a duplicate of each other. */
+    assert_int_equal(check("{\"\":1,\"a\":2}", err, sizeof(err)), 0);
+    assert_int_equal(check("{\"\":1,\"\":2}", err, sizeof(err)), -1);
     /* The same key in sibling objects is fine. */
     assert_int_equal(check("[{\"k\":1},{\"k\":2}]", err, sizeof(err)), 0);
     /* Keys look alike in values and comments: not keys. */
