@@ -194,7 +194,8 @@ int emu_wire_stats_fetch(const char *socket_path, unsigned timeout_ms, struct em
     int r;
 
     if (strlen(socket_path) >= sizeof(addr.sun_path)) {
-        snprintf(err, err_len, "socket path too long: %s", socket_path);
+        snprintf(err, err_len, "socket path too long (%zu bytes, at most %zu): %.200s...",
+                 strlen(socket_path), sizeof(addr.sun_path) - 1, socket_path);
         return -1;
     }
     memcpy(addr.sun_path, socket_path, strlen(socket_path) + 1);
