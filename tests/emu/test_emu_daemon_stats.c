@@ -22,6 +22,7 @@
 #include "atecc608/crc.h"
 #include "atecc608/emu_wire.h"
 #include "emu_daemon_util.h"
+#include "target_exec.h"
 
 enum { SIGN_RSP = 1 + ATECC_P256_SIGNATURE_SIZE + 2 };
 
@@ -188,7 +189,7 @@ static int run_cli(const char *const *args, char *out, size_t cap)
         dup2(fds[1], STDERR_FILENO);
         close(fds[0]);
         close(fds[1]);
-        execv(EMU_DAEMON_PATH, (char *const *)argv);
+        (void)target_execv(EMU_DAEMON_PATH, (char *const *)argv);
         _exit(127);
     }
     close(fds[1]);
