@@ -6,7 +6,7 @@
  *
  *   token fault (handshake signature failed, token not answering)
  *     -> identity dropped, IDENTITY_WAIT; reload after token_backoff
- *        (1 s doubling to 30 s, reset by the next CONNACK)
+ *        (1 s, 2 s, then every 4 s; reset by the next CONNACK)
  *   other failures -> WAITING after the reconnect backoff (failure.h)
  *
  * Must never: free the MQTT client from inside a libmosquitto callback;

@@ -15,7 +15,7 @@
  *   clock            a certificate is not valid yet: the clock is behind;
  *                    same longer backoff, reported as a clock problem
  *   token            the token failed to sign: module reload after the
- *                    token backoff (1 s doubling to 30 s), then reconnect
+ *                    token backoff (1 s, 2 s, then every 4 s), then reconnect
  *   config           cannot work without a config change: exit 78
  */
 #ifndef TRUSTLINK_AGENT_FAILURE_H

@@ -12,7 +12,7 @@
  * without checking the token is present (libp11 0.4.12 hangs otherwise).
  *
  * Recovery from token faults is a full reload: agent_identity_free and
- * agent_identity_load again (the caller paces it with its own backoff: 1 s doubling to 30 s).
+ * agent_identity_load again (the caller paces it with its own backoff: 1 s, 2 s, then every 4 s).
  *
  * Two phases, for key rotation: agent_identity_open reaches the token
  * (module, token, login) and agent_identity_resolve finds the key and
