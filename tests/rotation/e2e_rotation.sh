@@ -249,14 +249,7 @@ scenario_crash() {
     for step in ${crash_steps:-key-generated csr-published cert-received cert-stored probe-ok switched committed}; do
         ag_start_agent_crashing "$step"
         old_fp=$(fingerprint)
-        ag_control '{"cmd":"rotate"}' >/dev/null || true
-        for _ in $(seq 1 300); do
-            kill -0 "$AG_AGENT_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -0 "$AG_AGENT_PID" 2>/dev/null && ag_fail "$step: trustlinkd did not crash"
-        wait "$AG_AGENT_PID" 2>/dev/null || true
-        AG_AGENT_PID=
+        rotate_until_crash "$step"
         # The journal names the slot of the token the new key is on.
         journal_slot=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["slot_id"])' \
             "$AG_DIR/state/rotation.json") || ag_fail "$step: no journal after the crash"
@@ -280,6 +273,17 @@ scenario_crash() {
         ag_kill "$AG_AGENT_PID"
         AG_AGENT_PID=
     done
+}
+
+rotate_until_crash() {   # rotate_until_crash STEP: a rotation with the crash hook armed
+    ag_control '{"cmd":"rotate"}' >/dev/null || true
+    for _ in $(seq 1 300); do
+        kill -0 "$AG_AGENT_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -0 "$AG_AGENT_PID" 2>/dev/null && ag_fail "$1: trustlinkd did not crash"
+    wait "$AG_AGENT_PID" 2>/dev/null || true
+    AG_AGENT_PID=
 }
 
 ag_start_agent_crashing() {   # like ag_start_agent, with the crash hook

@@ -237,14 +237,7 @@ scenario_awscrash() {
         ag_start_agent_crashing "$step"
         fp=$(fingerprint)
         objs=$(token_objects)
-        ag_control '{"cmd":"rotate"}' >/dev/null || true
-        for _ in $(seq 1 300); do
-            kill -0 "$AG_AGENT_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -0 "$AG_AGENT_PID" 2>/dev/null && ag_fail "$step: trustlinkd did not crash"
-        wait "$AG_AGENT_PID" 2>/dev/null || true
-        AG_AGENT_PID=
+        rotate_until_crash "$step"
         [ "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["step"])' \
             "$AG_DIR/state/rotation.json")" = "$step" ] || ag_fail "$step: journal step"
         mode=$(stat -c %a "$AG_DIR/state/rotation.json")
