@@ -267,12 +267,16 @@ scenario_crash() {
             [ "$(rotation_field last_result)" = rolled-back-after-restart ] ||
                 ag_fail "$step: result $(rotation_field last_result)" ;;
         esac
-        [ ! -e "$AG_DIR/state/rotation.json" ] || ag_fail "$step: journal left after recovery"
-        check_one_identity
-        ag_note "$step: recovered ($(rotation_field last_result))"
-        ag_kill "$AG_AGENT_PID"
-        AG_AGENT_PID=
+        recovered_then_stop "$step"
     done
+}
+
+recovered_then_stop() {   # recovered_then_stop STEP: no journal, one identity; stop the agent
+    [ ! -e "$AG_DIR/state/rotation.json" ] || ag_fail "$1: journal left after recovery"
+    check_one_identity
+    ag_note "$1: recovered ($(rotation_field last_result))"
+    ag_kill "$AG_AGENT_PID"
+    AG_AGENT_PID=
 }
 
 rotate_until_crash() {   # rotate_until_crash STEP: a rotation with the crash hook armed
