@@ -406,6 +406,13 @@ void agent_config_free(struct agent_config *cfg)
     free(cfg->rotation.subject);
     free(cfg->rotation.state_dir);
     free(cfg->rotation.probe_client_id);
+    free(cfg->rotation.aws_template);
+    for (size_t i = 0; i < cfg->rotation.aws_param_count; i++) {
+        free(cfg->rotation.aws_param_names[i]);
+        free(cfg->rotation.aws_param_values[i]);
+    }
+    free(cfg->rotation.aws_param_names);
+    free(cfg->rotation.aws_param_values);
     memset(cfg, 0, sizeof(*cfg));
 }
 

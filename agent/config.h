@@ -129,6 +129,14 @@ struct agent_rotation_config {
     int64_t retry_base_s;
     int64_t retry_max_s;
     char *probe_client_id;
+    /* profile "aws": RegisterThing activation after create-from-csr
+     * (rotation.aws). activation false: no RegisterThing (a CA that
+     * issues active certificates); then template may be NULL. */
+    bool aws_activation;
+    char *aws_template;           /* provisioning template name */
+    size_t aws_param_count;
+    char **aws_param_names;
+    char **aws_param_values;      /* may hold {device_id} and {serial} */
 };
 
 struct agent_config {

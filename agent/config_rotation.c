@@ -12,6 +12,7 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
+#include "aws_register.h"
 #include "csr.h"
 #define ROTATION_TOPIC_WHAT \
     "a topic without wildcards or leading/trailing '/', may use {device_id} and {client_id}"
@@ -51,13 +52,85 @@ static int check_subject(struct cfg_reader *r, struct json_object *sec, const ch
     return 0;
 }
 
+/* RegisterThing parameters: at most this many (AWS templates take a
+ * handful; the request must stay well under the MQTT payload limit). */
+#define AWS_PARAMS_MAX 16
+#define AWS_PARAM_NAME_MAX 128
+
+/* rotation.aws: {"template", "activation", "parameters"}. Profile "aws"
+ * activates by default, and then a template is required: AWS creates
+ * every certificate from CreateCertificateFromCsr PENDING_ACTIVATION, so
+ * a rotation without RegisterThing could only fail at the probe. */
+static int parse_rotation_aws(struct cfg_reader *r, struct json_object *sec,
+                              struct agent_rotation_config *rot, bool aws_profile)
+{
+    static const char *const keys[] = {"template", "activation", "parameters", NULL};
+    struct json_object *aws = NULL, *params = NULL;
+    bool present = false, params_present = false;
+    char buf[64];
+    size_t n = 0;
+
+    aws = sec ? cfg_member(sec, "aws", &present) : NULL;
+    if (present && !json_object_is_type(aws, json_type_object))
+        return cfg_fail(r, "rotation.aws", "expected an object, got %s",
+                        cfg_got(aws, buf, sizeof(buf)));
+    if (present && !aws_profile)
+        return cfg_fail(r, "rotation.aws", "only with \"profile\": \"aws\"");
+    if (aws && cfg_check_keys(r, aws, "rotation.aws", keys) != 0)
+        return -1;
+    if (cfg_get_bool(r, aws, "rotation.aws", "activation", aws_profile, &rot->aws_activation) != 0 ||
+        cfg_get_string(r, aws, "rotation.aws", "template", false,
+                       "a provisioning template name of 1-36 characters [A-Za-z0-9_-]", 36,
+                       aws_register_template_name_ok, NULL, &rot->aws_template) != 0)
+        return -1;
+    if (rot->enabled && rot->aws_activation && !rot->aws_template)
+        return cfg_fail(r, "rotation.aws.template",
+                        "required with profile aws: AWS IoT certificates stay "
+                        "PENDING_ACTIVATION until RegisterThing with a provisioning template "
+                        "(set \"activation\": false only for a CA whose certificates are "
+                        "active at once)");
+    params = aws ? cfg_member(aws, "parameters", &params_present) : NULL;
+    if (!params_present)
+        return 0;
+    if (!json_object_is_type(params, json_type_object))
+        return cfg_fail(r, "rotation.aws.parameters", "expected an object of strings, got %s",
+                        cfg_got(params, buf, sizeof(buf)));
+    if (json_object_object_length(params) > AWS_PARAMS_MAX)
+        return cfg_fail(r, "rotation.aws.parameters", "expected at most %d parameters, got %d",
+                        AWS_PARAMS_MAX, json_object_object_length(params));
+    rot->aws_param_names = calloc(AWS_PARAMS_MAX, sizeof(char *));
+    rot->aws_param_values = calloc(AWS_PARAMS_MAX, sizeof(char *));
+    if (!rot->aws_param_names || !rot->aws_param_values)
+        return cfg_fail(r, "rotation.aws.parameters", "out of memory");
+    json_object_object_foreach(params, key, val) {
+        char path[CFG_PATH_MAX];
+
+        cfg_join(path, "rotation.aws.parameters", key);
+        if (key[0] == '\0' || strlen(key) > AWS_PARAM_NAME_MAX)
+            return cfg_fail(r, "rotation.aws.parameters",
+                            "expected parameter names of 1-%d bytes", AWS_PARAM_NAME_MAX);
+        if (!json_object_is_type(val, json_type_string) ||
+            !aws_register_value_ok(json_object_get_string(val)))
+            return cfg_fail(r, path,
+                            "expected a string of at most 4096 bytes whose only {...} are "
+                            "{device_id} and {serial}, got %s",
+                            cfg_got(val, buf, sizeof(buf)));
+        rot->aws_param_names[n] = strdup(key);
+        rot->aws_param_values[n] = strdup(json_object_get_string(val));
+        rot->aws_param_count = ++n;
+        if (!rot->aws_param_names[n - 1] || !rot->aws_param_values[n - 1])
+            return cfg_fail(r, path, "out of memory");
+    }
+    return 0;
+}
+
 int agent_config_parse_rotation(struct cfg_reader *r, struct json_object *root, struct agent_config *cfg)
 {
     static const char *const keys[] = {
         "enabled", "profile", "request_topic", "accepted_topic", "rejected_topic",
         "issuing_ca_file", "subject", "state_dir", "answer_timeout", "max_attempts", "retire",
         "auto_renew", "renew_floor_days", "check_interval", "jitter_cap", "min_interval",
-        "retry_base", "retry_max", "probe_client_id", NULL};
+        "retry_base", "retry_max", "probe_client_id", "aws", NULL};
     static const char *const profile_names[] = {"trustlink", "aws", NULL};
     static const char *const retire_names[] = {"destroy", "keep-previous", NULL};
     static const char *const default_request[] = {"trustlink/{device_id}/csr",
@@ -145,6 +218,8 @@ int agent_config_parse_rotation(struct cfg_reader *r, struct json_object *root, 
                         "expected distinct request_topic, accepted_topic and rejected_topic, "
                         "got \"%s\", \"%s\", \"%s\"", rot->request_topic, rot->accepted_topic,
                         rot->rejected_topic);
+    if (parse_rotation_aws(r, sec, rot, profile == AGENT_ROTATION_AWS) != 0)
+        return -1;
     rot->profile = (enum agent_rotation_profile)profile;
     rot->retire = (enum agent_rotation_retire)retire;
     rot->max_attempts = (unsigned)attempts;

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The rotation state machine: the live steps from start to commit (see
- * rotation.h for the steps and the rules; recovery and the shared token
- * steps are in rotation_recover.c, renewal timing in rotation_renewal.c).
+ * The rotation state machine: the live steps from start to the stored
+ * certificate, and the dispatch of the machine (see rotation.h for the
+ * steps and the rules; AWS activation is in rotation_activate.c, probe,
+ * switch and commit in rotation_switch.c, recovery and the shared token
+ * steps in rotation_recover.c, renewal timing in rotation_renewal.c).
  *
  * Token work goes through agent/token.h (objects found and
  * changed by CKA_ID, so every recovery step is idempotent); the CSR
@@ -24,7 +26,8 @@
  * kill itself with SIGKILL right after that step took effect, and
  * TRUSTLINK_ROTATION_STOP_AFTER=<step> stops it (SIGSTOP) there so a test
  * can change the world before it continues (steps: key-generated,
- * csr-published, cert-received, cert-stored, probe-ok, switched,
+ * csr-published, cert-received, cert-stored, activation-requested,
+ * activated, probe-ok, switched,
  * committed — the last one after the old pair was retired and before the
  * new one got the configured label).
  */
@@ -39,6 +42,7 @@
 #include <sys/stat.h>
 
 #include <mosquitto.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "agent.h"
@@ -62,6 +66,7 @@ const char *agent_rotation_phase_name(enum rotation_phase phase)
     case ROTATION_PHASE_IDLE: return "idle";
     case ROTATION_PHASE_SUBSCRIBING: return "subscribing";
     case ROTATION_PHASE_WAIT_ANSWER: return "waiting-for-certificate";
+    case ROTATION_PHASE_ACTIVATING: return "activating";
     case ROTATION_PHASE_PROBING: return "probing";
     case ROTATION_PHASE_DRAINING: return "draining";
     case ROTATION_PHASE_SWITCHING: return "switching";
@@ -72,7 +77,7 @@ const char *agent_rotation_phase_name(enum rotation_phase phase)
 
 #ifdef TRUSTLINK_TEST_HOOKS
 /* The test hooks: see the file comment. */
-static void crash_point(const char *step)
+void rotation_crash_point(const char *step)
 {
     const char *crash = getenv("TRUSTLINK_ROTATION_CRASH_AFTER");
     const char *stop = getenv("TRUSTLINK_ROTATION_STOP_AFTER");
@@ -89,7 +94,7 @@ static void crash_point(const char *step)
     }
 }
 #else
-static void crash_point(const char *step)
+void rotation_crash_point(const char *step)
 {
     (void)step;
 }
@@ -97,7 +102,7 @@ static void crash_point(const char *step)
 
 /* Records the step; on failure the in-memory record keeps the step that
  * is on disk, so status and the next attempt never claim more. */
-static int journal_step(struct agent *a, enum rotation_step step, char *err, size_t err_len)
+int rotation_journal_step(struct agent *a, enum rotation_step step, char *err, size_t err_len)
 {
     struct agent_rotation *r = &a->rotation;
     enum rotation_step before = r->rec.step;
@@ -133,12 +138,15 @@ static void free_inflight(struct agent_rotation *r)
     r->answer = NULL;
     r->answer_len = 0;
     r->probe_connack = r->probe_closed = false;
+    aws_register_call_end(&r->activation);
+    r->activation_attempt = 0;
 }
 
 void agent_rotation_init(struct agent_rotation *r)
 {
     memset(r, 0, sizeof(*r));
-    r->sub_mid[0] = r->sub_mid[1] = -1;
+    for (size_t i = 0; i < sizeof(r->sub_mid) / sizeof(r->sub_mid[0]); i++)
+        r->sub_mid[i] = -1;
     r->jitter_random = agent_random_u32();
 }
 
@@ -151,7 +159,7 @@ void agent_rotation_free(struct agent_rotation *r)
 /* ---- failure and success ----------------------------------------------- */
 
 /* Before probe-ok: the old identity stays, the new objects go. */
-static void fail_rotation(struct agent *a, const char *msg)
+void rotation_fail(struct agent *a, const char *msg)
 {
     struct agent_rotation *r = &a->rotation;
     char err[512];
@@ -162,7 +170,10 @@ static void fail_rotation(struct agent *a, const char *msg)
     snprintf(r->last_error, sizeof(r->last_error), "%s", msg);
     snprintf(r->last_result, sizeof(r->last_result), "failed");
     snprintf(r->rec.error, sizeof(r->rec.error), "%.*s", ROTATION_ERROR_MAX, msg);
-    if (journal_step(a, ROTATION_ROLLED_BACK, err, sizeof(err)) != 0)
+    /* The ownership token has no use once rolled back. */
+    OPENSSL_cleanse(r->rec.ownership_token, sizeof(r->rec.ownership_token));
+    r->rec.token_expires = 0;
+    if (rotation_journal_step(a, ROTATION_ROLLED_BACK, err, sizeof(err)) != 0)
         agent_warn("rotation journal: %s", err);
     free_inflight(r);
     if (a->identity &&
@@ -185,78 +196,20 @@ static void fail_rotation(struct agent *a, const char *msg)
     rotation_schedule_next_check(a);
 }
 
-/* The new identity is in use but the journal could not record the next
- * step: keep both pairs, retry later (fail-stop, see the file comment). */
-static void hold_commit(struct agent *a, uint64_t now, const char *err)
-{
-    struct agent_rotation *r = &a->rotation;
-
-    if (r->phase != ROTATION_PHASE_COMMIT_PENDING)
-        agent_err("rotation: the journal cannot be written (%s); using the new identity but "
-                  "keeping the old key on the token until the journal records the commit "
-                  "(retrying every %u s)",
-                  err, ROTATION_JOURNAL_RETRY_MS / 1000);
-    r->phase = ROTATION_PHASE_COMMIT_PENDING;
-    r->deadline_ms = now + ROTATION_JOURNAL_RETRY_MS;
-    snprintf(r->last_result, sizeof(r->last_result), "commit-pending");
-    snprintf(r->last_error, sizeof(r->last_error), "journal: %.480s", err);
-}
-
-static void commit_rotation(struct agent *a, uint64_t now)
-{
-    struct agent_rotation *r = &a->rotation;
-    char err[512];
-    enum agent_identity_status st;
-
-    /* Retiring the old pair is destructive: only once "committed" is on
-     * disk, so a crash can never roll back to a key that is gone. */
-    if (journal_step(a, ROTATION_COMMITTED, err, sizeof(err)) != 0) {
-        hold_commit(a, now, err);
-        return;
-    }
-    st = rotation_retire_old(&a->config, a->identity, &r->proof, r->old_id, r->old_id_len,
-                             r->new_id, r->new_id_len, err, sizeof(err));
-    if (st == AGENT_IDENTITY_OK) {
-        crash_point("committed");
-        st = rotation_promote_new(a->identity, &r->proof, r->new_id, r->new_id_len, err,
-                                  sizeof(err));
-    }
-    r->phase = ROTATION_PHASE_IDLE;
-    r->last_finished = time(NULL);
-    if (st != AGENT_IDENTITY_OK) {
-        /* The new identity is in use; only the labels lag behind. */
-        agent_err("rotation: connected with the new key, but committing on the token failed "
-                  "(%s); the journal completes it at the next identity load",
-                  err);
-        snprintf(r->last_result, sizeof(r->last_result), "commit-pending");
-        snprintf(r->last_error, sizeof(r->last_error), "%s", err);
-        return;
-    }
-    if (rotation_journal_clear(a->config.rotation.state_dir, err, sizeof(err)) != 0)
-        agent_warn("rotation journal: %s", err);
-    rotation_chain_prune(a->config.rotation.state_dir, r->rec.new_key_id);
-    r->rotations++;
-    r->consecutive_failures = 0;
-    snprintf(r->last_result, sizeof(r->last_result), "success");
-    r->last_error[0] = '\0';
-    agent_notice("rotation complete: new key %s, certificate %s (expires %s); old key %s",
-                 r->rec.new_key_id, a->cert.sha256, a->cert.not_after,
-                 a->config.rotation.retire == AGENT_RETIRE_DESTROY ? "destroyed"
-                                                                    : "kept as previous");
-    r->jitter_random = agent_random_u32();
-    agent_rotation_cert_changed(a);
-    agent_trim_heap();
-}
 
 /* ---- the live steps --------------------------------------------------------- */
 
 static void subscribe_answers(struct agent *a)
 {
     struct agent_rotation *r = &a->rotation;
-    const char *topics[2] = {a->config.rotation.accepted_topic, a->config.rotation.rejected_topic};
+    char act_accepted[AWS_REGISTER_TOPIC_MAX], act_rejected[AWS_REGISTER_TOPIC_MAX];
+    const char *topics[4] = {a->config.rotation.accepted_topic, a->config.rotation.rejected_topic,
+                             act_accepted, act_rejected};
 
     r->subscribed = false;
-    for (int i = 0; i < 2; i++) {
+    /* AWS: subscribe to the answers before the request goes out. */
+    r->sub_count = rotation_activation_topics(&a->config, act_accepted, act_rejected) ? 4 : 2;
+    for (unsigned i = 0; i < r->sub_count; i++) {
         int rc = agent_mqtt_subscribe(a->mqtt, topics[i], 1, &r->sub_mid[i]);
 
         r->sub_acked[i] = false;
@@ -276,18 +229,18 @@ static void publish_request(struct agent *a, uint64_t now)
     int mid = 0, rc;
 
     if (RAND_bytes(rid, sizeof(rid)) != 1) {
-        fail_rotation(a, "no random bytes for the request id");
+        rotation_fail(a, "no random bytes for the request id");
         return;
     }
     agent_hex_encode(rid, sizeof(rid), r->rec.request_id, sizeof(r->rec.request_id));
     r->rec.attempt++;
-    if (journal_step(a, ROTATION_CSR_PUBLISHED, err, sizeof(err)) != 0) {
-        fail_rotation(a, err);
+    if (rotation_journal_step(a, ROTATION_CSR_PUBLISHED, err, sizeof(err)) != 0) {
+        rotation_fail(a, err);
         return;
     }
     payload = rotation_wire_request(a->config.rotation.profile, r->rec.request_id, r->csr_pem);
     if (!payload) {
-        fail_rotation(a, "out of memory building the request");
+        rotation_fail(a, "out of memory building the request");
         return;
     }
     rc = agent_mqtt_publish(a->mqtt, a->config.rotation.request_topic, payload, strlen(payload),
@@ -300,7 +253,7 @@ static void publish_request(struct agent *a, uint64_t now)
         agent_notice("rotation: CSR published to %s (request %s, attempt %u of %u)",
                      a->config.rotation.request_topic, r->rec.request_id, r->rec.attempt,
                      a->config.rotation.max_attempts);
-    crash_point("csr-published");
+    rotation_crash_point("csr-published");
     r->phase = ROTATION_PHASE_WAIT_ANSWER;
     r->deadline_ms = now + a->config.rotation.answer_timeout_ms;
 }
@@ -374,7 +327,7 @@ int agent_rotation_start(struct agent *a, const char *trigger, char *err, size_t
     snprintf(r->last_result, sizeof(r->last_result), "in-progress");
 
     /* Journal first: a crash after the key exists must find its id. */
-    if (journal_step(a, ROTATION_KEY_GENERATED, err, err_len) != 0) {
+    if (rotation_journal_step(a, ROTATION_KEY_GENERATED, err, err_len) != 0) {
         snprintf(r->last_result, sizeof(r->last_result), "failed");
         snprintf(r->last_error, sizeof(r->last_error), "%s", err);
         return -1;
@@ -387,7 +340,7 @@ int agent_rotation_start(struct agent *a, const char *trigger, char *err, size_t
                                    r->new_id_len, r->rec.temp_label, err, err_len);
     if (st != AGENT_IDENTITY_OK)
         goto failed;
-    crash_point("key-generated");
+    rotation_crash_point("key-generated");
     st = agent_token_key_by_id(agent_identity_token(a->identity), r->new_id, r->new_id_len,
                                &r->new_key, err, err_len);
     if (st != AGENT_IDENTITY_OK)
@@ -413,7 +366,7 @@ failed:
     {
         char msg[600];
         snprintf(msg, sizeof(msg), "%s", err);
-        fail_rotation(a, msg);
+        rotation_fail(a, msg);
         snprintf(err, err_len, "%s", msg);
     }
 cleanup:
@@ -421,67 +374,6 @@ cleanup:
     return result;
 }
 
-static void probe_on_connack(void *ctx, int rc)
-{
-    struct agent *a = ctx;
-
-    a->rotation.probe_connack = true;
-    a->rotation.probe_connack_rc = rc;
-}
-
-static void probe_on_closed(void *ctx, int rc)
-{
-    struct agent *a = ctx;
-
-    a->rotation.probe_closed = true;
-    a->rotation.probe_close_rc = rc;
-}
-
-static void start_probe(struct agent *a, uint64_t now)
-{
-    struct agent_rotation *r = &a->rotation;
-    const struct agent_broker_config *b = &a->config.broker;
-    struct agent_mqtt_callbacks cb = {.connected = probe_on_connack,
-                                      .disconnected = probe_on_closed,
-                                      .ctx = a};
-    struct agent_mqtt_params p = {
-        .client_id = a->config.rotation.probe_client_id,
-        .host = b->host,
-        .port = b->port,
-        .keepalive_s = b->keepalive_s,
-        .version = b->mqtt_version,
-        .will_topic = NULL,
-        .proxy = &b->proxy,
-    };
-    char err[512];
-    int saved_errno = 0;
-    int rc;
-
-    r->probe_tls = agent_tls_new_for_key(b, r->new_cert, r->new_chain, r->new_key, "new key",
-                                         &a->tls_counters, err, sizeof(err));
-    if (!r->probe_tls) {
-        fail_rotation(a, err);
-        return;
-    }
-    p.ssl_ctx = agent_tls_ctx(r->probe_tls);
-    r->probe = agent_mqtt_new(&p, &cb, err, sizeof(err));
-    if (!r->probe) {
-        fail_rotation(a, err);
-        return;
-    }
-    r->probe_connack = r->probe_closed = false;
-    rc = agent_mqtt_connect(r->probe, &saved_errno);
-    if (rc != MOSQ_ERR_SUCCESS || agent_mqtt_fd(r->probe) < 0) {
-        char msg[600];
-        snprintf(msg, sizeof(msg), "probe connection with the new identity failed to start: %s",
-                 rc == MOSQ_ERR_ERRNO ? strerror(saved_errno) : mosquitto_strerror(rc));
-        fail_rotation(a, msg);
-        return;
-    }
-    agent_info("rotation: probing the new identity as client %s", p.client_id);
-    r->phase = ROTATION_PHASE_PROBING;
-    r->deadline_ms = now + ROTATION_PROBE_TIMEOUT_MS;
-}
 
 static void handle_answer(struct agent *a, uint64_t now)
 {
@@ -494,19 +386,35 @@ static void handle_answer(struct agent *a, uint64_t now)
     X509_NAME *asked;
     X509 *leaf = NULL;
     STACK_OF(X509) *chain = NULL;
+    bool activate = rotation_activation_topics(&a->config, NULL, NULL);
+    char *token = NULL;
 
     kind = rotation_wire_answer(a->config.rotation.profile, r->answer_accepted, r->rec.request_id,
                                 r->answer, r->answer_len, &pem, err, sizeof(err));
+    if (kind == ROTATION_ANSWER_CERTIFICATE && activate) {
+        /* AWS: the certificate is PENDING_ACTIVATION until RegisterThing
+         * with this token; without it there is nothing to do but fail. */
+        token = malloc(ROTATION_OWNERSHIP_TOKEN_MAX + 1);
+        if (!token) {
+            snprintf(err, sizeof(err), "out of memory");
+            kind = ROTATION_ANSWER_MALFORMED;
+        } else if (aws_register_token_from_csr_answer(r->answer, r->answer_len, token,
+                                                      ROTATION_OWNERSHIP_TOKEN_MAX + 1, err,
+                                                      sizeof(err)) != 0) {
+            kind = ROTATION_ANSWER_MALFORMED;
+        }
+    }
+    OPENSSL_cleanse(r->answer, r->answer_len);
     free(r->answer);
     r->answer = NULL;
     r->answer_len = 0;
     if (kind == ROTATION_ANSWER_IGNORE) {
         agent_debug("rotation: ignoring an answer: %s", err);
-        return;
+        goto cleanup;
     }
     if (kind != ROTATION_ANSWER_CERTIFICATE) {
-        fail_rotation(a, err);
-        return;
+        rotation_fail(a, err);
+        goto cleanup;
     }
     /* The identity rule (cert_check.h): the names our own CSR asked for. */
     asked = agent_csr_subject_of(r->csr_pem, err, sizeof(err));
@@ -519,12 +427,13 @@ static void handle_answer(struct agent *a, uint64_t now)
                   : AGENT_CERT_INTERNAL;
     X509_NAME_free(asked);
     free(pem);
+    pem = NULL;
     if (check != AGENT_CERT_OK) {
         char msg[900];
         snprintf(msg, sizeof(msg), "the CA's certificate is refused (%s): %s",
                  agent_cert_check_name(check), err);
-        fail_rotation(a, msg);
-        return;
+        rotation_fail(a, msg);
+        goto cleanup;
     }
     r->new_cert = leaf;
     r->new_chain = chain;
@@ -533,138 +442,39 @@ static void handle_answer(struct agent *a, uint64_t now)
         agent_cert_info_fill(&info, leaf);
         snprintf(r->new_sha256, sizeof(r->new_sha256), "%s", info.sha256);
     }
-    if (journal_step(a, ROTATION_CERT_RECEIVED, err, sizeof(err)) != 0) {
-        fail_rotation(a, err);
-        return;
+    if (rotation_journal_step(a, ROTATION_CERT_RECEIVED, err, sizeof(err)) != 0) {
+        rotation_fail(a, err);
+        goto cleanup;
     }
-    crash_point("cert-received");
-    if (journal_step(a, ROTATION_CERT_STORED, err, sizeof(err)) != 0) {
-        fail_rotation(a, err);
-        return;
+    rotation_crash_point("cert-received");
+    if (rotation_journal_step(a, ROTATION_CERT_STORED, err, sizeof(err)) != 0) {
+        rotation_fail(a, err);
+        goto cleanup;
     }
     if (agent_token_store_certificate(agent_identity_token(a->identity), &r->proof, leaf,
                                       r->new_id, r->new_id_len, r->rec.temp_label, err,
                                       sizeof(err)) != AGENT_IDENTITY_OK) {
-        fail_rotation(a, err);
-        return;
+        rotation_fail(a, err);
+        goto cleanup;
     }
     /* The token keeps only the leaf; the intermediates must outlive a
      * restart too (rotation_chain.h). */
     if (rotation_chain_save(a->config.rotation.state_dir, r->rec.new_key_id, chain, err,
                             sizeof(err)) != 0) {
-        fail_rotation(a, err);
-        return;
+        rotation_fail(a, err);
+        goto cleanup;
     }
-    crash_point("cert-stored");
-    start_probe(a, now);
-}
-
-/* Main session: stop handing it messages, let in-flight ones finish. */
-static void begin_switch(struct agent *a, uint64_t now)
-{
-    struct agent_rotation *r = &a->rotation;
-
-    a->publish_hold = true;
-    r->phase = ROTATION_PHASE_DRAINING;
-    r->deadline_ms = now + ROTATION_DRAIN_TIMEOUT_MS;
-}
-
-static void switch_identity_now(struct agent *a)
-{
-    struct agent_rotation *r = &a->rotation;
-
-    agent_drop_connection(a);
-    /* The identity takes the new key and certificate; the probe's TLS
-     * context (already holding them, and maybe a session) becomes the
-     * main one, so the reconnect may even resume without a signature. */
-    agent_identity_adopt(a->identity, r->new_key, r->new_cert, r->new_chain);
-    r->new_key = NULL;
-    r->new_cert = NULL;
-    r->new_chain = NULL;
-    a->tls = r->probe_tls;
-    r->probe_tls = NULL;
-    agent_cert_info_fill(&a->cert, agent_identity_certificate(a->identity));
-    a->publish_hold = false;
-    r->phase = ROTATION_PHASE_SWITCHING;
-    agent_notice("rotation: switching the main connection to the new identity");
-    agent_reconnect_now(a);
-}
-
-bool agent_rotation_switch_disconnected(struct agent *a)
-{
-    if (a->rotation.phase != ROTATION_PHASE_SWITCHING || !a->switch_disconnect)
-        return false;
-    a->switch_disconnect = false;
-    switch_identity_now(a);
-    return true;
-}
-
-static void probe_step(struct agent *a, uint64_t now)
-{
-    struct agent_rotation *r = &a->rotation;
-    char err[512];
-    char msg[800];
-
-    if (r->probe_connack && r->probe_connack_rc == 0) {
-        agent_notice("rotation: the broker accepted the new identity (probe CONNACK)");
-        agent_mqtt_disconnect(r->probe);
-        agent_mqtt_free(r->probe);
-        r->probe = NULL;
-        if (journal_step(a, ROTATION_PROBE_OK, err, sizeof(err)) != 0) {
-            /* Fail-stop: without probe-ok on disk a crash after the
-             * switch would roll back the key in use. The old identity is
-             * still the live one, so roll back now. */
-            snprintf(msg, sizeof(msg), "the journal cannot record probe-ok: %s", err);
-            fail_rotation(a, msg);
-            return;
-        }
-        crash_point("probe-ok");
-        begin_switch(a, now);
-        return;
+    rotation_crash_point("cert-stored");
+    if (activate)
+        rotation_activation_begin(a, now, token);
+    else
+        rotation_start_probe(a, now);
+cleanup:
+    if (token) {
+        OPENSSL_cleanse(token, ROTATION_OWNERSHIP_TOKEN_MAX + 1);
+        free(token);
     }
-    if (r->probe_connack || r->probe_closed || now >= r->deadline_ms) {
-        struct agent_tls_failure f;
-
-        agent_tls_take_failure(r->probe_tls, &f);
-        if (r->probe_connack)
-            snprintf(msg, sizeof(msg), "the broker refused the new identity (CONNACK %d)",
-                     r->probe_connack_rc);
-        else if (f.alert >= 0)
-            snprintf(msg, sizeof(msg), "the broker refused the new identity in the TLS "
-                                       "handshake (alert: %s)",
-                     SSL_alert_desc_string_long(f.alert));
-        else if (r->probe_closed)
-            snprintf(msg, sizeof(msg), "the probe connection with the new identity closed: %s",
-                     f.verify_detail[0] ? f.verify_detail
-                     : f.ssl_error[0]   ? f.ssl_error
-                                        : mosquitto_strerror(r->probe_close_rc));
-        else
-            snprintf(msg, sizeof(msg), "the probe connection got no CONNACK within %u s",
-                     ROTATION_PROBE_TIMEOUT_MS / 1000);
-        fail_rotation(a, msg);
-    }
-}
-
-static void drain_step(struct agent *a, uint64_t now)
-{
-    struct agent_rotation *r = &a->rotation;
-
-    if (a->state != AGENT_STATE_CONNECTED || !a->mqtt) {
-        switch_identity_now(a);
-        return;
-    }
-    if (a->inflight.count > 0 && now < r->deadline_ms)
-        return;
-    if (a->inflight.count > 0)
-        agent_warn("rotation: %zu message(s) still unacknowledged after %u s; switching anyway "
-                   "(they are sent again on the new connection)",
-                   a->inflight.count, ROTATION_DRAIN_TIMEOUT_MS / 1000);
-    r->phase = ROTATION_PHASE_SWITCHING;
-    a->switch_disconnect = true;
-    if (agent_mqtt_disconnect(a->mqtt) != MOSQ_ERR_SUCCESS) {
-        a->switch_disconnect = false;
-        switch_identity_now(a);
-    }
+    free(pem);
 }
 
 int agent_rotation_run(struct agent *a, uint64_t now)
@@ -684,7 +494,7 @@ int agent_rotation_run(struct agent *a, uint64_t now)
             snprintf(msg, sizeof(msg), "the answer topics were not subscribed within %.1f s "
                                        "(connection state %s)",
                      a->config.rotation.answer_timeout_ms / 1000.0, agent_state_name(a->state));
-            fail_rotation(a, msg);
+            rotation_fail(a, msg);
         }
         break;
     case ROTATION_PHASE_WAIT_ANSWER:
@@ -694,7 +504,7 @@ int agent_rotation_run(struct agent *a, uint64_t now)
             if (r->rec.attempt >= a->config.rotation.max_attempts) {
                 snprintf(msg, sizeof(msg), "no answer from the CA after %u attempt(s) of %.1f s",
                          r->rec.attempt, a->config.rotation.answer_timeout_ms / 1000.0);
-                fail_rotation(a, msg);
+                rotation_fail(a, msg);
             } else {
                 agent_warn("rotation: no answer to request %s within %.1f s; publishing again",
                            r->rec.request_id, a->config.rotation.answer_timeout_ms / 1000.0);
@@ -704,17 +514,20 @@ int agent_rotation_run(struct agent *a, uint64_t now)
             }
         }
         break;
+    case ROTATION_PHASE_ACTIVATING:
+        rotation_activation_step(a, now);
+        break;
     case ROTATION_PHASE_PROBING:
-        probe_step(a, now);
+        rotation_probe_step(a, now);
         break;
     case ROTATION_PHASE_DRAINING:
-        drain_step(a, now);
+        rotation_drain_step(a, now);
         break;
     case ROTATION_PHASE_SWITCHING:
         break;
     case ROTATION_PHASE_COMMIT_PENDING:
         if (now >= r->deadline_ms)
-            commit_rotation(a, now);
+            rotation_commit(a, now);
         break;
     }
     if (r->phase == ROTATION_PHASE_IDLE)
@@ -737,35 +550,38 @@ void agent_rotation_connected(struct agent *a)
         return;
     subscribe_answers(a);
     if (r->phase == ROTATION_PHASE_SWITCHING) {
-        if (journal_step(a, ROTATION_SWITCHED, err, sizeof(err)) != 0) {
-            hold_commit(a, agent_monotonic_ms(), err);
+        if (rotation_journal_step(a, ROTATION_SWITCHED, err, sizeof(err)) != 0) {
+            rotation_hold_commit(a, agent_monotonic_ms(), err);
             return;
         }
-        crash_point("switched");
-        commit_rotation(a, agent_monotonic_ms());
+        rotation_crash_point("switched");
+        rotation_commit(a, agent_monotonic_ms());
     }
 }
 
 void agent_rotation_disconnected(struct agent *a)
 {
     a->rotation.subscribed = false;
-    a->rotation.sub_acked[0] = a->rotation.sub_acked[1] = false;
+    memset(a->rotation.sub_acked, 0, sizeof(a->rotation.sub_acked));
 }
 
 void agent_rotation_subscribed(struct agent *a, int mid, bool ok)
 {
     struct agent_rotation *r = &a->rotation;
+    static const char *const what[4] = {"the CSR accepted topic", "the CSR rejected topic",
+                                        "the RegisterThing accepted topic",
+                                        "the RegisterThing rejected topic"};
+    bool all = true;
 
-    for (int i = 0; i < 2; i++) {
+    for (unsigned i = 0; i < r->sub_count; i++) {
         if (mid == r->sub_mid[i]) {
             r->sub_acked[i] = true;
             if (!ok)
-                agent_warn("rotation: the broker refused the subscription to %s",
-                           i == 0 ? a->config.rotation.accepted_topic
-                                  : a->config.rotation.rejected_topic);
+                agent_warn("rotation: the broker refused the subscription to %s", what[i]);
         }
+        all = all && r->sub_acked[i];
     }
-    r->subscribed = r->sub_acked[0] && r->sub_acked[1];
+    r->subscribed = r->sub_count > 0 && all;
 }
 
 void agent_rotation_message(struct agent *a, const char *topic, const void *payload, size_t len)
@@ -774,6 +590,8 @@ void agent_rotation_message(struct agent *a, const char *topic, const void *payl
     bool accepted = strcmp(topic, a->config.rotation.accepted_topic) == 0;
     bool rejected = strcmp(topic, a->config.rotation.rejected_topic) == 0;
 
+    if (rotation_activation_message(a, topic, payload, len))
+        return;
     if (!accepted && !rejected)
         return;
     if (r->phase != ROTATION_PHASE_WAIT_ANSWER || r->answer) {
@@ -822,20 +640,4 @@ void agent_rotation_abandon(struct agent *a, const char *why)
     a->switch_disconnect = false;
     snprintf(r->last_result, sizeof(r->last_result), "interrupted");
     snprintf(r->last_error, sizeof(r->last_error), "%s", why);
-}
-
-struct agent_mqtt *agent_rotation_probe(const struct agent *a)
-{
-    return a->rotation.probe;
-}
-
-void agent_rotation_probe_io_done(struct agent *a, int rc)
-{
-    struct agent_rotation *r = &a->rotation;
-
-    /* libmosquitto closes a failed TLS handshake without a callback. */
-    if (rc != MOSQ_ERR_SUCCESS && r->probe && agent_mqtt_fd(r->probe) < 0 && !r->probe_closed) {
-        r->probe_closed = true;
-        r->probe_close_rc = rc;
-    }
 }

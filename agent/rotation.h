@@ -7,7 +7,10 @@
  *   label, new CKA_ID) -> CSR signed on the token -> [journal
  *   csr-published] publish, wait for the answer (timeout, bounded
  *   re-publication) -> validate (cert_check) -> [journal cert-received,
- *   cert-stored] certificate on the token -> probe connection with its
+ *   cert-stored] certificate on the token -> with profile aws and
+ *   activation: [journal activation-requested] RegisterThing with the
+ *   ownership token, wait for accepted (timeout, bounded re-publication
+ *   while the token lives) -> [journal activated] -> probe connection with its
  *   own client id -> [journal probe-ok] drain the main connection (new
  *   messages are queued) -> one reconnect with the new identity ->
  *   [journal switched] -> [journal committed] retire the old pair, relabel
@@ -23,7 +26,9 @@
  *
  * Owns: the in-flight rotation (new key, certificate, probe client and
  * its TLS context), the journal in rotation.state_dir and the renewal
- * schedule (files: rotation.c the live steps, rotation_recover.c the
+ * schedule (files: rotation.c the first live steps, rotation_activate.c
+ * the AWS activation, rotation_switch.c probe, switch and commit,
+ * rotation_recover.c the
  * config check, shared token steps and recovery, rotation_renewal.c the
  * schedule; status fields are laid out by report.c).
  * Must never: export or copy key material (keys stay on the token; the
@@ -41,6 +46,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "aws_register.h"
 #include "identity.h"
 #include "rotation_journal.h"
 #include "rotation_proof.h"
@@ -58,6 +64,7 @@ enum rotation_phase {
     ROTATION_PHASE_IDLE = 0,
     ROTATION_PHASE_SUBSCRIBING,  /* answer topics not yet acknowledged */
     ROTATION_PHASE_WAIT_ANSWER,
+    ROTATION_PHASE_ACTIVATING,   /* RegisterThing sent, waiting for its answer */
     ROTATION_PHASE_PROBING,
     ROTATION_PHASE_DRAINING,     /* main connection finishing in-flight messages */
     ROTATION_PHASE_SWITCHING,    /* main connection redone with the new identity */
@@ -81,13 +88,19 @@ struct agent_rotation {
     char *csr_pem;
     char new_sha256[96];
 
-    /* Main connection: answer-topic subscriptions. */
-    int sub_mid[2];
-    bool sub_acked[2];
+    /* Main connection: answer-topic subscriptions (CSR accepted and
+     * rejected, then RegisterThing accepted and rejected with activation). */
+    int sub_mid[4];
+    bool sub_acked[4];
+    unsigned sub_count;
     bool subscribed;
     char *answer;                /* copied by the message callback */
     size_t answer_len;
     bool answer_accepted;
+
+    /* AWS activation (RegisterThing). */
+    struct aws_register_call activation;
+    unsigned activation_attempt;
 
     /* Probe connection. */
     struct agent_tls *probe_tls;

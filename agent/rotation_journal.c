@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
+#include <openssl/crypto.h>
 
 #include "regular_file.h"
 
@@ -39,7 +40,7 @@ static void set_err(char *err, size_t len, const char *fmt, ...)
 
 static const char *const step_names[ROTATION_STEP_COUNT] = {
     "idle", "key-generated", "csr-published", "cert-received", "cert-stored",
-    "probe-ok", "switched", "committed", "rolled-back",
+    "activation-requested", "activated", "probe-ok", "switched", "committed", "rolled-back",
 };
 
 const char *rotation_step_name(enum rotation_step step)
@@ -116,6 +117,12 @@ int rotation_record_validate(const struct rotation_record *r, char *err, size_t 
     if (r->step >= ROTATION_CSR_PUBLISHED && r->step != ROTATION_ROLLED_BACK &&
         r->request_id[0] == '\0') {
         set_err(err, err_len, "request_id: required from step csr-published on");
+        return -1;
+    }
+    if (r->step == ROTATION_ACTIVATION_REQUESTED &&
+        (r->ownership_token[0] == '\0' || r->token_expires <= 0)) {
+        set_err(err, err_len, "%s: required at step activation-requested",
+                r->ownership_token[0] ? "token_expires" : "ownership_token");
         return -1;
     }
     return 0;
@@ -224,6 +231,8 @@ int rotation_journal_write(const char *dir, const struct rotation_record *r, cha
     json_object_object_add(o, "updated", json_object_new_int64(r->updated));
     json_object_object_add(o, "attempt", json_object_new_int64(r->attempt));
     json_object_object_add(o, "error", json_object_new_string(r->error));
+    json_object_object_add(o, "ownership_token", json_object_new_string(r->ownership_token));
+    json_object_object_add(o, "token_expires", json_object_new_int64(r->token_expires));
     text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
     if (!text)
         goto oom;
@@ -239,7 +248,11 @@ int rotation_journal_write(const char *dir, const struct rotation_record *r, cha
 oom:
     set_err(err, err_len, "rotation journal: out of memory");
 out:
-    free(line);
+    /* The text may hold the ownership token. */
+    if (line) {
+        OPENSSL_cleanse(line, len + 1);
+        free(line);
+    }
     json_object_put(o);
     return rc;
 }
@@ -305,13 +318,14 @@ enum rotation_load rotation_journal_load(const char *dir, struct rotation_record
 {
     static const char *const known[] = {"version", "step", "slot_id", "new_key_id", "old_key_id",
                                         "temp_label", "label", "request_id", "started",
-                                        "updated", "attempt", "error", NULL};
+                                        "updated", "attempt", "error", "ownership_token",
+                                        "token_expires", NULL};
     char path[PATH_MAX];
     char *buf = NULL;
     json_tokener *tok = NULL;
     json_object *o = NULL;
     char step[32];
-    int64_t n;
+    int64_t n, version = 0;
     size_t len = 0;
     int fd = -1;
     enum rotation_load rc = ROTATION_LOAD_CORRUPT;
@@ -391,11 +405,12 @@ enum rotation_load rotation_journal_load(const char *dir, struct rotation_record
     }
     if (get_int(o, "version", 0, INT32_MAX, &n, path, err, err_len) != 0)
         goto out;
-    if (n != 1 && n != ROTATION_JOURNAL_VERSION) {
-        set_err(err, err_len, "%s: version %" PRId64 " is not supported (expected 1 or %d)", path,
+    if (n < 1 || n > ROTATION_JOURNAL_VERSION) {
+        set_err(err, err_len, "%s: version %" PRId64 " is not supported (expected 1 to %d)", path,
                 n, ROTATION_JOURNAL_VERSION);
         goto out;
     }
+    version = n;
     out->slot_id_recorded = n >= 2;
     if (get_string(o, "step", step, sizeof(step), path, err, err_len) != 0)
         goto out;
@@ -417,6 +432,18 @@ enum rotation_load rotation_journal_load(const char *dir, struct rotation_record
         get_int(o, "attempt", 0, UINT32_MAX, &n, path, err, err_len))
         goto out;
     out->attempt = (unsigned)n;
+    if (version >= 3) {
+        if (get_string(o, "ownership_token", out->ownership_token, sizeof(out->ownership_token),
+                       path, err, err_len) ||
+            get_int(o, "token_expires", 0, INT64_MAX, &out->token_expires, path, err, err_len))
+            goto out;
+    } else if (json_object_object_get_ex(o, "ownership_token", NULL) ||
+               json_object_object_get_ex(o, "token_expires", NULL) ||
+               out->step == ROTATION_ACTIVATION_REQUESTED || out->step == ROTATION_ACTIVATED) {
+        set_err(err, err_len, "%s: corrupt: version %" PRId64 " has no activation steps or fields",
+                path, version);
+        goto out;
+    }
     {
         char why[200];
         if (rotation_record_validate(out, why, sizeof(why)) != 0) {
@@ -427,11 +454,14 @@ enum rotation_load rotation_journal_load(const char *dir, struct rotation_record
     rc = ROTATION_LOAD_OK;
 out:
     if (rc != ROTATION_LOAD_OK)
-        memset(out, 0, sizeof(*out));
+        OPENSSL_cleanse(out, sizeof(*out));
     json_object_put(o);
     if (tok)
         json_tokener_free(tok);
-    free(buf);
+    if (buf) {
+        OPENSSL_cleanse(buf, JOURNAL_MAX_BYTES + 1);
+        free(buf);
+    }
     close(fd);
     return rc;
 }
@@ -463,6 +493,14 @@ enum rotation_action rotation_recovery_action(const struct rotation_record *r,
     case ROTATION_CERT_RECEIVED:
     case ROTATION_CERT_STORED:
         *why = "the new identity was never proven to the broker: destroy it, keep the old one";
+        return ROTATION_ACTION_ROLL_BACK;
+    case ROTATION_ACTIVATION_REQUESTED:
+    case ROTATION_ACTIVATED:
+        /* The certificate may be active in the cloud, but the broker never
+         * accepted it from us: a fresh rotation is cheaper and safer than
+         * resuming a half-done one with a token that may be used or late. */
+        *why = "activation was under way but the new identity was never proven to the broker: "
+               "destroy it, keep the old one";
         return ROTATION_ACTION_ROLL_BACK;
     case ROTATION_PROBE_OK:
     case ROTATION_SWITCHED:

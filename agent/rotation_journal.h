@@ -22,12 +22,17 @@
 #define ROTATION_JOURNAL_FILE "rotation.json"
 /* 2: slot_id is the PKCS#11 slot of the token the new key was made on.
  * Version 1 files (slot_id always 0) are still read; their slot_id is not
- * checked. */
-#define ROTATION_JOURNAL_VERSION 2
+ * checked.
+ * 3: the activation steps (AWS RegisterThing) and their fields
+ * ownership_token and token_expires. Version 1 and 2 files are still read
+ * (they hold neither field and none of the new steps). */
+#define ROTATION_JOURNAL_VERSION 3
 #define ROTATION_ID_HEX_MAX 128     /* CKA_ID up to 64 bytes, hex */
 #define ROTATION_LABEL_MAX 64
 #define ROTATION_REQUEST_ID_MAX 64
 #define ROTATION_ERROR_MAX 256
+/* AWS ownership tokens are opaque strings of a few hundred bytes. */
+#define ROTATION_OWNERSHIP_TOKEN_MAX 4096
 
 enum rotation_step {
     ROTATION_IDLE = 0,
@@ -35,12 +40,14 @@ enum rotation_step {
     ROTATION_CSR_PUBLISHED,  /* + request_id */
     ROTATION_CERT_RECEIVED,  /* answer validated, not yet stored */
     ROTATION_CERT_STORED,    /* certificate object on the token (temp label) */
+    ROTATION_ACTIVATION_REQUESTED, /* + ownership_token, token_expires: RegisterThing sent */
+    ROTATION_ACTIVATED,      /* RegisterThing accepted (token no longer kept) */
     ROTATION_PROBE_OK,       /* probe connection got CONNACK with the new identity */
     ROTATION_SWITCHED,       /* main session on the new identity */
     ROTATION_COMMITTED,      /* labels swapped; old pair being retired */
     ROTATION_ROLLED_BACK,    /* new objects being destroyed; old identity kept */
 };
-#define ROTATION_STEP_COUNT 9
+#define ROTATION_STEP_COUNT 11
 
 struct rotation_record {
     enum rotation_step step;
@@ -55,6 +62,11 @@ struct rotation_record {
     int64_t updated;                            /* unix seconds */
     unsigned attempt;                           /* CSR publications so far */
     char error[ROTATION_ERROR_MAX + 1];         /* why (rolled-back) */
+    /* AWS activation: the certificate's ownership token (a secret for
+     * one hour: the file is 0600, logs show only its first bytes) and
+     * its end as unix seconds; empty / 0 outside activation-requested. */
+    char ownership_token[ROTATION_OWNERSHIP_TOKEN_MAX + 1];
+    int64_t token_expires;
 };
 
 enum rotation_load {
@@ -96,7 +108,8 @@ int rotation_journal_clear(const char *dir, char *err, size_t err_len);
 
 /* Pure: what to do on start-up for a loaded record, on the token in PKCS#11
  * slot token_slot. Before the new identity was proven by the broker (up to
- * cert-stored) roll back; from probe-ok on, complete; committed completes
+ * cert-stored, and the activation steps activation-requested and
+ * activated) roll back; from probe-ok on, complete; committed completes
  * (retire is idempotent); rolled-back rolls back again (destroy is
  * idempotent). A record made on the token of another slot is refused (the
  * token is left alone). why (optional) gets a one-line reason. */

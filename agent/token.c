@@ -209,6 +209,25 @@ unsigned long agent_token_slot_id(const struct agent_token *tok)
     return (unsigned long)tok->slot_id;
 }
 
+enum agent_identity_status agent_token_serial(struct agent_token *tok, char *out, size_t out_len,
+                                              char *err, size_t err_len)
+{
+    CK_TOKEN_INFO info;
+    CK_RV rv = tok->fn->C_GetTokenInfo(tok->slot_id, &info);
+
+    if (out_len == 0)
+        return AGENT_IDENTITY_OK;
+    out[0] = '\0';
+    if (rv != CKR_OK)
+        return token_fail(tok, rv, err, err_len, "cannot read the token's serial number");
+    padded_to_string(info.serialNumber, sizeof(info.serialNumber), out, out_len);
+    /* A module's bytes end up in a JSON request and in logs. */
+    for (char *p = out; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+            *p = '?';
+    return AGENT_IDENTITY_OK;
+}
+
 bool agent_token_matches(struct agent_token *tok, struct p11_kit_uri *uri)
 {
     CK_TOKEN_INFO info;

@@ -87,6 +87,11 @@ void agent_token_close(struct agent_token *tok);
 const char *agent_token_label(const struct agent_token *tok);
 /* The PKCS#11 slot id the token sits in (recorded by the rotation journal). */
 unsigned long agent_token_slot_id(const struct agent_token *tok);
+/* The token's serialNumber (C_GetTokenInfo; blank padding removed, bytes
+ * outside printable ASCII as '?'), e.g. for AWS RegisterThing's {serial}.
+ * OK, or TOKEN_FAULT with err. */
+enum agent_identity_status agent_token_serial(struct agent_token *tok, char *out, size_t out_len,
+                                              char *err, size_t err_len);
 /* Whether uri's token attributes name this gateway's token. */
 bool agent_token_matches(struct agent_token *tok, struct p11_kit_uri *uri);
 /* Presence check first (libp11 0.4.12 hangs logging in to an absent

@@ -130,8 +130,12 @@ static void test_aws_profile_defaults(void **state)
     char err[512] = "";
 
     (void)state;
-    assert_int_equal(parse(ROT("\"profile\":\"aws\""), &cfg, err, sizeof(err)), 0);
+    assert_int_equal(parse(ROT("\"profile\":\"aws\",\"aws\":{\"template\":\"t\"}"), &cfg, err,
+                           sizeof(err)), 0);
     assert_int_equal(cfg.rotation.profile, AGENT_ROTATION_AWS);
+    assert_true(cfg.rotation.aws_activation);
+    assert_string_equal(cfg.rotation.aws_template, "t");
+    assert_int_equal(cfg.rotation.aws_param_count, 0);
     assert_string_equal(cfg.rotation.request_topic, "$aws/certificates/create-from-csr/json");
     assert_string_equal(cfg.rotation.accepted_topic,
                         "$aws/certificates/create-from-csr/json/accepted");
@@ -140,11 +144,38 @@ static void test_aws_profile_defaults(void **state)
     agent_config_free(&cfg);
 
     /* A request topic given with the profile still derives the answers. */
-    assert_int_equal(parse(ROT("\"profile\":\"aws\",\"request_topic\":\"x/{device_id}\""),
+    assert_int_equal(parse(ROT("\"profile\":\"aws\",\"request_topic\":\"x/{device_id}\","
+                               "\"aws\":{\"activation\":false}"),
                            &cfg, err, sizeof(err)), 0);
     assert_string_equal(cfg.rotation.request_topic, "x/d");
     assert_string_equal(cfg.rotation.accepted_topic, "x/d/accepted");
     assert_string_equal(cfg.rotation.rejected_topic, "x/d/rejected");
+    assert_false(cfg.rotation.aws_activation);
+    assert_null(cfg.rotation.aws_template);
+    agent_config_free(&cfg);
+}
+
+/* rotation.aws: template and parameters for RegisterThing, kept in order
+ * with their placeholders unexpanded ({serial} is read from the token at
+ * rotation time). */
+static void test_aws_activation_template_and_parameters(void **state)
+{
+    struct agent_config cfg;
+    char err[512] = "";
+
+    (void)state;
+    assert_int_equal(parse(ROT("\"profile\":\"aws\",\"aws\":{\"template\":\"Fleet_1-a\","
+                               "\"parameters\":{\"ThingName\":\"{device_id}\","
+                               "\"SerialNumber\":\"sn-{serial}\",\"Site\":\"lab\"}}"),
+                           &cfg, err, sizeof(err)), 0);
+    assert_true(cfg.rotation.aws_activation);
+    assert_string_equal(cfg.rotation.aws_template, "Fleet_1-a");
+    assert_int_equal(cfg.rotation.aws_param_count, 3);
+    assert_string_equal(cfg.rotation.aws_param_names[0], "ThingName");
+    assert_string_equal(cfg.rotation.aws_param_values[0], "{device_id}");
+    assert_string_equal(cfg.rotation.aws_param_names[1], "SerialNumber");
+    assert_string_equal(cfg.rotation.aws_param_values[1], "sn-{serial}");
+    assert_string_equal(cfg.rotation.aws_param_values[2], "lab");
     agent_config_free(&cfg);
 }
 
@@ -396,7 +427,31 @@ static const struct bad_case bad_cases[] = {
     {ROT("\"bogus\":1"), "rotation.bogus: unknown key (expected one of: enabled, profile, "
      "request_topic, accepted_topic, rejected_topic, issuing_ca_file, subject, state_dir, "
      "answer_timeout, max_attempts, retire, auto_renew, renew_floor_days, check_interval, "
-     "jitter_cap, min_interval, retry_base, retry_max, probe_client_id)"},
+     "jitter_cap, min_interval, retry_base, retry_max, probe_client_id, aws)"},
+    /* profile aws activates by default: a template is required. */
+    {ROT("\"profile\":\"aws\""), "rotation.aws.template: required with profile aws"},
+    {ROT("\"profile\":\"aws\",\"aws\":{}"), "rotation.aws.template: required with profile aws"},
+    {ROT("\"profile\":\"aws\",\"aws\":[]"), "rotation.aws: expected an object, got"},
+    {ROT("\"aws\":{\"template\":\"t\"}"), "rotation.aws: only with \"profile\": \"aws\""},
+    {ROT("\"profile\":\"aws\",\"aws\":{\"template\":\"t\",\"bogus\":1}"),
+     "rotation.aws.bogus: unknown key (expected one of: template, activation, parameters)"},
+    {ROT("\"profile\":\"aws\",\"aws\":{\"template\":\"a/b\"}"),
+     "rotation.aws.template: expected a provisioning template name of 1-36 characters"},
+    {ROT("\"profile\":\"aws\",\"aws\":{\"template\":\"\"}"),
+     "rotation.aws.template: expected a provisioning template name"},
+    {ROT("\"profile\":\"aws\",\"aws\":{\"template\":\"t\",\"activation\":\"no\"}"),
+     "rotation.aws.activation: expected true or false"},
+    {ROT("\"profile\":\"aws\",\"aws\":{\"template\":\"t\",\"parameters\":[]}"),
+     "rotation.aws.parameters: expected an object of strings"},
+    {ROT("\"profile\":\"aws\",\"aws\":{\"template\":\"t\",\"parameters\":{\"A\":1}}"),
+     "rotation.aws.parameters.A: expected a string"},
+    {ROT("\"profile\":\"aws\",\"aws\":{\"template\":\"t\",\"parameters\":{\"A\":\"{chip}\"}}"),
+     "rotation.aws.parameters.A: expected a string of at most 4096 bytes whose only {...} are "
+     "{device_id} and {serial}, got \"{chip}\""},
+    {ROT("\"profile\":\"aws\",\"aws\":{\"template\":\"t\",\"parameters\":{\"A\":\"{serial\"}}"),
+     "rotation.aws.parameters.A: expected a string"},
+    {ROT("\"profile\":\"aws\",\"aws\":{\"template\":\"t\",\"parameters\":{\"\":\"x\"}}"),
+     "rotation.aws.parameters: expected parameter names of 1-128 bytes"},
     {ROT0(""), "rotation.issuing_ca_file: required key is missing (expected a path of a PEM file"},
     {ROT0("\"enabled\":true"), "rotation.issuing_ca_file: required key is missing"},
     {ROT0("\"issuing_ca_file\":\"\""),
@@ -543,7 +598,7 @@ static void test_rotation_settings_do_not_change_the_connection(void **state)
                            "\"max_attempts\":1,\"retire\":\"keep-previous\",\"auto_renew\":false,"
                            "\"renew_floor_days\":1,\"check_interval\":10,\"jitter_cap\":1,"
                            "\"min_interval\":1,\"retry_base\":2,\"retry_max\":3,"
-                           "\"probe_client_id\":\"p\"}}",
+                           "\"probe_client_id\":\"p\",\"aws\":{\"template\":\"t\"}}}",
                            &b, err, sizeof(err)), 0);
     assert_false(agent_config_connection_changed(&a, &b));
     assert_false(agent_config_connection_changed(&b, &a));
@@ -619,6 +674,7 @@ int main(void)
         cmocka_unit_test(test_absent_rotation_is_disabled_with_defaults),
         cmocka_unit_test(test_present_rotation_is_enabled_with_defaults),
         cmocka_unit_test(test_aws_profile_defaults),
+        cmocka_unit_test(test_aws_activation_template_and_parameters),
         cmocka_unit_test(test_full_rotation_is_read_field_by_field),
         cmocka_unit_test(test_state_directory_from_systemd),
         cmocka_unit_test(test_status_and_heartbeat_topics_expand_templates),

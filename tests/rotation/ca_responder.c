@@ -162,6 +162,8 @@ static void usage(FILE *f)
 "        --token-lifetime S faithful: ownership token lifetime (default 3600)\n"
 "        --crl FILE         faithful: the CRL to maintain (the broker's crlfile)\n"
 "        --broker-pid PID   faithful: SIGHUP this broker after each CRL change\n"
+"        --drop-register-answers N  faithful: handle the first N RegisterThing\n"
+"                           requests (activate, reject) but send no answer\n"
 "    -v, --verbose          log every request and answer\n"
 "        --help             this text\n"
 "\n"
@@ -496,7 +498,11 @@ static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
         char *topic = NULL, *json = NULL;
         aws_faithful_register(r->faithful, msg->payload ? msg->payload : "", msg->payloadlen,
                               &topic, &json);
-        if (topic && json)
+        if (topic && json && r->opt.aws.drop_answers > 0) {
+            r->opt.aws.drop_answers--;
+            logf_("RegisterThing answer dropped on purpose (%ld more to drop)",
+                  r->opt.aws.drop_answers);
+        } else if (topic && json)
             queue_answer(r, topic, json);
         else
             logf_("out of memory, RegisterThing answer dropped");
@@ -543,6 +549,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"token-lifetime", required_argument, NULL, 22},
         {"template-param", required_argument, NULL, 23}, {"crl", required_argument, NULL, 24},
         {"broker-pid", required_argument, NULL, 25},
+        {"drop-register-answers", required_argument, NULL, 26},
         {NULL, 0, NULL, 0}};
     long v;
     int c;
@@ -638,6 +645,10 @@ static int parse_options(int argc, char **argv, struct options *o)
             break;
         }
         case 24: o->aws.crl_path = optarg; break;
+        case 26:
+            if (parse_long(optarg, 0, 1000, &o->aws.drop_answers) != 0)
+                goto bad_value;
+            break;
         case 25:
             if (parse_long(optarg, 1, INT_MAX, &v) != 0)
                 goto bad_value;

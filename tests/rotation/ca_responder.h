@@ -44,6 +44,7 @@ struct aws_faithful_options {
     const char *param_names[AWS_MAX_PARAMS];  /* required parameters */
     const char *param_values[AWS_MAX_PARAMS]; /* NULL: any non-empty value */
     int n_params;
+    long drop_answers;               /* RegisterThing answers to drop (handled, unsent) */
 };
 
 struct aws_faithful;

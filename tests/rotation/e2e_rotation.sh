@@ -20,13 +20,15 @@
 #   auto      automatic renewal of a short-lived certificate
 #   aws       one rotation speaking AWS IoT's CreateCertificateFromCsr topics
 #   awsfaithful  the responder as AWS IoT behaves (certificates pending until
-#             RegisterThing): its rules over the wire, then an agent rotation
-#             that fails at the probe and leaves the old identity working
+#             RegisterThing): its rules over the wire; an agent rotation
+#             without activation fails at the probe, one with it succeeds
+#   awsreject, awsexpired, awslost, awscrash  AWS activation failure modes
+#             (e2e_rotation_aws.sh)
 #   keep      retire = keep-previous over four rotations (chip slots cycle)
 #   chain     the CA issues from a new intermediate: the chain its answer
 #             carried (not identity.chain_file) survives a restart
 . "$(dirname "$0")/../agent/lib.sh"
-scenario=${1:?usage: e2e_rotation.sh full|failures|crash|journalfail|auto|aws|awsfaithful|keep|chain softhsm|emu|tpm}
+scenario=${1:?usage: e2e_rotation.sh full|failures|crash|journalfail|auto|aws|awsfaithful|awsreject|awsexpired|awslost|awscrash|keep|chain softhsm|emu|tpm}
 kind=${2:?usage: e2e_rotation.sh SCENARIO softhsm|emu|tpm}
 crash_steps=${3:-}   # crash: the steps to crash after (default: all seven)
 [ -x "${CA_RESPONDER:-}" ] || ag_fail "CA_RESPONDER must name trustlink-ca-responder"
@@ -38,7 +40,7 @@ ag_make_broker_cert
 openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$AG_DIR/responder.key" \
     -out "$AG_DIR/responder.csr" -subj /CN=ca-responder 2>/dev/null
 ag_sign_csr ca "$AG_DIR/responder.csr" "$AG_DIR/responder.pem"
-if [ "$scenario" = awsfaithful ]; then
+if [ "$scenario" != aws ] && [[ $scenario == aws* ]]; then
     # The faithful responder keeps the broker's CRL (pending certificates).
     ag_make_empty_crl ca "$AG_DIR/crl.pem"
     AG_BROKER_EXTRA="crlfile $AG_DIR/crl.pem"
@@ -247,14 +249,7 @@ scenario_crash() {
     for step in ${crash_steps:-key-generated csr-published cert-received cert-stored probe-ok switched committed}; do
         ag_start_agent_crashing "$step"
         old_fp=$(fingerprint)
-        ag_control '{"cmd":"rotate"}' >/dev/null || true
-        for _ in $(seq 1 300); do
-            kill -0 "$AG_AGENT_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -0 "$AG_AGENT_PID" 2>/dev/null && ag_fail "$step: trustlinkd did not crash"
-        wait "$AG_AGENT_PID" 2>/dev/null || true
-        AG_AGENT_PID=
+        rotate_until_crash "$step"
         # The journal names the slot of the token the new key is on.
         journal_slot=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["slot_id"])' \
             "$AG_DIR/state/rotation.json") || ag_fail "$step: no journal after the crash"
@@ -272,12 +267,27 @@ scenario_crash() {
             [ "$(rotation_field last_result)" = rolled-back-after-restart ] ||
                 ag_fail "$step: result $(rotation_field last_result)" ;;
         esac
-        [ ! -e "$AG_DIR/state/rotation.json" ] || ag_fail "$step: journal left after recovery"
-        check_one_identity
-        ag_note "$step: recovered ($(rotation_field last_result))"
-        ag_kill "$AG_AGENT_PID"
-        AG_AGENT_PID=
+        recovered_then_stop "$step"
     done
+}
+
+recovered_then_stop() {   # recovered_then_stop STEP: no journal, one identity; stop the agent
+    [ ! -e "$AG_DIR/state/rotation.json" ] || ag_fail "$1: journal left after recovery"
+    check_one_identity
+    ag_note "$1: recovered ($(rotation_field last_result))"
+    ag_kill "$AG_AGENT_PID"
+    AG_AGENT_PID=
+}
+
+rotate_until_crash() {   # rotate_until_crash STEP: a rotation with the crash hook armed
+    ag_control '{"cmd":"rotate"}' >/dev/null || true
+    for _ in $(seq 1 300); do
+        kill -0 "$AG_AGENT_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -0 "$AG_AGENT_PID" 2>/dev/null && ag_fail "$1: trustlinkd did not crash"
+    wait "$AG_AGENT_PID" 2>/dev/null || true
+    AG_AGENT_PID=
 }
 
 ag_start_agent_crashing() {   # like ag_start_agent, with the crash hook
@@ -452,7 +462,8 @@ scenario_auto() {
 # ---------------------------------------------------------------------------
 scenario_aws() {
     local fp
-    rotation_config '"profile": "aws", "auto_renew": false, "min_interval": 0'
+    # This responder issues active certificates: no RegisterThing.
+    rotation_config '"profile": "aws", "aws": {"activation": false}, "auto_renew": false, "min_interval": 0'
     start_responder --profile aws --seconds 3600
     ag_start_agent
     ag_wait_state connected
@@ -460,119 +471,6 @@ scenario_aws() {
     rotate_and_wait success
     ag_wait_state connected
     [ "$(fingerprint)" != "$fp" ] || ag_fail "certificate unchanged"
-    grep -q 'create-from-csr' "$AG_DIR/responder.log" || ag_fail "the responder saw no AWS request"
-    check_one_identity
-}
-
-# ---------------------------------------------------------------------------
-# The responder as AWS IoT Core behaves (--faithful): a certificate from
-# CreateCertificateFromCsr is PENDING_ACTIVATION (listed in the broker's CRL)
-# until RegisterThing presents its ownership token with the template's
-# parameters, once and in time. Checked first over the wire with a file key,
-# then against today's agent, which does not call RegisterThing: its
-# rotation must fail at the probe and roll back to the old identity.
-PROVISION='$aws/provisioning-templates/trustlink/provision/json'
-
-aws_call() {   # aws_call TOPIC PAYLOAD: prints "accepted|rejected JSON"
-    local sub_pid out=$AG_DIR/aws-answer.txt
-    : >"$out"
-    timeout 15 mosquitto_sub -h 127.0.0.1 -p "$AG_PORT" --cafile "$AG_DIR/ca.pem" \
-        --cert "$AG_DIR/tester.pem" --key "$AG_DIR/tester.key" -i "tester-sub-$$" \
-        -t "$1/accepted" -t "$1/rejected" -C 1 -W 12 -v >"$out" 2>/dev/null &
-    sub_pid=$!
-    ag_wait_for 10 "answer subscription" grep -q "tester-sub-$$" "$AG_DIR/broker.log"
-    sleep 0.2
-    mosquitto_pub -h 127.0.0.1 -p "$AG_PORT" --cafile "$AG_DIR/ca.pem" --cert "$AG_DIR/tester.pem" \
-        --key "$AG_DIR/tester.key" -t "$1" -m "$2" || ag_fail "cannot publish to $1"
-    wait "$sub_pid" || ag_fail "no answer on $1/accepted|rejected"
-    sed -E 's|^[^ ]*/(accepted\|rejected) |\1 |' "$out"
-}
-
-json_field() {   # json_field JSON NAME
-    python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"
-}
-
-can_connect() {   # can_connect CERT KEY: one MQTT connection with this identity
-    timeout 10 mosquitto_pub -h 127.0.0.1 -p "$AG_PORT" --cafile "$AG_DIR/ca.pem" --cert "$1" \
-        --key "$2" -i "probe-$$" -t probe -m x >/dev/null 2>&1
-}
-
-new_cert_from_csr() {   # new_cert_from_csr NAME: NAME.key, NAME.pem; prints the token
-    local ans csr
-    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$AG_DIR/$1.key" \
-        -out "$AG_DIR/$1.csr" -subj "/CN=$1" 2>/dev/null
-    csr=$(python3 -c 'import json,sys; print(json.dumps({"certificateSigningRequest": open(sys.argv[1]).read()}))' \
-        "$AG_DIR/$1.csr")
-    ans=$(aws_call '$aws/certificates/create-from-csr/json' "$csr")
-    [ "${ans%% *}" = accepted ] || ag_fail "CreateCertificateFromCsr: $ans"
-    json_field "${ans#* }" certificatePem >"$AG_DIR/$1.pem"
-    json_field "${ans#* }" certificateOwnershipToken
-}
-
-expect_rejected() {   # expect_rejected WHAT ERROR_CODE ANSWER
-    local body=${3#* }
-    [ "${3%% *}" = rejected ] || ag_fail "$1: not rejected: $3"
-    [ "$(json_field "$body" statusCode)" = 400 ] && [ "$(json_field "$body" errorCode)" = "$2" ] &&
-        [ -n "$(json_field "$body" errorMessage)" ] || ag_fail "$1: want 400 $2: $body"
-    ag_note "$1: $body"
-}
-
-scenario_awsfaithful() {
-    local token ans fp before_objs
-    start_faithful() {   # start_faithful TOKEN_LIFETIME_S
-        start_responder --profile aws --seconds 3600 --faithful --crl "$AG_DIR/crl.pem" \
-            --broker-pid "$AG_BROKER_PID" --template trustlink --template-param SerialNumber \
-            --template-param ThingName=device-001 --token-lifetime "$1"
-    }
-    start_faithful 600
-
-    # Pending until RegisterThing; bad parameters and unknown tokens refused.
-    token=$(new_cert_from_csr pending1)
-    can_connect "$AG_DIR/pending1.pem" "$AG_DIR/pending1.key" &&
-        ag_fail "the broker accepted a certificate pending activation"
-    expect_rejected "missing parameter" InvalidParameters \
-        "$(aws_call "$PROVISION" "{\"certificateOwnershipToken\":\"$token\",\"parameters\":{\"ThingName\":\"device-001\"}}")"
-    expect_rejected "wrong parameter value" InvalidParameters \
-        "$(aws_call "$PROVISION" "{\"certificateOwnershipToken\":\"$token\",\"parameters\":{\"ThingName\":\"other\",\"SerialNumber\":\"01\"}}")"
-    expect_rejected "unknown token" InvalidCertificateOwnershipToken \
-        "$(aws_call "$PROVISION" '{"certificateOwnershipToken":"0123","parameters":{"ThingName":"device-001","SerialNumber":"01"}}')"
-    expect_rejected "empty token" InvalidCertificateOwnershipToken \
-        "$(aws_call "$PROVISION" '{"parameters":{"ThingName":"device-001","SerialNumber":"01"}}')"
-    can_connect "$AG_DIR/pending1.pem" "$AG_DIR/pending1.key" &&
-        ag_fail "a rejected RegisterThing activated the certificate"
-    # The right token and parameters: active, the broker accepts it.
-    ans=$(aws_call "$PROVISION" "{\"certificateOwnershipToken\":\"$token\",\"parameters\":{\"ThingName\":\"device-001\",\"SerialNumber\":\"01\"}}")
-    [ "${ans%% *}" = accepted ] || ag_fail "RegisterThing: $ans"
-    [ "$(json_field "${ans#* }" thingName)" = device-001 ] || ag_fail "RegisterThing answer: $ans"
-    can_connect "$AG_DIR/pending1.pem" "$AG_DIR/pending1.key" ||
-        ag_fail "the broker refuses the activated certificate"
-    # A token works once.
-    expect_rejected "token used twice" InvalidCertificateOwnershipToken \
-        "$(aws_call "$PROVISION" "{\"certificateOwnershipToken\":\"$token\",\"parameters\":{\"ThingName\":\"device-001\",\"SerialNumber\":\"01\"}}")"
-    # A late token is refused and its certificate stays unusable (a
-    # responder whose tokens live 2 s).
-    stop_responder
-    start_faithful 2
-    token=$(new_cert_from_csr pending2)
-    sleep 3
-    expect_rejected "token late" InvalidCertificateOwnershipToken \
-        "$(aws_call "$PROVISION" "{\"certificateOwnershipToken\":\"$token\",\"parameters\":{\"ThingName\":\"device-001\",\"SerialNumber\":\"01\"}}")"
-    can_connect "$AG_DIR/pending2.pem" "$AG_DIR/pending2.key" &&
-        ag_fail "the broker accepted the certificate of an expired token"
-
-    # Today's agent (no RegisterThing): the probe fails, the rotation rolls
-    # back, the old identity keeps working.
-    rotation_config '"profile": "aws", "auto_renew": false, "min_interval": 0'
-    ag_start_agent
-    ag_wait_state connected
-    fp=$(fingerprint)
-    before_objs=$(token_objects)
-    rotate_and_wait failed 60
-    ag_note "agent rotation against the faithful responder: $(rotation_field last_error)"
-    ag_wait_state connected
-    [ "$(fingerprint)" = "$fp" ] || ag_fail "the certificate changed"
-    [ "$(token_objects)" = "$before_objs" ] || ag_fail "token changed: $(token_objects)"
-    [ ! -e "$AG_DIR/state/rotation.json" ] || ag_fail "journal left after roll-back"
     grep -q 'create-from-csr' "$AG_DIR/responder.log" || ag_fail "the responder saw no AWS request"
     check_one_identity
 }
@@ -654,5 +552,6 @@ scenario_chain() {
     check_one_identity
 }
 
+. "$(dirname "$0")/e2e_rotation_aws.sh"
 "scenario_$scenario"
 ag_note "PASS $scenario $kind"

@@ -53,6 +53,10 @@ static void sample(struct rotation_record *r, enum rotation_step step)
     r->started = 1700000000;
     r->updated = 1700000005;
     r->attempt = 2;
+    if (step == ROTATION_ACTIVATION_REQUESTED) {
+        strcpy(r->ownership_token, "eyJ2ZXJzaW9uIjoiMjAxOS0wNS0xNSJ9.token");
+        r->token_expires = 1700003605;
+    }
 }
 
 static void write_raw(const char *text)
@@ -87,6 +91,55 @@ static void round_trip_every_step(void **state)
     assert_int_equal(rotation_journal_clear(dir, err, sizeof(err)), 0);
 }
 
+/* The activation steps carry the ownership token and its end to a
+ * restart, in a file only the agent's user reads. */
+static void activation_token_persisted_privately(void **state)
+{
+    struct rotation_record r, back;
+    struct stat st;
+    char err[256], p[128];
+    (void)state;
+
+    sample(&r, ROTATION_ACTIVATION_REQUESTED);
+    assert_int_equal(rotation_journal_write(dir, &r, err, sizeof(err)), 0);
+    assert_int_equal(rotation_journal_load(dir, &back, err, sizeof(err)), ROTATION_LOAD_OK);
+    assert_int_equal(back.step, ROTATION_ACTIVATION_REQUESTED);
+    assert_string_equal(back.ownership_token, r.ownership_token);
+    assert_true(back.token_expires == r.token_expires);
+    snprintf(p, sizeof(p), "%s/%s", dir, ROTATION_JOURNAL_FILE);
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    /* Without a token the step cannot be written; the file keeps the last one. */
+    r.ownership_token[0] = '\0';
+    r.step = ROTATION_ACTIVATION_REQUESTED;
+    assert_int_equal(rotation_journal_write(dir, &r, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "ownership_token"));
+    sample(&r, ROTATION_ACTIVATION_REQUESTED);
+    r.token_expires = 0;
+    assert_int_equal(rotation_journal_write(dir, &r, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "token_expires"));
+    assert_int_equal(rotation_journal_load(dir, &back, err, sizeof(err)), ROTATION_LOAD_OK);
+    assert_string_equal(back.ownership_token, "eyJ2ZXJzaW9uIjoiMjAxOS0wNS0xNSJ9.token");
+}
+
+/* A version-2 journal (written before activation existed) still loads
+ * and recovers as it did. */
+static void version_2_journal_still_recovered(void **state)
+{
+    struct rotation_record back;
+    char err[256];
+    (void)state;
+
+    write_raw("{\"version\":2,\"step\":\"probe-ok\",\"slot_id\":7,\"new_key_id\":\"a1b2\","
+              "\"old_key_id\":\"01\",\"temp_label\":\"device.next\",\"label\":\"device\","
+              "\"request_id\":\"req-42\",\"started\":1,\"updated\":2,\"attempt\":1,"
+              "\"error\":\"\"}\n");
+    assert_int_equal(rotation_journal_load(dir, &back, err, sizeof(err)), ROTATION_LOAD_OK);
+    assert_true(back.slot_id_recorded);
+    assert_string_equal(back.ownership_token, "");
+    assert_int_equal(rotation_recovery_action(&back, 7, NULL), ROTATION_ACTION_COMPLETE);
+}
+
 static void write_refuses_inconsistent_record_and_keeps_old(void **state)
 {
     struct rotation_record r, back;
@@ -112,7 +165,23 @@ static void corrupt_files_are_reported(void **state)
         {"", "empty"},
         {"{\"version\":1,\"step\":\"key-gen", "not one JSON object"},
         {"[1,2]", "expected a JSON object"},
-        {"{\"version\":3}", "version 3"},
+        {"{\"version\":4}", "version 4"},
+        /* A version-2 journal knows no activation step nor its fields. */
+        {"{\"version\":2,\"step\":\"activated\",\"slot_id\":1,\"new_key_id\":\"a1b2\","
+         "\"old_key_id\":\"01\",\"temp_label\":\"t\",\"label\":\"l\",\"request_id\":\"r\","
+         "\"started\":1,\"updated\":1,\"attempt\":1,\"error\":\"\"}", "no activation"},
+        {"{\"version\":2,\"step\":\"cert-stored\",\"slot_id\":1,\"new_key_id\":\"a1b2\","
+         "\"old_key_id\":\"01\",\"temp_label\":\"t\",\"label\":\"l\",\"request_id\":\"r\","
+         "\"started\":1,\"updated\":1,\"attempt\":1,\"error\":\"\",\"token_expires\":5}",
+         "no activation"},
+        /* Version 3: activation-requested without its token. */
+        {"{\"version\":3,\"step\":\"activation-requested\",\"slot_id\":1,\"new_key_id\":"
+         "\"a1b2\",\"old_key_id\":\"01\",\"temp_label\":\"t\",\"label\":\"l\",\"request_id\":"
+         "\"r\",\"started\":1,\"updated\":1,\"attempt\":1,\"error\":\"\",\"ownership_token\":"
+         "\"\",\"token_expires\":5}", "ownership_token"},
+        {"{\"version\":3,\"step\":\"cert-stored\",\"slot_id\":1,\"new_key_id\":\"a1b2\","
+         "\"old_key_id\":\"01\",\"temp_label\":\"t\",\"label\":\"l\",\"request_id\":\"r\","
+         "\"started\":1,\"updated\":1,\"attempt\":1,\"error\":\"\"}", "ownership_token"},
         {"{\"version\":1,\"step\":\"dancing\"}", "unknown step"},
         {"{\"version\":1,\"step\":\"idle\",\"bogus\":1}", "unknown key"},
         {"{\"version\":1,\"step\":\"idle\"}", "slot_id"},
@@ -168,6 +237,8 @@ static void recovery_table(void **state)
         {ROTATION_CSR_PUBLISHED, ROTATION_ACTION_ROLL_BACK},
         {ROTATION_CERT_RECEIVED, ROTATION_ACTION_ROLL_BACK},
         {ROTATION_CERT_STORED, ROTATION_ACTION_ROLL_BACK},
+        {ROTATION_ACTIVATION_REQUESTED, ROTATION_ACTION_ROLL_BACK},
+        {ROTATION_ACTIVATED, ROTATION_ACTION_ROLL_BACK},
         {ROTATION_PROBE_OK, ROTATION_ACTION_COMPLETE},
         {ROTATION_SWITCHED, ROTATION_ACTION_COMPLETE},
         {ROTATION_COMMITTED, ROTATION_ACTION_COMPLETE},
@@ -338,6 +409,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(write_refuses_inconsistent_record_and_keeps_old, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(corrupt_files_are_reported, setup, teardown),
+        cmocka_unit_test_setup_teardown(activation_token_persisted_privately, setup, teardown),
+        cmocka_unit_test_setup_teardown(version_2_journal_still_recovered, setup, teardown),
         cmocka_unit_test_setup_teardown(unreadable_is_io_error, setup, teardown),
         cmocka_unit_test(recovery_table),
         cmocka_unit_test(step_names_round_trip),
