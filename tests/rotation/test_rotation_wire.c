@@ -5,8 +5,10 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,6 +125,76 @@ static void rejections_carry_the_reason(void **state)
     assert_null(pem);
 }
 
+/* Strict UTF-8 check: every lead byte has all its continuation bytes. */
+static bool valid_utf8(const char *text)
+{
+    const unsigned char *s = (const unsigned char *)text;
+
+    while (*s) {
+        size_t need = *s < 0x80 ? 0 : *s >= 0xc2 && *s <= 0xdf ? 1
+                      : *s >= 0xe0 && *s <= 0xef           ? 2
+                      : *s >= 0xf0 && *s <= 0xf4           ? 3
+                                                           : 4;
+
+        if (need == 4)
+            return false;
+        s++;
+        for (; need > 0; need--, s++)
+            if ((*s & 0xc0) != 0x80)
+                return false;
+    }
+    return true;
+}
+
+/* Outside text quoted in an error (request ids, the CA's reason and code)
+ * is cut to a bound: the cut falls on a character boundary, so the error
+ * (logged, put in status replies) stays valid UTF-8. Each case puts a
+ * multi-byte character across the bound. */
+static void cut_quotes_keep_whole_characters(void **state)
+{
+    char *pem = NULL, err[512], payload[600], filler[256];
+    (void)state;
+
+    /* request_id: 63 ASCII bytes, then e-acute across the 64-byte cut. */
+    memset(filler, 'i', 63);
+    filler[63] = '\0';
+    snprintf(payload, sizeof(payload), "{\"request_id\":\"%s\xc3\xa9\",\"certificate\":\"X\"}",
+             filler);
+    assert_int_equal(answer(AGENT_ROTATION_TRUSTLINK, true, payload, &pem, err, sizeof(err)),
+                     ROTATION_ANSWER_IGNORE);
+    assert_non_null(strstr(err, filler));
+    assert_true(valid_utf8(err));
+
+    /* The reason: 199 ASCII bytes, then a euro sign across the 200-byte
+     * cut, with the code after it in the message. */
+    memset(filler, 'r', 199);
+    filler[199] = '\0';
+    snprintf(payload, sizeof(payload),
+             "{\"errorCode\":\"Bad\",\"errorMessage\":\"%s\xe2\x82\xac\"}", filler);
+    assert_int_equal(answer(AGENT_ROTATION_AWS, false, payload, &pem, err, sizeof(err)),
+                     ROTATION_ANSWER_REJECTED);
+    assert_non_null(strstr(err, filler));
+    assert_true(valid_utf8(err));
+
+    /* AWS errorCode: 59 ASCII bytes, then an emoji across the 60-byte cut. */
+    memset(filler, 'c', 59);
+    filler[59] = '\0';
+    snprintf(payload, sizeof(payload),
+             "{\"errorCode\":\"%s\xf0\x9f\x98\x80\",\"errorMessage\":\"no\"}", filler);
+    assert_int_equal(answer(AGENT_ROTATION_AWS, false, payload, &pem, err, sizeof(err)),
+                     ROTATION_ANSWER_REJECTED);
+    assert_non_null(strstr(err, filler));
+    assert_true(valid_utf8(err));
+
+    /* A short err buffer cuts the whole message: still no half character. */
+    snprintf(payload, sizeof(payload),
+             "{\"request_id\":\"req-1\",\"error\":\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"}");
+    assert_int_equal(answer(AGENT_ROTATION_TRUSTLINK, false, payload, &pem, err, 31),
+                     ROTATION_ANSWER_REJECTED);
+    assert_true(valid_utf8(err));
+    assert_null(pem);
+}
+
 static void malformed_answers_are_named(void **state)
 {
     static const struct {
@@ -175,6 +247,7 @@ int main(void)
         cmocka_unit_test(accepted_answer_gives_the_certificate),
         cmocka_unit_test(answer_to_another_request_is_ignored),
         cmocka_unit_test(rejections_carry_the_reason),
+        cmocka_unit_test(cut_quotes_keep_whole_characters),
         cmocka_unit_test(malformed_answers_are_named),
         cmocka_unit_test(oversized_answer_is_refused_unread),
     };
