@@ -152,39 +152,40 @@ static bool valid_utf8(const char *text)
  * multi-byte character across the bound. */
 static void cut_quotes_keep_whole_characters(void **state)
 {
+    /* The payload is before, `fill` ASCII bytes, after: after starts with
+     * one multi-byte character, which so straddles the bound. */
+    static const struct {
+        enum agent_rotation_profile profile;
+        bool accepted;
+        const char *before, *after;
+        size_t fill;
+        enum rotation_answer result;
+    } cases[] = {
+        /* request_id: e-acute across the 64-byte cut. */
+        {AGENT_ROTATION_TRUSTLINK, true, "{\"request_id\":\"", "\xc3\xa9\",\"certificate\":\"X\"}",
+         63, ROTATION_ANSWER_IGNORE},
+        /* The reason: a euro sign across the 200-byte cut, the code after it. */
+        {AGENT_ROTATION_AWS, false, "{\"errorCode\":\"Bad\",\"errorMessage\":\"", "\xe2\x82\xac\"}",
+         199, ROTATION_ANSWER_REJECTED},
+        /* AWS errorCode: an emoji across the 60-byte cut. */
+        {AGENT_ROTATION_AWS, false,
+         "{\"errorCode\":\"", "\xf0\x9f\x98\x80\",\"errorMessage\":\"no\"}", 59,
+         ROTATION_ANSWER_REJECTED},
+    };
     char *pem = NULL, err[512], payload[600], filler[256];
     (void)state;
 
-    /* request_id: 63 ASCII bytes, then e-acute across the 64-byte cut. */
-    memset(filler, 'i', 63);
-    filler[63] = '\0';
-    snprintf(payload, sizeof(payload), "{\"request_id\":\"%s\xc3\xa9\",\"certificate\":\"X\"}",
-             filler);
-    assert_int_equal(answer(AGENT_ROTATION_TRUSTLINK, true, payload, &pem, err, sizeof(err)),
-                     ROTATION_ANSWER_IGNORE);
-    assert_non_null(strstr(err, filler));
-    assert_true(valid_utf8(err));
-
-    /* The reason: 199 ASCII bytes, then a euro sign across the 200-byte
-     * cut, with the code after it in the message. */
-    memset(filler, 'r', 199);
-    filler[199] = '\0';
-    snprintf(payload, sizeof(payload),
-             "{\"errorCode\":\"Bad\",\"errorMessage\":\"%s\xe2\x82\xac\"}", filler);
-    assert_int_equal(answer(AGENT_ROTATION_AWS, false, payload, &pem, err, sizeof(err)),
-                     ROTATION_ANSWER_REJECTED);
-    assert_non_null(strstr(err, filler));
-    assert_true(valid_utf8(err));
-
-    /* AWS errorCode: 59 ASCII bytes, then an emoji across the 60-byte cut. */
-    memset(filler, 'c', 59);
-    filler[59] = '\0';
-    snprintf(payload, sizeof(payload),
-             "{\"errorCode\":\"%s\xf0\x9f\x98\x80\",\"errorMessage\":\"no\"}", filler);
-    assert_int_equal(answer(AGENT_ROTATION_AWS, false, payload, &pem, err, sizeof(err)),
-                     ROTATION_ANSWER_REJECTED);
-    assert_non_null(strstr(err, filler));
-    assert_true(valid_utf8(err));
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memset(filler, 'a', cases[i].fill);
+        filler[cases[i].fill] = '\0';
+        snprintf(payload, sizeof(payload), "%s%s%s", cases[i].before, filler, cases[i].after);
+        assert_int_equal(answer(cases[i].profile, cases[i].accepted, payload, &pem, err,
+                                sizeof(err)),
+                         cases[i].result);
+        assert_non_null(strstr(err, filler));
+        if (!valid_utf8(err))
+            fail_msg("case %zu: a character was cut: %s", i, err);
+    }
 
     /* A short err buffer cuts the whole message: still no half character. */
     snprintf(payload, sizeof(payload),
