@@ -6,7 +6,6 @@
  */
 #include "cert_check.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,18 +16,7 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
-static void set_err(char *err, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || len == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, len, fmt, ap);
-    va_end(ap);
-}
+#include "err_text.h"
 
 const char *agent_cert_check_name(enum agent_cert_check result)
 {
@@ -76,14 +64,14 @@ static enum agent_cert_check parse_answer(const char *pem, size_t len, STACK_OF(
 
     *out = NULL;
     if (!pem || len == 0 || len > 1024 * 1024) {
-        set_err(err, err_len, len ? "certificate answer: larger than 1 MiB"
+        tl_set_err(err, err_len, len ? "certificate answer: larger than 1 MiB"
                                   : "certificate answer: empty");
         return len ? AGENT_CERT_PARSE : AGENT_CERT_EMPTY;
     }
     certs = sk_X509_new_null();
     bio = BIO_new_mem_buf(pem, (int)len);
     if (!certs || !bio) {
-        set_err(err, err_len, "certificate answer: out of memory");
+        tl_set_err(err, err_len, "certificate answer: out of memory");
         goto out;
     }
     for (;;) {
@@ -95,14 +83,14 @@ static enum agent_cert_check parse_answer(const char *pem, size_t len, STACK_OF(
                 break; /* no further block */
             char why[200];
             ERR_error_string_n(e, why, sizeof(why));
-            set_err(err, err_len, "certificate answer: PEM block %d is not a certificate: %s",
+            tl_set_err(err, err_len, "certificate answer: PEM block %d is not a certificate: %s",
                     sk_X509_num(certs) + 1, why);
             rc = AGENT_CERT_PARSE;
             goto out;
         }
         if (!sk_X509_push(certs, x)) {
             X509_free(x);
-            set_err(err, err_len, "certificate answer: out of memory");
+            tl_set_err(err, err_len, "certificate answer: out of memory");
             goto out;
         }
     }
@@ -114,10 +102,10 @@ static enum agent_cert_check parse_answer(const char *pem, size_t len, STACK_OF(
                                 pem[i] == '\t'); i++)
             ;
         if (i == len) {
-            set_err(err, err_len, "certificate answer: empty");
+            tl_set_err(err, err_len, "certificate answer: empty");
             rc = AGENT_CERT_EMPTY;
         } else {
-            set_err(err, err_len, "certificate answer: no PEM certificate in %zu bytes", len);
+            tl_set_err(err, err_len, "certificate answer: no PEM certificate in %zu bytes", len);
             rc = AGENT_CERT_PARSE;
         }
         goto out;
@@ -142,12 +130,12 @@ static enum agent_cert_check load_ca(const char *ca_file, X509_STORE **out, char
 
     *out = NULL;
     if (!store) {
-        set_err(err, err_len, "CA file: out of memory");
+        tl_set_err(err, err_len, "CA file: out of memory");
         return AGENT_CERT_INTERNAL;
     }
     bio = ca_file ? BIO_new_file(ca_file, "r") : NULL;
     if (!bio) {
-        set_err(err, err_len, "CA file %s: cannot be read", ca_file ? ca_file : "(none)");
+        tl_set_err(err, err_len, "CA file %s: cannot be read", ca_file ? ca_file : "(none)");
         goto out;
     }
     infos = PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL);
@@ -155,14 +143,14 @@ static enum agent_cert_check load_ca(const char *ca_file, X509_STORE **out, char
         X509_INFO *info = sk_X509_INFO_value(infos, i);
         if (info->x509) {
             if (!X509_STORE_add_cert(store, info->x509)) {
-                set_err(err, err_len, "CA file %s: certificate %d not accepted", ca_file, i);
+                tl_set_err(err, err_len, "CA file %s: certificate %d not accepted", ca_file, i);
                 goto out;
             }
             n++;
         }
     }
     if (n == 0) {
-        set_err(err, err_len, "CA file %s: no certificate in it", ca_file);
+        tl_set_err(err, err_len, "CA file %s: no certificate in it", ca_file);
         goto out;
     }
     *out = store;
@@ -182,16 +170,16 @@ static enum agent_cert_check check_usage(X509 *leaf, const char *subj, char *err
     uint32_t flags = X509_get_extension_flags(leaf);
 
     if (flags & EXFLAG_INVALID) {
-        set_err(err, err_len, "certificate %s: malformed extensions", subj);
+        tl_set_err(err, err_len, "certificate %s: malformed extensions", subj);
         return AGENT_CERT_PARSE;
     }
     if ((flags & EXFLAG_XKUSAGE) && !(X509_get_extended_key_usage(leaf) & XKU_SSL_CLIENT)) {
-        set_err(err, err_len, "certificate %s: extendedKeyUsage does not allow TLS client "
+        tl_set_err(err, err_len, "certificate %s: extendedKeyUsage does not allow TLS client "
                 "authentication (clientAuth missing)", subj);
         return AGENT_CERT_USAGE;
     }
     if ((flags & EXFLAG_KUSAGE) && !(X509_get_key_usage(leaf) & KU_DIGITAL_SIGNATURE)) {
-        set_err(err, err_len, "certificate %s: keyUsage lacks digitalSignature, needed for "
+        tl_set_err(err, err_len, "certificate %s: keyUsage lacks digitalSignature, needed for "
                 "TLS client authentication with an EC key", subj);
         return AGENT_CERT_USAGE;
     }
@@ -284,7 +272,7 @@ static enum agent_cert_check check_alt_names(X509 *leaf, X509 *current, const ch
     if (!names) {
         if (crit == -1)
             return AGENT_CERT_OK; /* no subjectAltName: nothing more to name */
-        set_err(err, err_len, "certificate %s: subjectAltName is malformed or repeated", subj);
+        tl_set_err(err, err_len, "certificate %s: subjectAltName is malformed or repeated", subj);
         return AGENT_CERT_PARSE;
     }
     if (current)
@@ -299,7 +287,7 @@ static enum agent_cert_check check_alt_names(X509 *leaf, X509 *current, const ch
             char what[160];
 
             describe_general_name(gn, what, sizeof(what));
-            set_err(err, err_len, "certificate %s: subjectAltName %s is not a name of this device "
+            tl_set_err(err, err_len, "certificate %s: subjectAltName %s is not a name of this device "
                     "(the current certificate does not have it): certificate for another device",
                     subj, what);
             rc = AGENT_CERT_OTHER_DEVICE;
@@ -320,7 +308,7 @@ enum agent_cert_check agent_cert_check_identity(X509 *leaf,
     bool name_ok;
 
     if (!leaf || !identity || !identity->subject) {
-        set_err(err, err_len, "certificate check: no certificate or no expected subject");
+        tl_set_err(err, err_len, "certificate check: no certificate or no expected subject");
         return AGENT_CERT_INTERNAL;
     }
     got = X509_get_subject_name(leaf);
@@ -333,7 +321,7 @@ enum agent_cert_check agent_cert_check_identity(X509 *leaf,
         name_ok = is_aws_subject(got);
     if (!name_ok) {
         X509_NAME_oneline(identity->subject, asked, (int)sizeof(asked));
-        set_err(err, err_len, "certificate %s: its subject does not name this device (asked for "
+        tl_set_err(err, err_len, "certificate %s: its subject does not name this device (asked for "
                 "%s%s): certificate for another device", subj, asked,
                 identity->aws_subject ? " or /CN=" AGENT_CERT_AWS_SUBJECT_CN : "");
         return AGENT_CERT_OTHER_DEVICE;
@@ -349,22 +337,22 @@ enum agent_cert_check agent_cert_check_leaf(X509 *leaf, EVP_PKEY *expected, time
     time_t t = now;
 
     if (!leaf || !expected) {
-        set_err(err, err_len, "certificate check: no certificate or no expected key");
+        tl_set_err(err, err_len, "certificate check: no certificate or no expected key");
         return AGENT_CERT_INTERNAL;
     }
     subject_of(leaf, subj, sizeof(subj));
     leaf_key = X509_get0_pubkey(leaf);
     if (!leaf_key || !same_public_key(leaf_key, expected)) {
-        set_err(err, err_len, "certificate %s: its public key is not the new key "
+        tl_set_err(err, err_len, "certificate %s: its public key is not the new key "
                 "(certificate for another key)", subj);
         return AGENT_CERT_KEY_MISMATCH;
     }
     if (X509_cmp_time(X509_get0_notBefore(leaf), &t) > 0) {
-        set_err(err, err_len, "certificate %s: not valid yet (notBefore in the future)", subj);
+        tl_set_err(err, err_len, "certificate %s: not valid yet (notBefore in the future)", subj);
         return AGENT_CERT_NOT_YET_VALID;
     }
     if (X509_cmp_time(X509_get0_notAfter(leaf), &t) < 0) {
-        set_err(err, err_len, "certificate %s: expired (notAfter in the past)", subj);
+        tl_set_err(err, err_len, "certificate %s: expired (notAfter in the past)", subj);
         return AGENT_CERT_EXPIRED;
     }
     return check_usage(leaf, subj, err, err_len);
@@ -387,7 +375,7 @@ enum agent_cert_check agent_cert_check(const char *pem, size_t len, EVP_PKEY *ex
     if (chain_out)
         *chain_out = NULL;
     if (!expected || !identity) {
-        set_err(err, err_len, "certificate check: no expected key or identity");
+        tl_set_err(err, err_len, "certificate check: no expected key or identity");
         return AGENT_CERT_INTERNAL;
     }
     rc = parse_answer(pem, len, &certs, err, err_len);
@@ -406,7 +394,7 @@ enum agent_cert_check agent_cert_check(const char *pem, size_t len, EVP_PKEY *ex
         goto out;
     vctx = X509_STORE_CTX_new();
     if (!vctx) {
-        set_err(err, err_len, "certificate check: out of memory");
+        tl_set_err(err, err_len, "certificate check: out of memory");
         rc = AGENT_CERT_INTERNAL;
         goto out;
     }
@@ -415,14 +403,14 @@ enum agent_cert_check agent_cert_check(const char *pem, size_t len, EVP_PKEY *ex
         int ok;
 
         if (!untrusted) {
-            set_err(err, err_len, "certificate check: out of memory");
+            tl_set_err(err, err_len, "certificate check: out of memory");
             rc = AGENT_CERT_INTERNAL;
             goto out;
         }
         (void)sk_X509_shift(untrusted); /* intermediates only; the stack borrows */
         if (!X509_STORE_CTX_init(vctx, store, leaf, untrusted)) {
             sk_X509_free(untrusted);
-            set_err(err, err_len, "certificate check: verify context failed");
+            tl_set_err(err, err_len, "certificate check: verify context failed");
             rc = AGENT_CERT_INTERNAL;
             goto out;
         }
@@ -439,7 +427,7 @@ enum agent_cert_check agent_cert_check(const char *pem, size_t len, EVP_PKEY *ex
             else
                 rc = AGENT_CERT_UNTRUSTED;
             subject_of(leaf, subj, sizeof(subj));
-            set_err(err, err_len, "certificate %s: does not verify against CA file %s: %s "
+            tl_set_err(err, err_len, "certificate %s: does not verify against CA file %s: %s "
                     "(at chain depth %d)", subj, ca_file, X509_verify_cert_error_string(e),
                     depth);
             goto out;

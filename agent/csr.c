@@ -7,7 +7,6 @@
  */
 #include "csr.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,18 +14,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
-static void set_err(char *err, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || len == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, len, fmt, ap);
-    va_end(ap);
-}
+#include "err_text.h"
 
 /* The last OpenSSL error as text ("no details" when the queue is empty). */
 static const char *ossl_reason(char *buf, size_t len)
@@ -50,14 +38,14 @@ int agent_csr_parse_subject(const char *text, X509_NAME **out, char *err, size_t
 
     *out = NULL;
     if (!text || !*text) {
-        set_err(err, err_len, "subject: empty");
+        tl_set_err(err, err_len, "subject: empty");
         return -1;
     }
     n = strlen(text);
     buf = malloc(n + 1);
     name = X509_NAME_new();
     if (!buf || !name) {
-        set_err(err, err_len, "subject: out of memory");
+        tl_set_err(err, err_len, "subject: out of memory");
         goto out;
     }
     sep = text[0] == '/' ? '/' : ',';
@@ -81,29 +69,29 @@ int agent_csr_parse_subject(const char *text, X509_NAME **out, char *err, size_t
             if (*s == '\0') {
                 if (*p == '\0' && X509_NAME_entry_count(name) > 0)
                     break;
-                set_err(err, err_len, "subject \"%s\": empty component", text);
+                tl_set_err(err, err_len, "subject \"%s\": empty component", text);
                 goto out;
             }
             eq = strchr(s, '=');
             if (!eq || eq == s || eq[1] == '\0') {
-                set_err(err, err_len, "subject \"%s\": component \"%s\" is not attribute=value",
+                tl_set_err(err, err_len, "subject \"%s\": component \"%s\" is not attribute=value",
                         text, s);
                 goto out;
             }
             *eq = '\0';
             if (OBJ_txt2nid(s) == NID_undef) {
-                set_err(err, err_len, "subject \"%s\": unknown attribute \"%s\"", text, s);
+                tl_set_err(err, err_len, "subject \"%s\": unknown attribute \"%s\"", text, s);
                 goto out;
             }
             if (!X509_NAME_add_entry_by_txt(name, s, MBSTRING_UTF8,
                                             (const unsigned char *)(eq + 1), -1, -1, 0)) {
-                set_err(err, err_len, "subject \"%s\": value of \"%s\" rejected", text, s);
+                tl_set_err(err, err_len, "subject \"%s\": value of \"%s\" rejected", text, s);
                 goto out;
             }
         }
     }
     if (X509_NAME_entry_count(name) == 0) {
-        set_err(err, err_len, "subject \"%s\": no attribute", text);
+        tl_set_err(err, err_len, "subject \"%s\": no attribute", text);
         goto out;
     }
     *out = name;
@@ -128,46 +116,46 @@ int agent_csr_build(EVP_PKEY *key, const X509_NAME *subject, char **pem_out, cha
 
     *pem_out = NULL;
     if (!key || !subject) {
-        set_err(err, err_len, "CSR: no key or no subject");
+        tl_set_err(err, err_len, "CSR: no key or no subject");
         return -1;
     }
     if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC) {
-        set_err(err, err_len, "CSR: the new key is not an EC key (type %d)",
+        tl_set_err(err, err_len, "CSR: the new key is not an EC key (type %d)",
                 EVP_PKEY_get_base_id(key));
         return -1;
     }
     ERR_clear_error();
     req = X509_REQ_new();
     if (!req || !X509_REQ_set_version(req, 0) || !X509_REQ_set_subject_name(req, subject)) {
-        set_err(err, err_len, "CSR: cannot set version/subject: %s",
+        tl_set_err(err, err_len, "CSR: cannot set version/subject: %s",
                 ossl_reason(why, sizeof(why)));
         goto out;
     }
     if (!X509_REQ_set_pubkey(req, key)) {
-        set_err(err, err_len, "CSR: cannot set the public key (is the public point on the "
+        tl_set_err(err, err_len, "CSR: cannot set the public key (is the public point on the "
                 "token?): %s", ossl_reason(why, sizeof(why)));
         goto out;
     }
     if (X509_REQ_sign(req, key, EVP_sha256()) <= 0) {
-        set_err(err, err_len, "CSR: signing through the token failed: %s",
+        tl_set_err(err, err_len, "CSR: signing through the token failed: %s",
                 ossl_reason(why, sizeof(why)));
         goto out;
     }
     /* Proof that the token signed with the key whose public half we sent. */
     if (X509_REQ_verify(req, X509_REQ_get0_pubkey(req)) != 1) {
-        set_err(err, err_len, "CSR: the token's signature does not verify with the key's "
+        tl_set_err(err, err_len, "CSR: the token's signature does not verify with the key's "
                 "public half: %s", ossl_reason(why, sizeof(why)));
         goto out;
     }
     bio = BIO_new(BIO_s_mem());
     if (!bio || !PEM_write_bio_X509_REQ(bio, req)) {
-        set_err(err, err_len, "CSR: PEM encoding failed: %s", ossl_reason(why, sizeof(why)));
+        tl_set_err(err, err_len, "CSR: PEM encoding failed: %s", ossl_reason(why, sizeof(why)));
         goto out;
     }
     len = BIO_get_mem_data(bio, &data);
     pem = malloc((size_t)len + 1);
     if (!pem) {
-        set_err(err, err_len, "CSR: out of memory");
+        tl_set_err(err, err_len, "CSR: out of memory");
         goto out;
     }
     memcpy(pem, data, (size_t)len);
@@ -189,7 +177,7 @@ X509_NAME *agent_csr_subject_of(const char *csr_pem, char *err, size_t err_len)
     X509_NAME *name = req ? X509_NAME_dup(X509_REQ_get_subject_name(req)) : NULL;
 
     if (!name)
-        set_err(err, err_len, "CSR: cannot read its subject back");
+        tl_set_err(err, err_len, "CSR: cannot read its subject back");
     X509_REQ_free(req);
     BIO_free(bio);
     ERR_clear_error();

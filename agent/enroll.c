@@ -8,7 +8,6 @@
 #include "enroll.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,21 +23,12 @@
 #include "cert_check.h"
 #include "config.h"
 #include "csr.h"
+#include "err_text.h"
 #include "hex.h"
 #include "identity.h"
 #include "token.h"
 #include "rotation_chain.h"
 #include "uri.h"
-
-static void set_err(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err, len, fmt, ap);
-    va_end(ap);
-}
 
 /* Config + opened identity with its key resolved (no certificate needed). */
 static enum agent_enroll_result open_key(const char *config_path, struct agent_config *cfg,
@@ -48,14 +38,14 @@ static enum agent_enroll_result open_key(const char *config_path, struct agent_c
     enum agent_identity_status st;
 
     if (agent_config_load(config_path, cfg, why, sizeof(why)) != 0) {
-        set_err(err, err_len, "%s", why);
+        tl_set_err(err, err_len, "%s", why);
         return AGENT_ENROLL_CONFIG;
     }
     st = agent_identity_open(&cfg->identity, id, why, sizeof(why));
     if (st == AGENT_IDENTITY_OK)
         st = agent_identity_resolve_key(*id, &cfg->identity, why, sizeof(why));
     if (st != AGENT_IDENTITY_OK) {
-        set_err(err, err_len, "identity key (%s): %s", agent_identity_status_name(st), why);
+        tl_set_err(err, err_len, "identity key (%s): %s", agent_identity_status_name(st), why);
         return st == AGENT_IDENTITY_CONFIG ? AGENT_ENROLL_CONFIG : AGENT_ENROLL_TOKEN;
     }
     return AGENT_ENROLL_OK;
@@ -75,14 +65,14 @@ enum agent_enroll_result agent_enroll_csr(const char *config_path, const char *s
 
     memset(&cfg, 0, sizeof(cfg));
     if (agent_csr_parse_subject(subject, &name, why, sizeof(why)) != 0) {
-        set_err(err, err_len, "--subject \"%s\": %s", subject, why);
+        tl_set_err(err, err_len, "--subject \"%s\": %s", subject, why);
         return AGENT_ENROLL_CONFIG;
     }
     rc = open_key(config_path, &cfg, &id, err, err_len);
     if (rc != AGENT_ENROLL_OK)
         goto cleanup;
     if (agent_csr_build(agent_identity_key(id), name, &pem, why, sizeof(why)) != 0) {
-        set_err(err, err_len, "signing the CSR with %s: %s", agent_identity_key_name(id), why);
+        tl_set_err(err, err_len, "signing the CSR with %s: %s", agent_identity_key_name(id), why);
         rc = AGENT_ENROLL_TOKEN;
         goto cleanup;
     }
@@ -90,7 +80,7 @@ enum agent_enroll_result agent_enroll_csr(const char *config_path, const char *s
         f = fopen(out_path, "w");
         if (f == NULL || fputs(pem, f) < 0 || fclose(f) != 0) {
             f = NULL;
-            set_err(err, err_len, "cannot write the CSR to %s: %s", out_path, strerror(errno));
+            tl_set_err(err, err_len, "cannot write the CSR to %s: %s", out_path, strerror(errno));
             rc = AGENT_ENROLL_CONFIG;
             goto cleanup;
         }
@@ -119,7 +109,7 @@ static int read_certificates(const char *path, STACK_OF(X509) *into, char *err, 
     int n = 0;
 
     if (f == NULL) {
-        set_err(err, err_len, "cannot open %s: %s", path, strerror(errno));
+        tl_set_err(err, err_len, "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
     while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
@@ -133,9 +123,9 @@ static int read_certificates(const char *path, STACK_OF(X509) *into, char *err, 
     fclose(f);
     ERR_clear_error(); /* the read that ends the loop leaves "no start line" */
     if (n == 0)
-        set_err(err, err_len, "%s holds no PEM certificate", path);
+        tl_set_err(err, err_len, "%s holds no PEM certificate", path);
     else if (n < 0)
-        set_err(err, err_len, "out of memory reading %s", path);
+        tl_set_err(err, err_len, "out of memory reading %s", path);
     return n > 0 ? n : -1;
 }
 
@@ -151,7 +141,7 @@ static enum agent_enroll_result certificate_target(const struct agent_config *cf
 
     *want_id_len = 0;
     if (strncmp(cfg->identity.certificate, "pkcs11:", 7) != 0) {
-        set_err(err, err_len, "identity.certificate is the file %s, not a pkcs11: URI: install-cert "
+        tl_set_err(err, err_len, "identity.certificate is the file %s, not a pkcs11: URI: install-cert "
                 "stores certificates on the token; copy the certificate to that file instead, or "
                 "set identity.certificate to a pkcs11: URI (e.g. pkcs11:token=...;object=device;"
                 "type=cert)", cfg->identity.certificate);
@@ -159,12 +149,12 @@ static enum agent_enroll_result certificate_target(const struct agent_config *cf
     }
     uri = agent_uri_parse("identity.certificate", cfg->identity.certificate, why, sizeof(why));
     if (uri == NULL) {
-        set_err(err, err_len, "%s", why);
+        tl_set_err(err, err_len, "%s", why);
         return AGENT_ENROLL_CONFIG;
     }
     a = p11_kit_uri_get_attribute(uri, CKA_LABEL);
     if (a == NULL || a->ulValueLen == 0 || a->ulValueLen > AGENT_TOKEN_LABEL_MAX || a->ulValueLen >= label_len) {
-        set_err(err, err_len, "identity.certificate %s names no object label (object=...) of 1-%d "
+        tl_set_err(err, err_len, "identity.certificate %s names no object label (object=...) of 1-%d "
                 "bytes: install-cert needs one to label the certificate", cfg->identity.certificate,
                 AGENT_TOKEN_LABEL_MAX);
         goto cleanup;
@@ -193,7 +183,7 @@ static enum agent_enroll_result check_chain_order(X509 *leaf, STACK_OF(X509) *ch
         X509 *issuer = sk_X509_value(chain, i);
         if (X509_check_issued(issuer, child) != X509_V_OK) {
             X509_NAME_oneline(X509_get_subject_name(issuer), subj, sizeof(subj));
-            set_err(err, err_len, "chain certificate %d (%s) did not issue the certificate before it: "
+            tl_set_err(err, err_len, "chain certificate %d (%s) did not issue the certificate before it: "
                     "give the intermediates in order, leaf's issuer first", i + 1, subj);
             return AGENT_ENROLL_REFUSED;
         }
@@ -214,12 +204,12 @@ static enum agent_enroll_result check_free(struct agent_identity *id, const char
     n = agent_token_find_label(agent_identity_token(id), label, objs, 8, why, sizeof(why));
     for (int pass = 0; pass < 2; pass++) {
         if (n < 0) {
-            set_err(err, err_len, "searching the token: %s", why);
+            tl_set_err(err, err_len, "searching the token: %s", why);
             return AGENT_ENROLL_TOKEN;
         }
         for (int i = 0; i < n && i < 8; i++) {
             if (objs[i].klass == CKO_CERTIFICATE) {
-                set_err(err, err_len, "token \"%s\" already holds a certificate %s \"%s\": install-cert "
+                tl_set_err(err, err_len, "token \"%s\" already holds a certificate %s \"%s\": install-cert "
                         "only installs the first one (renewal is a key rotation: trustlinkctl "
                         "rotate); nothing was changed",
                         agent_identity_token_label(id), pass == 0 ? "labelled" : "with the key's id",
@@ -266,7 +256,7 @@ enum agent_enroll_result agent_enroll_install(const char *config_path, const cha
 
     memset(&cfg, 0, sizeof(cfg));
     if (certs == NULL) {
-        set_err(err, err_len, "out of memory");
+        tl_set_err(err, err_len, "out of memory");
         goto cleanup;
     }
     /* Files first: a bad file is reported before the token is touched. */
@@ -283,20 +273,20 @@ enum agent_enroll_result agent_enroll_install(const char *config_path, const cha
     if (rc != AGENT_ENROLL_OK)
         goto cleanup;
     if (agent_identity_key_id(id, key_id, &key_id_len) != AGENT_IDENTITY_OK || key_id_len == 0) {
-        set_err(err, err_len, "the key %s has no CKA_ID: the certificate could not be tied to it",
+        tl_set_err(err, err_len, "the key %s has no CKA_ID: the certificate could not be tied to it",
                 agent_identity_key_name(id));
         rc = AGENT_ENROLL_TOKEN;
         goto cleanup;
     }
     agent_hex_encode(key_id, key_id_len, key_id_hex, sizeof(key_id_hex));
     if (want_id_len != 0 && (want_id_len != key_id_len || memcmp(want_id, key_id, key_id_len) != 0)) {
-        set_err(err, err_len, "identity.certificate names id= other than the key's id %s: the agent "
+        tl_set_err(err, err_len, "identity.certificate names id= other than the key's id %s: the agent "
                 "would not find the certificate; fix the URI", key_id_hex);
         rc = AGENT_ENROLL_CONFIG;
         goto cleanup;
     }
     if (agent_cert_check_leaf(leaf, agent_identity_key(id), time(NULL), why, sizeof(why)) != AGENT_CERT_OK) {
-        set_err(err, err_len, "refusing %s: %s (token key %s); nothing was changed", cert_path, why,
+        tl_set_err(err, err_len, "refusing %s: %s (token key %s); nothing was changed", cert_path, why,
                 agent_identity_key_name(id));
         rc = AGENT_ENROLL_REFUSED;
         goto cleanup;
@@ -312,14 +302,14 @@ enum agent_enroll_result agent_enroll_install(const char *config_path, const cha
      * (trustlinkd loads it only when it continues the leaf). */
     if (sk_X509_num(chain) > 0 &&
         rotation_chain_save(cfg.rotation.state_dir, key_id_hex, chain, why, sizeof(why)) != 0) {
-        set_err(err, err_len, "saving the chain in %s: %s; nothing was installed", cfg.rotation.state_dir,
+        tl_set_err(err, err_len, "saving the chain in %s: %s; nothing was installed", cfg.rotation.state_dir,
                 why);
         rc = AGENT_ENROLL_CONFIG;
         goto cleanup;
     }
     if (agent_token_store_enrolled_certificate(agent_identity_token(id), leaf, key_id, key_id_len, label, why, sizeof(why)) !=
         AGENT_IDENTITY_OK) {
-        set_err(err, err_len, "storing the certificate on token \"%s\": %s", agent_identity_token_label(id),
+        tl_set_err(err, err_len, "storing the certificate on token \"%s\": %s", agent_identity_token_label(id),
                 why);
         rc = AGENT_ENROLL_TOKEN;
         goto cleanup;

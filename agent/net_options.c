@@ -17,6 +17,7 @@
 #include <openssl/crypto.h>
 
 #include "config.h"
+#include "regular_file.h"
 
 bool agent_alpn_name_ok(const char *name)
 {
@@ -172,13 +173,12 @@ int agent_proxy_auth_read(const struct agent_proxy_config *cfg, struct agent_pro
     } else {
         return 0;
     }
-    fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, err_len, "proxy credentials %s: %s", path, strerror(errno));
+    /* Not a plain open: a FIFO put there would wait for a writer forever. */
+    fd = tl_open_regular(path, O_RDONLY | O_NOFOLLOW, 0, "proxy credentials", err, err_len);
+    if (fd < 0)
         goto cleanup;
-    }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, err_len, "proxy credentials %s: not a regular file", path);
+    if (fstat(fd, &st) != 0) {
+        snprintf(err, err_len, "proxy credentials %s: %s", path, strerror(errno));
         goto cleanup;
     }
     if (st.st_mode & S_IROTH) {

@@ -18,21 +18,19 @@
 #include <p11-kit/uri.h>
 
 #include "config.h"
+#include "regular_file.h"
 
-/* The PIN file must be a regular file owned by root or by the agent's
- * user, with no permission for others: a PIN anyone on the device can
- * read gates nothing. Group read is allowed (root:trustlink 0640 is the
- * usual way to share it with the agent's group); see docs/security.md. */
+/* The PIN file must be owned by root or by the agent's user, with no
+ * permission for others: a PIN anyone on the device can read gates
+ * nothing. Group read is allowed (root:trustlink 0640 is the usual way to
+ * share it with the agent's group); see docs/security.md. That it is a
+ * regular file tl_open_regular has checked already. */
 static int check_pin_file(int fd, const char *path, char *err, size_t err_len)
 {
     struct stat st;
 
     if (fstat(fd, &st) != 0) {
         snprintf(err, err_len, "cannot check the PIN file %s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        snprintf(err, err_len, "the PIN file %s is not a regular file", path);
         return -1;
     }
     if (st.st_uid != 0 && st.st_uid != geteuid()) {
@@ -59,11 +57,10 @@ static int read_pin_file(const char *path, struct agent_pin *pin, char *err, siz
     int fd;
     int rc = -1;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0) {
-        snprintf(err, err_len, "cannot read the PIN from %s: %s", path, strerror(errno));
+    /* Not a plain open: a FIFO put there would wait for a writer forever. */
+    fd = tl_open_regular(path, O_RDONLY, 0, "the PIN file", err, err_len);
+    if (fd < 0)
         return -1;
-    }
     if (check_pin_file(fd, path, err, err_len) != 0)
         goto cleanup;
     got = read(fd, buf, sizeof(buf) - 1);

@@ -21,22 +21,11 @@
 #include <json-c/json.h>
 #include <openssl/crypto.h>
 
+#include "err_text.h"
 #include "regular_file.h"
+#include "write_all.h"
 
 #define JOURNAL_MAX_BYTES 16384
-
-static void set_err(char *err, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || len == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, len, fmt, ap);
-    va_end(ap);
-}
 
 static const char *const step_names[ROTATION_STEP_COUNT] = {
     "idle", "key-generated", "csr-published", "cert-received", "cert-stored",
@@ -87,41 +76,41 @@ static bool is_hex_id(const char *s)
 int rotation_record_validate(const struct rotation_record *r, char *err, size_t err_len)
 {
     if ((unsigned)r->step >= ROTATION_STEP_COUNT) {
-        set_err(err, err_len, "step: unknown value %d", (int)r->step);
+        tl_set_err(err, err_len, "step: unknown value %d", (int)r->step);
         return -1;
     }
     if (r->step == ROTATION_IDLE)
         return 0;
     if (!is_hex_id(r->new_key_id)) {
-        set_err(err, err_len, "new_key_id: expected lowercase hex of even length, got \"%s\"",
+        tl_set_err(err, err_len, "new_key_id: expected lowercase hex of even length, got \"%s\"",
                 r->new_key_id);
         return -1;
     }
     if (!is_hex_id(r->old_key_id)) {
-        set_err(err, err_len, "old_key_id: expected lowercase hex of even length, got \"%s\"",
+        tl_set_err(err, err_len, "old_key_id: expected lowercase hex of even length, got \"%s\"",
                 r->old_key_id);
         return -1;
     }
     if (strcmp(r->new_key_id, r->old_key_id) == 0) {
-        set_err(err, err_len, "new_key_id equals old_key_id (%s)", r->new_key_id);
+        tl_set_err(err, err_len, "new_key_id equals old_key_id (%s)", r->new_key_id);
         return -1;
     }
     if (r->temp_label[0] == '\0' || r->label[0] == '\0') {
-        set_err(err, err_len, "%s: empty", r->temp_label[0] ? "label" : "temp_label");
+        tl_set_err(err, err_len, "%s: empty", r->temp_label[0] ? "label" : "temp_label");
         return -1;
     }
     if (strcmp(r->temp_label, r->label) == 0) {
-        set_err(err, err_len, "temp_label equals label (%s)", r->label);
+        tl_set_err(err, err_len, "temp_label equals label (%s)", r->label);
         return -1;
     }
     if (r->step >= ROTATION_CSR_PUBLISHED && r->step != ROTATION_ROLLED_BACK &&
         r->request_id[0] == '\0') {
-        set_err(err, err_len, "request_id: required from step csr-published on");
+        tl_set_err(err, err_len, "request_id: required from step csr-published on");
         return -1;
     }
     if (r->step == ROTATION_ACTIVATION_REQUESTED &&
         (r->ownership_token[0] == '\0' || r->token_expires <= 0)) {
-        set_err(err, err_len, "%s: required at step activation-requested",
+        tl_set_err(err, err_len, "%s: required at step activation-requested",
                 r->ownership_token[0] ? "token_expires" : "ownership_token");
         return -1;
     }
@@ -135,30 +124,15 @@ static int fsync_dir(const char *dir, char *err, size_t err_len)
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
     if (fd < 0) {
-        set_err(err, err_len, "%s: cannot open directory: %s", dir, strerror(errno));
+        tl_set_err(err, err_len, "%s: cannot open directory: %s", dir, strerror(errno));
         return -1;
     }
     if (fsync(fd) != 0) {
-        set_err(err, err_len, "%s: fsync of directory failed: %s", dir, strerror(errno));
+        tl_set_err(err, err_len, "%s: fsync of directory failed: %s", dir, strerror(errno));
         close(fd);
         return -1;
     }
     close(fd);
-    return 0;
-}
-
-static int write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        buf += n;
-        len -= (size_t)n;
-    }
     return 0;
 }
 
@@ -170,30 +144,30 @@ int rotation_state_write(const char *dir, const char *name, const char *data, si
 
     if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path) ||
         (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name) >= sizeof(tmp)) {
-        set_err(err, err_len, "%s: path too long", dir);
+        tl_set_err(err, err_len, "%s: path too long", dir);
         return -1;
     }
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
-        set_err(err, err_len, "%s: cannot create: %s", tmp, strerror(errno));
+        tl_set_err(err, err_len, "%s: cannot create: %s", tmp, strerror(errno));
         goto out;
     }
-    if (write_all(fd, data, len) != 0) {
-        set_err(err, err_len, "%s: write failed: %s", tmp, strerror(errno));
+    if (tl_write_all(fd, data, len) != 0) {
+        tl_set_err(err, err_len, "%s: write failed: %s", tmp, strerror(errno));
         goto out;
     }
     if (fsync(fd) != 0) {
-        set_err(err, err_len, "%s: fsync failed: %s", tmp, strerror(errno));
+        tl_set_err(err, err_len, "%s: fsync failed: %s", tmp, strerror(errno));
         goto out;
     }
     if (close(fd) != 0) {
         fd = -1;
-        set_err(err, err_len, "%s: close failed: %s", tmp, strerror(errno));
+        tl_set_err(err, err_len, "%s: close failed: %s", tmp, strerror(errno));
         goto out;
     }
     fd = -1;
     if (rename(tmp, path) != 0) {
-        set_err(err, err_len, "%s: rename to %s failed: %s", tmp, path, strerror(errno));
+        tl_set_err(err, err_len, "%s: rename to %s failed: %s", tmp, path, strerror(errno));
         goto out;
     }
     rc = fsync_dir(dir, err, err_len);
@@ -246,7 +220,7 @@ int rotation_journal_write(const char *dir, const struct rotation_record *r, cha
     rc = rotation_state_write(dir, ROTATION_JOURNAL_FILE, line, len + 1, err, err_len);
     goto out;
 oom:
-    set_err(err, err_len, "rotation journal: out of memory");
+    tl_set_err(err, err_len, "rotation journal: out of memory");
 out:
     /* The text may hold the ownership token. */
     if (line) {
@@ -262,11 +236,11 @@ int rotation_journal_clear(const char *dir, char *err, size_t err_len)
     char path[PATH_MAX];
 
     if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, ROTATION_JOURNAL_FILE) >= sizeof(path)) {
-        set_err(err, err_len, "%s: path too long", dir);
+        tl_set_err(err, err_len, "%s: path too long", dir);
         return -1;
     }
     if (unlink(path) != 0 && errno != ENOENT) {
-        set_err(err, err_len, "%s: cannot remove: %s", path, strerror(errno));
+        tl_set_err(err, err_len, "%s: cannot remove: %s", path, strerror(errno));
         return -1;
     }
     return fsync_dir(dir, err, err_len);
@@ -281,12 +255,12 @@ static int get_string(json_object *o, const char *key, char *dst, size_t cap, co
     const char *s;
 
     if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string)) {
-        set_err(err, err_len, "%s: %s: expected a string", path, key);
+        tl_set_err(err, err_len, "%s: %s: expected a string", path, key);
         return -1;
     }
     s = json_object_get_string(v);
     if (strlen(s) >= cap) {
-        set_err(err, err_len, "%s: %s: longer than %zu bytes", path, key, cap - 1);
+        tl_set_err(err, err_len, "%s: %s: longer than %zu bytes", path, key, cap - 1);
         return -1;
     }
     memcpy(dst, s, strlen(s) + 1);
@@ -300,13 +274,13 @@ static int get_int(json_object *o, const char *key, int64_t min, int64_t max, in
     int64_t n;
 
     if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int)) {
-        set_err(err, err_len, "%s: %s: expected an integer", path, key);
+        tl_set_err(err, err_len, "%s: %s: expected an integer", path, key);
         return -1;
     }
     errno = 0;
     n = json_object_get_int64(v);
     if (errno != 0 || n < min || n > max) {
-        set_err(err, err_len, "%s: %s: expected %" PRId64 "..%" PRId64, path, key, min, max);
+        tl_set_err(err, err_len, "%s: %s: expected %" PRId64 "..%" PRId64, path, key, min, max);
         return -1;
     }
     *dst = n;
@@ -332,7 +306,7 @@ enum rotation_load rotation_journal_load(const char *dir, struct rotation_record
 
     memset(out, 0, sizeof(*out));
     if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, ROTATION_JOURNAL_FILE) >= sizeof(path)) {
-        set_err(err, err_len, "%s: path too long", dir);
+        tl_set_err(err, err_len, "%s: path too long", dir);
         return ROTATION_LOAD_IO;
     }
     /* A FIFO there would block the agent's start for good. */
@@ -341,7 +315,7 @@ enum rotation_load rotation_journal_load(const char *dir, struct rotation_record
         return errno == ENOENT ? ROTATION_LOAD_ABSENT : ROTATION_LOAD_IO;
     buf = malloc(JOURNAL_MAX_BYTES + 1);
     if (!buf) {
-        set_err(err, err_len, "%s: out of memory", path);
+        tl_set_err(err, err_len, "%s: out of memory", path);
         rc = ROTATION_LOAD_IO;
         goto out;
     }
@@ -350,7 +324,7 @@ enum rotation_load rotation_journal_load(const char *dir, struct rotation_record
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            set_err(err, err_len, "%s: read failed: %s", path, strerror(errno));
+            tl_set_err(err, err_len, "%s: read failed: %s", path, strerror(errno));
             rc = ROTATION_LOAD_IO;
             goto out;
         }
@@ -358,18 +332,18 @@ enum rotation_load rotation_journal_load(const char *dir, struct rotation_record
             break;
         len += (size_t)r;
         if (len > JOURNAL_MAX_BYTES) {
-            set_err(err, err_len, "%s: corrupt: larger than %d bytes", path, JOURNAL_MAX_BYTES);
+            tl_set_err(err, err_len, "%s: corrupt: larger than %d bytes", path, JOURNAL_MAX_BYTES);
             goto out;
         }
     }
     buf[len] = '\0';
     if (len == 0 || strlen(buf) != len) {
-        set_err(err, err_len, "%s: corrupt: %s", path, len ? "contains NUL bytes" : "empty file");
+        tl_set_err(err, err_len, "%s: corrupt: %s", path, len ? "contains NUL bytes" : "empty file");
         goto out;
     }
     tok = json_tokener_new();
     if (!tok) {
-        set_err(err, err_len, "%s: out of memory", path);
+        tl_set_err(err, err_len, "%s: out of memory", path);
         rc = ROTATION_LOAD_IO;
         goto out;
     }
@@ -383,14 +357,14 @@ enum rotation_load rotation_journal_load(const char *dir, struct rotation_record
             if (buf[i] != ' ' && buf[i] != '\n' && buf[i] != '\t' && buf[i] != '\r')
                 trailing_ok = false;
         if (!trailing_ok) {
-            set_err(err, err_len, "%s: corrupt: not one JSON object (%s at byte %zu)", path,
+            tl_set_err(err, err_len, "%s: corrupt: not one JSON object (%s at byte %zu)", path,
                     o ? "trailing data" : json_tokener_error_desc(json_tokener_get_error(tok)),
                     end);
             goto out;
         }
     }
     if (!json_object_is_type(o, json_type_object)) {
-        set_err(err, err_len, "%s: corrupt: expected a JSON object", path);
+        tl_set_err(err, err_len, "%s: corrupt: expected a JSON object", path);
         goto out;
     }
     json_object_object_foreach(o, key, val) {
@@ -399,15 +373,15 @@ enum rotation_load rotation_journal_load(const char *dir, struct rotation_record
         for (size_t i = 0; known[i]; i++)
             ok = ok || strcmp(key, known[i]) == 0;
         if (!ok) {
-            set_err(err, err_len, "%s: corrupt: unknown key \"%s\"", path, key);
+            tl_set_err(err, err_len, "%s: corrupt: unknown key \"%s\"", path, key);
             goto out;
         }
     }
     if (get_int(o, "version", 0, INT32_MAX, &n, path, err, err_len) != 0)
         goto out;
     if (n < 1 || n > ROTATION_JOURNAL_VERSION) {
-        set_err(err, err_len, "%s: version %" PRId64 " is not supported (expected 1 to %d)", path,
-                n, ROTATION_JOURNAL_VERSION);
+        tl_set_err(err, err_len, "%s: version %" PRId64 " is not supported (expected 1 to %d)", path,
+                   n, ROTATION_JOURNAL_VERSION);
         goto out;
     }
     version = n;
@@ -415,7 +389,7 @@ enum rotation_load rotation_journal_load(const char *dir, struct rotation_record
     if (get_string(o, "step", step, sizeof(step), path, err, err_len) != 0)
         goto out;
     if (rotation_step_parse(step, &out->step) != 0) {
-        set_err(err, err_len, "%s: step: unknown step \"%s\"", path, step);
+        tl_set_err(err, err_len, "%s: step: unknown step \"%s\"", path, step);
         goto out;
     }
     if (get_int(o, "slot_id", 0, INT64_MAX, &n, path, err, err_len) != 0)
@@ -440,14 +414,14 @@ enum rotation_load rotation_journal_load(const char *dir, struct rotation_record
     } else if (json_object_object_get_ex(o, "ownership_token", NULL) ||
                json_object_object_get_ex(o, "token_expires", NULL) ||
                out->step == ROTATION_ACTIVATION_REQUESTED || out->step == ROTATION_ACTIVATED) {
-        set_err(err, err_len, "%s: corrupt: version %" PRId64 " has no activation steps or fields",
+        tl_set_err(err, err_len, "%s: corrupt: version %" PRId64 " has no activation steps or fields",
                 path, version);
         goto out;
     }
     {
         char why[200];
         if (rotation_record_validate(out, why, sizeof(why)) != 0) {
-            set_err(err, err_len, "%s: corrupt: %s", path, why);
+            tl_set_err(err, err_len, "%s: corrupt: %s", path, why);
             goto out;
         }
     }

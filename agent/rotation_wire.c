@@ -10,6 +10,8 @@
 
 #include <json-c/json.h>
 
+#include "utf8.h"
+
 char *rotation_wire_request(enum agent_rotation_profile profile, const char *request_id,
                             const char *csr_pem)
 {
@@ -39,6 +41,14 @@ static const char *string_field(struct json_object *o, const char *name)
     if (!json_object_object_get_ex(o, name, &v) || !json_object_is_type(v, json_type_string))
         return NULL;
     return json_object_get_string(v);
+}
+
+/* How much of outside text to quote in an error: at most max bytes, cut
+ * on a character boundary (a cut character would make the error, which
+ * goes to logs and status replies, invalid UTF-8). For "%.*s". */
+static int quote_len(const char *text, size_t max)
+{
+    return (int)tl_utf8_prefix_len(text, max);
 }
 
 enum rotation_answer rotation_wire_answer(enum agent_rotation_profile profile, bool accepted,
@@ -72,7 +82,8 @@ enum rotation_answer rotation_wire_answer(enum agent_rotation_profile profile, b
 
         if (id && strcmp(id, request_id) != 0) {
             result = ROTATION_ANSWER_IGNORE;
-            snprintf(err, err_len, "answer for request %.64s, waiting for %.64s", id, request_id);
+            snprintf(err, err_len, "answer for request %.*s, waiting for %.*s", quote_len(id, 64),
+                     id, quote_len(request_id, 64), request_id);
             goto cleanup;
         }
         /* No id, no answer: anyone allowed to publish on the answer
@@ -80,7 +91,8 @@ enum rotation_answer rotation_wire_answer(enum agent_rotation_profile profile, b
          * our logs and status. The request times out instead. */
         if (!id) {
             result = ROTATION_ANSWER_IGNORE;
-            snprintf(err, err_len, "an answer without request_id, waiting for %.64s", request_id);
+            snprintf(err, err_len, "an answer without request_id, waiting for %.*s",
+                     quote_len(request_id, 64), request_id);
             goto cleanup;
         }
     }
@@ -89,8 +101,10 @@ enum rotation_answer rotation_wire_answer(enum agent_rotation_profile profile, b
                                                            : string_field(o, "error");
         const char *code = profile == AGENT_ROTATION_AWS ? string_field(o, "errorCode") : NULL;
 
-        snprintf(err, err_len, "the CA rejected the CSR: %.200s%s%.60s%s",
-                 reason ? reason : "(no reason given)", code ? " (" : "", code ? code : "",
+        if (!reason)
+            reason = "(no reason given)";
+        snprintf(err, err_len, "the CA rejected the CSR: %.*s%s%.*s%s", quote_len(reason, 200),
+                 reason, code ? " (" : "", code ? quote_len(code, 60) : 0, code ? code : "",
                  code ? ")" : "");
         result = ROTATION_ANSWER_REJECTED;
         goto cleanup;
@@ -108,6 +122,9 @@ enum rotation_answer rotation_wire_answer(enum agent_rotation_profile profile, b
     }
     result = ROTATION_ANSWER_CERTIFICATE;
 cleanup:
+    /* A short err buffer may have cut the message inside a character. */
+    if (result != ROTATION_ANSWER_CERTIFICATE && err_len > 0)
+        err[tl_utf8_complete_len(err, strlen(err))] = '\0';
     json_object_put(o);
     if (tok)
         json_tokener_free(tok);

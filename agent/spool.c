@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "write_all.h"
+
 static const unsigned char file_magic[8] = {'T', 'L', 'S', 'P', 'O', 'O', 'L', 1};
 static const unsigned char record_magic[4] = {'T', 'L', 'S', 'R'};
 
@@ -188,35 +190,12 @@ static unsigned char *encode_record(int kind, const struct agent_spool_msg *m, s
     return rec;
 }
 
-/* Writes at offset off (at the current position when off is -1). */
-static int write_all_at(int fd, const unsigned char *buf, size_t len, off_t off)
-{
-    while (len > 0) {
-        ssize_t n = off < 0 ? write(fd, buf, len) : pwrite(fd, buf, len, off);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        buf += n;
-        len -= (size_t)n;
-        if (off >= 0)
-            off += n;
-    }
-    return 0;
-}
-
-static int write_all(int fd, const unsigned char *buf, size_t len)
-{
-    return write_all_at(fd, buf, len, -1);
-}
-
 /* Appends a record; on a short or failed write the file is cut back to
  * where it was, so no half record stays behind a later good one. */
 static int append_record(struct agent_spool *sp, const unsigned char *rec, size_t len,
                          char *err, size_t err_len)
 {
-    if (write_all_at(sp->fd, rec, len, (off_t)sp->file_bytes) != 0) {
+    if (tl_pwrite_all(sp->fd, rec, len, (off_t)sp->file_bytes) != 0) {
         int saved = errno;
         if (ftruncate(sp->fd, (off_t)sp->file_bytes) != 0) {
             /* The torn record is found and cut at the next open. */
@@ -282,7 +261,7 @@ static int compact(struct agent_spool *sp, char *err, size_t err_len)
     snprintf(tmp, plen, "%s.tmp", sp->path);
     (void)unlink(tmp);
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0 || write_all(fd, file_magic, sizeof(file_magic)) != 0) {
+    if (fd < 0 || tl_write_all(fd, file_magic, sizeof(file_magic)) != 0) {
         snprintf(err, err_len, "cannot write %s: %s", tmp, strerror(errno));
         goto cleanup;
     }
@@ -293,7 +272,7 @@ static int compact(struct agent_spool *sp, char *err, size_t err_len)
             snprintf(err, err_len, "out of memory");
             goto cleanup;
         }
-        int w = write_all(fd, rec, len);
+        int w = tl_write_all(fd, rec, len);
         free(rec);
         if (w != 0) {
             snprintf(err, err_len, "cannot write %s: %s", tmp, strerror(errno));

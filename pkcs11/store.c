@@ -21,6 +21,7 @@
 #include <openssl/crypto.h>
 
 #include "regular_file.h"
+#include "write_all.h"
 
 #define TOK_STORE_MAX_BYTES (16u << 20)
 
@@ -148,20 +149,6 @@ cleanup:
 
 /* ---------------- write ---------------- */
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Removes temp files left by a crashed writer. Called under the lock. */
 static void remove_stale_temps(struct tok_store *st)
 {
@@ -210,7 +197,8 @@ static enum tok_store_err write_file(struct tok_store *st)
     }
     if (tok_owner_apply(fd, st->path, &owner, st->error, sizeof(st->error)) != 0)
         goto cleanup;
-    if (write_all(fd, text, strlen(text)) != 0 || write_all(fd, "\n", 1) != 0 || fsync(fd) != 0) {
+    if (tl_write_all(fd, text, strlen(text)) != 0 || tl_write_all(fd, "\n", 1) != 0 ||
+        fsync(fd) != 0) {
         st_err(st, "cannot write %s: %s", tmp, strerror(errno));
         goto cleanup;
     }

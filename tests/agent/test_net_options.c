@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bounded_call.h"
 #include "config.h"
 #include "net_options.h"
 
@@ -163,6 +164,36 @@ static void test_proxy_credentials(void **state)
     unsetenv("CREDENTIALS_DIRECTORY");
 }
 
+/* Child side: 0 = refused, naming the FIFO and what it is; 1 = refused
+ * with an unclear error; 2 = credentials were read from it. */
+static int read_auth_from_fifo(void *arg)
+{
+    char *fifo = arg;
+    struct agent_proxy_config cfg = {.auth_file = fifo};
+    struct agent_proxy_auth auth;
+    char err[300] = "";
+    int rc = agent_proxy_auth_read(&cfg, &auth, err, sizeof(err));
+
+    agent_proxy_auth_clear(&auth);
+    if (rc == 0)
+        return 2;
+    fprintf(stderr, "refused: %s\n", err);
+    return strstr(err, fifo) != NULL && strstr(err, "is a FIFO") != NULL ? 0 : 1;
+}
+
+/* A FIFO given as the proxy credentials file (nobody writing to it) is
+ * refused at once with a clear error: the read is bounded, so a hang
+ * fails. */
+static void test_proxy_credentials_fifo_is_refused_at_once(void **state)
+{
+    char fifo[128];
+
+    (void)state;
+    snprintf(fifo, sizeof(fifo), "%s/auth-fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(tl_test_bounded_call(read_auth_from_fifo, fifo, 10), 0);
+}
+
 static int parse(const char *broker_extra, struct agent_config *cfg, char *err, size_t err_len)
 {
     char text[1024];
@@ -236,6 +267,8 @@ int main(void)
         cmocka_unit_test(test_alpn_wire_format),
         cmocka_unit_test(test_proxy_urls),
         cmocka_unit_test_setup_teardown(test_proxy_credentials, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_proxy_credentials_fifo_is_refused_at_once, make_dir,
+                                        remove_dir),
         cmocka_unit_test(test_config_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

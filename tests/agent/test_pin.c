@@ -2,7 +2,8 @@
 /*
  * agent/pin.c: where the PIN may come from. A PIN file others can read is
  * refused (group read is allowed), so is one owned by another user, a
- * non-regular file, and a pin-value in the key URI.
+ * non-regular file (a FIFO at once, without waiting for a writer), and a
+ * pin-value in the key URI.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include <cmocka.h>
 #include <p11-kit/uri.h>
 
+#include "bounded_call.h"
 #include "config.h"
 #include "pin.h"
 
@@ -117,7 +119,51 @@ static void test_non_regular_file_is_refused(void **state)
 
     (void)state;
     assert_int_equal(agent_pin_read(&cfg, NULL, &pin, err, sizeof(err)), -1);
-    assert_non_null(strstr(err, "not a regular file"));
+    assert_non_null(strstr(err, "is a directory"));
+    assert_non_null(strstr(err, "it must be a regular file"));
+}
+
+struct fifo_read {
+    struct agent_identity_config cfg;
+    const char *fifo;
+};
+
+/* Child side: 0 = refused, naming the FIFO and what it is; 1 = refused
+ * with an unclear error; 2 = a PIN was read from it. */
+static int read_pin_from_fifo(void *arg)
+{
+    struct fifo_read *r = arg;
+    struct agent_pin pin;
+    char err[512] = "";
+    int rc = agent_pin_read(&r->cfg, NULL, &pin, err, sizeof(err));
+
+    agent_pin_clear(&pin);
+    if (rc == 0)
+        return 2;
+    fprintf(stderr, "refused: %s\n", err);
+    return strstr(err, r->fifo) != NULL && strstr(err, "is a FIFO") != NULL ? 0 : 1;
+}
+
+/* A FIFO where the PIN file should be (nobody writing to it) is refused
+ * at once with a clear error: the read is bounded, so a hang fails. */
+static void test_fifo_pin_file_is_refused_at_once(void **state)
+{
+    struct fixture *f = *state;
+    char fifo[160];
+    struct fifo_read r = {.fifo = fifo};
+
+    snprintf(fifo, sizeof(fifo), "%s/pin-fifo", f->dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    r.cfg.pin_file = fifo;
+    assert_int_equal(tl_test_bounded_call(read_pin_from_fifo, &r, 10), 0);
+
+    /* The same FIFO as the systemd credential. */
+    r.cfg.pin_file = NULL;
+    r.cfg.pin_credential = "pin-fifo";
+    assert_int_equal(setenv("CREDENTIALS_DIRECTORY", f->dir, 1), 0);
+    assert_int_equal(tl_test_bounded_call(read_pin_from_fifo, &r, 10), 0);
+    unsetenv("CREDENTIALS_DIRECTORY");
+    unlink(fifo);
 }
 
 static void test_pin_value_in_uri_is_refused(void **state)
@@ -145,6 +191,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_file_others_can_access_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_of_another_user_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_non_regular_file_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fifo_pin_file_is_refused_at_once, setup, teardown),
         cmocka_unit_test(test_pin_value_in_uri_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,33 +15,6 @@
 
 #include "sign_bench.h"
 
-double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a;
-    double y = *(const double *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-double percentile(double *v, unsigned n, double p)
-{
-    unsigned i;
-
-    if (n == 0)
-        return 0;
-    qsort(v, n, sizeof(*v), cmp_double);
-    i = (unsigned)(p * (n - 1) + 0.5);
-    return v[i < n ? i : n - 1];
-}
-
 struct worker {
     struct p11 *p;
     unsigned id;

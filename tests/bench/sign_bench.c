@@ -75,50 +75,23 @@ static int parse_list(const char *s, unsigned *out, unsigned max, unsigned *n)
     return *n > 0 ? rc : -1;
 }
 
-/* Reads "key":number from a JSON line the driver wrote. */
-static double json_num(const char *line, const char *key)
-{
-    char pat[64];
-    const char *p;
-
-    snprintf(pat, sizeof(pat), "\"%s\":", key);
-    p = strstr(line, pat);
-    return p != NULL ? strtod(p + strlen(pat), NULL) : 0.0;
-}
-
 static void counters_from_line(const char *line, struct counters *c)
 {
-    c->wake_pulses = json_num(line, "wake_pulses");
-    c->idles = json_num(line, "idles");
-    c->commands = json_num(line, "commands");
-    c->bus_bytes = json_num(line, "bus_bytes");
-    c->polls = json_num(line, "polls");
-    c->retries = json_num(line, "retries");
-    c->signatures = json_num(line, "signatures");
-    c->batches = json_num(line, "batches");
-    c->batch_max = json_num(line, "batch_max");
-    c->batch_sum = json_num(line, "batch_sum");
-    c->watchdog_avoided = json_num(line, "watchdog_avoided");
-    c->linger_hits = json_num(line, "linger_hits");
-    c->chip_busy_us = json_num(line, "chip_busy_us");
+    c->wake_pulses = json_num(line, "wake_pulses", 0.0);
+    c->idles = json_num(line, "idles", 0.0);
+    c->commands = json_num(line, "commands", 0.0);
+    c->bus_bytes = json_num(line, "bus_bytes", 0.0);
+    c->polls = json_num(line, "polls", 0.0);
+    c->retries = json_num(line, "retries", 0.0);
+    c->signatures = json_num(line, "signatures", 0.0);
+    c->batches = json_num(line, "batches", 0.0);
+    c->batch_max = json_num(line, "batch_max", 0.0);
+    c->batch_sum = json_num(line, "batch_sum", 0.0);
+    c->watchdog_avoided = json_num(line, "watchdog_avoided", 0.0);
+    c->linger_hits = json_num(line, "linger_hits", 0.0);
+    c->chip_busy_us = json_num(line, "chip_busy_us", 0.0);
 }
 
-/* Last line of the stats file (the device closed last). */
-static int read_last_line(const char *path, char *buf, size_t len)
-{
-    FILE *f = fopen(path, "r");
-    char line[2048];
-    int found = -1;
-
-    if (f == NULL)
-        return -1;
-    while (fgets(line, sizeof(line), f) != NULL) {
-        snprintf(buf, len, "%s", line);
-        found = 0;
-    }
-    fclose(f);
-    return found;
-}
 
 /* ---- phases ----------------------------------------------------------- */
 

@@ -6,6 +6,7 @@
  *   bench_emu.c    the emulator: start/stop, module config, the chip's
  *                  limit, chip-side counters (the daemon's STATS request)
  *   bench_share.c  fairness between processes, verify-after-sign cost
+ *   bench_util.c   clock, percentiles, stats lines (shared with tls_bench.c)
  */
 #ifndef TRUSTLINK_SIGN_BENCH_H
 #define TRUSTLINK_SIGN_BENCH_H
@@ -18,6 +19,7 @@
 
 #include <p11-kit/pkcs11.h>
 
+#include "bench_util.h"
 #include "emu.h"
 
 enum {
@@ -117,8 +119,6 @@ struct p11 {
     CK_SLOT_ID slot;
 };
 
-double now_s(void);
-double percentile(double *v, unsigned n, double p);
 int p11_load(struct p11 *p, const char *module);
 void p11_unload(struct p11 *p);
 int init_token(const char *module);

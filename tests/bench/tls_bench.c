@@ -53,6 +53,7 @@
 #include <openssl/x509v3.h>
 
 #include "atecc608/protocol.h"
+#include "bench_util.h"
 #include "emu_datasheet.h" /* the emulated chip's own times: its limit */
 
 enum {
@@ -97,33 +98,6 @@ struct worker {
     double t_end;
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a;
-    double y = *(const double *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-static double percentile(double *v, unsigned n, double p)
-{
-    unsigned i;
-
-    if (n == 0)
-        return 0;
-    qsort(v, n, sizeof(*v), cmp_double);
-    i = (unsigned)(p * (n - 1) + 0.5);
-    return v[i < n ? i : n - 1];
-}
-
 static double bus_ms(unsigned bytes, unsigned bus_hz)
 {
     return (double)(bytes + 1u) * 9.0 / bus_hz * 1e3;
@@ -139,33 +113,6 @@ static double chip_ms(unsigned bus_hz)
                  bus_ms(ATECC_P256_SIGNATURE_SIZE + 3, bus_hz);
 
     return exec + bus;
-}
-
-/* "key":number from the driver's JSON stats line. */
-static double json_num(const char *line, const char *key)
-{
-    char pat[64];
-    const char *p;
-
-    snprintf(pat, sizeof(pat), "\"%s\":", key);
-    p = strstr(line, pat);
-    return p != NULL ? strtod(p + strlen(pat), NULL) : -1.0;
-}
-
-static int read_last_line(const char *path, char *buf, size_t len)
-{
-    FILE *f = fopen(path, "r");
-    char line[2048];
-    int found = -1;
-
-    if (f == NULL)
-        return -1;
-    while (fgets(line, sizeof(line), f) != NULL) {
-        snprintf(buf, len, "%s", line);
-        found = 0;
-    }
-    fclose(f);
-    return found;
 }
 
 static void ssl_error(char *buf, size_t len, const char *what, SSL *ssl, int ret)
@@ -655,8 +602,8 @@ cleanup:
         return rc != 0 ? 1 : 0;
 
     if (o.stats != NULL && read_last_line(o.stats, stats_line, sizeof(stats_line)) == 0) {
-        double s = json_num(stats_line, "signatures");
-        double wp = json_num(stats_line, "wake_pulses");
+        double s = json_num(stats_line, "signatures", -1.0);
+        double wp = json_num(stats_line, "wake_pulses", -1.0);
 
         if (s >= 0)
             sigs = s - warmup_full;

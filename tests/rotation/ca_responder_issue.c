@@ -51,9 +51,18 @@ static int add_ext(X509 *x, X509 *issuer, int nid, const char *value)
     return ok;
 }
 
-/* Issues a certificate for (subject, pubkey) valid [now+nb, now+na]. */
-X509 *issue(X509_NAME *subject, EVP_PKEY *pubkey, X509 *issuer, EVP_PKEY *issuer_key,
-                   long nb, long na_days, long na)
+/* The certificate both kinds share: version 3, a random positive serial,
+ * validity [now+nb, now + na_days days + na seconds], the extensions
+ * (NID, value) pairs of exts, signed by sign_key. issuer NULL: self-signed
+ * (the issuer is the certificate itself). */
+struct ext_spec {
+    int nid;
+    const char *value;
+};
+
+static X509 *make_cert(X509_NAME *subject, EVP_PKEY *pubkey, X509 *issuer, EVP_PKEY *sign_key,
+                       long nb, long na_days, long na, const struct ext_spec *exts,
+                       size_t n_exts)
 {
     X509 *x = X509_new();
     unsigned char serial[16];
@@ -66,15 +75,14 @@ X509 *issue(X509_NAME *subject, EVP_PKEY *pubkey, X509 *issuer, EVP_PKEY *issuer
     bn = BN_bin2bn(serial, sizeof(serial), NULL);
     if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) || !X509_set_version(x, 2) ||
         !X509_set_subject_name(x, subject) ||
-        !X509_set_issuer_name(x, X509_get_subject_name(issuer)) || !X509_set_pubkey(x, pubkey) ||
-        !X509_time_adj_ex(X509_getm_notBefore(x), 0, nb, &now) ||
-        !X509_time_adj_ex(X509_getm_notAfter(x), na_days, na, &now) ||
-        !add_ext(x, issuer, NID_basic_constraints, "critical,CA:FALSE") ||
-        !add_ext(x, issuer, NID_key_usage, "critical,digitalSignature") ||
-        !add_ext(x, issuer, NID_ext_key_usage, "clientAuth") ||
-        !add_ext(x, issuer, NID_subject_key_identifier, "hash") ||
-        !add_ext(x, issuer, NID_authority_key_identifier, "keyid") ||
-        X509_sign(x, issuer_key, EVP_sha256()) <= 0)
+        !X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : subject) ||
+        !X509_set_pubkey(x, pubkey) || !X509_time_adj_ex(X509_getm_notBefore(x), 0, nb, &now) ||
+        !X509_time_adj_ex(X509_getm_notAfter(x), na_days, na, &now))
+        goto fail;
+    for (size_t i = 0; i < n_exts; i++)
+        if (!add_ext(x, issuer ? issuer : x, exts[i].nid, exts[i].value))
+            goto fail;
+    if (X509_sign(x, sign_key, EVP_sha256()) <= 0)
         goto fail;
     BN_free(bn);
     return x;
@@ -84,23 +92,31 @@ fail:
     return NULL;
 }
 
+/* Issues a certificate for (subject, pubkey) valid [now+nb, now+na]. */
+X509 *issue(X509_NAME *subject, EVP_PKEY *pubkey, X509 *issuer, EVP_PKEY *issuer_key,
+                   long nb, long na_days, long na)
+{
+    static const struct ext_spec leaf[] = {
+        {NID_basic_constraints, "critical,CA:FALSE"},
+        {NID_key_usage, "critical,digitalSignature"},
+        {NID_ext_key_usage, "clientAuth"},
+        {NID_subject_key_identifier, "hash"},
+        {NID_authority_key_identifier, "keyid"},
+    };
+
+    return make_cert(subject, pubkey, issuer, issuer_key, nb, na_days, na, leaf,
+                     sizeof(leaf) / sizeof(leaf[0]));
+}
+
 X509 *self_signed_ca(EVP_PKEY *key, X509_NAME *name)
 {
-    X509 *x = X509_new();
-    time_t now = time(NULL);
+    static const struct ext_spec ca[] = {
+        {NID_basic_constraints, "critical,CA:TRUE"},
+        {NID_key_usage, "critical,keyCertSign,cRLSign"},
+        {NID_subject_key_identifier, "hash"},
+    };
 
-    if (!x || !X509_set_version(x, 2) || !ASN1_INTEGER_set(X509_get_serialNumber(x), 1) ||
-        !X509_set_subject_name(x, name) || !X509_set_issuer_name(x, name) ||
-        !X509_set_pubkey(x, key) || !X509_time_adj_ex(X509_getm_notBefore(x), 0, -3600, &now) ||
-        !X509_time_adj_ex(X509_getm_notAfter(x), 0, 86400L * 30, &now) ||
-        !add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE") ||
-        !add_ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign") ||
-        !add_ext(x, x, NID_subject_key_identifier, "hash") ||
-        X509_sign(x, key, EVP_sha256()) <= 0) {
-        X509_free(x);
-        return NULL;
-    }
-    return x;
+    return make_cert(name, key, NULL, key, -3600, 0, 86400L * 30, ca, sizeof(ca) / sizeof(ca[0]));
 }
 
 /* ---- files ------------------------------------------------------------------ */

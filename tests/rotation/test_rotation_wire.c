@@ -5,8 +5,10 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,6 +125,77 @@ static void rejections_carry_the_reason(void **state)
     assert_null(pem);
 }
 
+/* Strict UTF-8 check: every lead byte has all its continuation bytes. */
+static bool valid_utf8(const char *text)
+{
+    const unsigned char *s = (const unsigned char *)text;
+
+    while (*s) {
+        size_t need = *s < 0x80 ? 0 : *s >= 0xc2 && *s <= 0xdf ? 1
+                      : *s >= 0xe0 && *s <= 0xef           ? 2
+                      : *s >= 0xf0 && *s <= 0xf4           ? 3
+                                                           : 4;
+
+        if (need == 4)
+            return false;
+        s++;
+        for (; need > 0; need--, s++)
+            if ((*s & 0xc0) != 0x80)
+                return false;
+    }
+    return true;
+}
+
+/* Outside text quoted in an error (request ids, the CA's reason and code)
+ * is cut to a bound: the cut falls on a character boundary, so the error
+ * (logged, put in status replies) stays valid UTF-8. Each case puts a
+ * multi-byte character across the bound. */
+static void cut_quotes_keep_whole_characters(void **state)
+{
+    /* The payload is before, `fill` ASCII bytes, after: after starts with
+     * one multi-byte character, which so straddles the bound. */
+    static const struct {
+        enum agent_rotation_profile profile;
+        bool accepted;
+        const char *before, *after;
+        size_t fill;
+        enum rotation_answer result;
+    } cases[] = {
+        /* request_id: e-acute across the 64-byte cut. */
+        {AGENT_ROTATION_TRUSTLINK, true, "{\"request_id\":\"", "\xc3\xa9\",\"certificate\":\"X\"}",
+         63, ROTATION_ANSWER_IGNORE},
+        /* The reason: a euro sign across the 200-byte cut, the code after it. */
+        {AGENT_ROTATION_AWS, false, "{\"errorCode\":\"Bad\",\"errorMessage\":\"", "\xe2\x82\xac\"}",
+         199, ROTATION_ANSWER_REJECTED},
+        /* AWS errorCode: an emoji across the 60-byte cut. */
+        {AGENT_ROTATION_AWS, false,
+         "{\"errorCode\":\"", "\xf0\x9f\x98\x80\",\"errorMessage\":\"no\"}", 59,
+         ROTATION_ANSWER_REJECTED},
+    };
+    char *pem = NULL, err[512], payload[600], filler[256];
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memset(filler, 'a', cases[i].fill);
+        filler[cases[i].fill] = '\0';
+        snprintf(payload, sizeof(payload), "%s%s%s", cases[i].before, filler, cases[i].after);
+        assert_int_equal(answer(cases[i].profile, cases[i].accepted, payload, &pem, err,
+                                sizeof(err)),
+                         cases[i].result);
+        assert_non_null(strstr(err, filler));
+        if (!valid_utf8(err))
+            fail_msg("case %zu: a character was cut: %s", i, err);
+    }
+
+    /* A short err buffer cuts the whole message: still no half character. */
+    snprintf(payload, sizeof(payload),
+             "{\"request_id\":\"req-1\",\"error\":\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"}");
+    assert_int_equal(answer(AGENT_ROTATION_TRUSTLINK, false, payload, &pem, err, 31),
+                     ROTATION_ANSWER_REJECTED);
+    assert_true(valid_utf8(err));
+    assert_null(pem);
+}
+
 static void malformed_answers_are_named(void **state)
 {
     static const struct {
@@ -175,6 +248,7 @@ int main(void)
         cmocka_unit_test(accepted_answer_gives_the_certificate),
         cmocka_unit_test(answer_to_another_request_is_ignored),
         cmocka_unit_test(rejections_carry_the_reason),
+        cmocka_unit_test(cut_quotes_keep_whole_characters),
         cmocka_unit_test(malformed_answers_are_named),
         cmocka_unit_test(oversized_answer_is_refused_unread),
     };
