@@ -144,34 +144,44 @@ static int out_append(struct agent_control *control, struct control_client *c, c
     return 0;
 }
 
-/* The reply's text with its '\n' in a new buffer, or NULL with the client
+/* The reply as one protocol line ('\n' included) in a new buffer, or
+ * NULL out of memory. */
+static char *reply_line(struct json_object *reply, size_t *len_out)
+{
+    const char *text = reply ? json_object_to_json_string_ext(
+                                   reply, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+                             : NULL;
+    size_t len;
+    char *line;
+
+    if (text == NULL)
+        return NULL;
+    len = strlen(text);
+    line = malloc(len + 1);
+    if (line == NULL)
+        return NULL;
+    memcpy(line, text, len);
+    line[len] = '\n';
+    *len_out = len + 1;
+    return line;
+}
+
+/* reply_line within the client's output bound, or NULL with the client
  * closed (out of memory, or it does not read its replies). */
 static char *format_line(struct agent_control *control, struct control_client *c,
                          struct json_object *reply, size_t *len_out)
 {
-    const char *text;
-    size_t len;
-    char *line;
+    char *line = reply_line(reply, len_out);
 
-    text = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN |
-                                                     JSON_C_TO_STRING_NOSLASHESCAPE);
-    if (text == NULL) {
+    if (line == NULL) {
         control_client_close(control, c, "out of memory formatting a reply");
         return NULL;
     }
-    len = strlen(text);
-    if (c->out_len + c->held_bytes + len + 1 > CONTROL_MAX_OUTPUT) {
+    if (c->out_len + c->held_bytes + *len_out > CONTROL_MAX_OUTPUT) {
+        free(line);
         control_client_close(control, c, "it does not read its replies (output buffer full)");
         return NULL;
     }
-    line = malloc(len + 1);
-    if (line == NULL) {
-        control_client_close(control, c, "out of memory queueing a reply");
-        return NULL;
-    }
-    memcpy(line, text, len);
-    line[len] = '\n';
-    *len_out = len + 1;
     return line;
 }
 
@@ -273,26 +283,18 @@ static int held_fail(struct agent_control *control, struct control_client *c,
                      struct control_held_reply *h, const char *msg)
 {
     struct json_object *reply = error_reply(h->id, msg);
-    const char *text;
-    char *line;
-    size_t len;
+    size_t len = 0;
+    char *line = reply_line(reply, &len);
 
-    text = reply ? json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN |
-                                                             JSON_C_TO_STRING_NOSLASHESCAPE)
-                 : NULL;
-    if (text == NULL || (line = malloc(strlen(text) + 1)) == NULL) {
-        json_object_put(reply);
+    json_object_put(reply);
+    if (line == NULL) {
         control_client_close(control, c, "out of memory");
         return -1;
     }
-    len = strlen(text);
-    memcpy(line, text, len);
-    line[len] = '\n';
-    json_object_put(reply);
-    c->held_bytes = c->held_bytes - h->len + len + 1;
+    c->held_bytes = c->held_bytes - h->len + len;
     free(h->text);
     h->text = line;
-    h->len = len + 1;
+    h->len = len;
     return 0;
 }
 

@@ -72,24 +72,15 @@ ag_wait_state connected 60
 AG_PIDS+=("$!")
 ag_wait_for 10 "responder subscribed" grep -q "subscribed to" "$AG_DIR/responder.log"
 
-# rotate.py SOCKET: sends rotate, polls status every 10 ms; prints the
+# rotate.py SOCKET BENCH_DIR: sends rotate, polls status every 10 ms; prints the
 # elapsed seconds, then "step seconds" for each step status showed first.
 cat >"$AG_DIR/rotate.py" <<'PY'
-import json, socket, sys, time
+import sys, time
+sys.path.insert(0, sys.argv[2])
+from fleet_watch import request
 path = sys.argv[1]
 def ask(req):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(5)
-    s.connect(path)
-    s.sendall(json.dumps(req).encode() + b"\n")
-    buf = b""
-    while not buf.endswith(b"\n"):
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        buf += chunk
-    s.close()
-    return json.loads(buf)
+    return request(path, req, timeout=5)
 before = ask({"cmd": "status"})["rotation"].get("rotations", 0)
 start = time.time()
 reply = ask({"cmd": "rotate"})
@@ -120,7 +111,7 @@ breakdown=
 for r in $(seq "$rounds"); do
     ag_wait_state connected 60
     sleep 2   # heartbeats flowing, the previous round's reconnect settled
-    out=$(python3 "$AG_DIR/rotate.py" "$AG_DIR/control.sock") || ag_fail "round $r: rotation failed"
+    out=$(python3 "$AG_DIR/rotate.py" "$AG_DIR/control.sock" "$root/tests/bench") || ag_fail "round $r: rotation failed"
     read -r t0 secs <<<"$(head -n 1 <<<"$out")"
     durations+=("$secs")
     steps=$(tail -n +2 <<<"$out" | awk '{printf "%s%s@%s", (NR > 1 ? ", " : ""), $1, $2}')
