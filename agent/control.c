@@ -3,11 +3,12 @@
  * Control socket server of trustlinkd (see control.h for the contract and
  * the protocol).
  *
- * Owns: the client connections: their input and output buffers, line
- * framing, deadlines (per line and idle) and slots (some kept for root
- * and the agent's user), and the error replies. What a line means is
- * control_request.c's; the socket file is control_listen.c's; who a peer
- * is and what it may do is control_peer.c's.
+ * Owns: the client connections: their input buffers, line framing,
+ * deadlines (per line and idle) and slots (some kept for root and the
+ * agent's user). What a line means is control_request.c's; replies
+ * (output, held replies) are control_reply.c's; the socket file is
+ * control_listen.c's; who a peer is and what it may do is
+ * control_peer.c's.
  * Must never: block (every fd is O_NONBLOCK and every write is
  * MSG_DONTWAIT), let a buffer grow past its bound, or call into MQTT, TLS
  * or PKCS#11 other than through the handlers.
@@ -17,11 +18,9 @@
 #include "clock.h"
 #include "control_internal.h"
 #include "control_request.h"
-#include "utf8.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,12 +36,6 @@ enum {
     CONTROL_DEFAULT_MAX_LINE = 65536,
     CONTROL_DEFAULT_IDLE_MS = 30000,
     CONTROL_DEFAULT_LINE_MS = 5000,
-    /* Backpressure: above OUTPUT_HIGH bytes of unsent replies the client's
-     * further requests wait (unread) until it reads; a client that never
-     * reads makes no progress and meets its idle deadline. MAX_OUTPUT is
-     * the hard bound (a single huge reply): over it the client is closed. */
-    CONTROL_OUTPUT_HIGH = 64 * 1024,
-    CONTROL_MAX_OUTPUT = 256 * 1024,
     /* Input consumed per client per dispatch, so that one flooding client
      * cannot starve the loop; poll is level-triggered, the rest waits. */
     CONTROL_READ_BUDGET = 64 * 1024,
@@ -50,58 +43,10 @@ enum {
     /* Input buffers start small and are given back when idle, so 16
      * quiet clients do not pin 16 x max_line of memory. */
     CONTROL_IN_INITIAL = 4096,
-    CONTROL_IN_KEEP = 16 * 1024,
-    CONTROL_ERR_LEN = 256,
     /* After EMFILE/ENFILE the listening socket stays readable; stop
      * polling it for a while instead of spinning. */
     CONTROL_ACCEPT_PAUSE_MS = 1000,
 };
-
-struct control_client {
-    int fd;                     /* -1: free entry */
-    struct agent_control_cred cred;
-    bool cred_ok;
-    bool closing;               /* flush output, read nothing more, close */
-    char *in;                   /* grows up to max_line bytes */
-    size_t in_len;
-    size_t in_cap;
-    char *out;                  /* grows up to CONTROL_MAX_OUTPUT */
-    size_t out_len;
-    size_t out_cap;
-    uint64_t idle_deadline_ms;  /* monotonic; reset by a request or output progress */
-    uint64_t line_deadline_ms;  /* the partial line must be complete by then; 0: none */
-};
-
-struct agent_control {
-    struct control_listener listener;
-    struct control_acl acl;
-    int (*peer_cred)(void *ctx, int fd, struct agent_control_cred *out);
-    void *peer_cred_ctx;
-    size_t max_clients;
-    size_t reserved_clients;
-    size_t max_line;
-    unsigned idle_timeout_ms;
-    unsigned line_timeout_ms;
-    uint64_t accept_resume_ms;  /* 0: accepting */
-    struct agent_control_handlers handlers;
-    struct control_client *clients; /* max_clients entries */
-};
-
-static void control_log(const struct agent_control *control, int priority, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void control_log(const struct agent_control *control, int priority, const char *fmt, ...)
-{
-    char msg[CONTROL_ERR_LEN + 128];
-    va_list ap;
-
-    if (control->handlers.log == NULL)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    control->handlers.log(control->handlers.ctx, priority, msg);
-}
 
 struct agent_control *agent_control_open(const struct agent_control_config *config,
                                          const struct agent_control_handlers *handlers,
@@ -156,16 +101,6 @@ fail:
     return NULL;
 }
 
-static void client_free(struct control_client *c)
-{
-    if (c->fd >= 0)
-        close(c->fd);
-    free(c->in);
-    free(c->out);
-    memset(c, 0, sizeof(*c));
-    c->fd = -1;
-}
-
 void agent_control_close(struct agent_control *control)
 {
     size_t i;
@@ -173,128 +108,11 @@ void agent_control_close(struct agent_control *control)
     if (control == NULL)
         return;
     for (i = 0; control->clients != NULL && i < control->max_clients; i++)
-        client_free(&control->clients[i]);
+        control_client_free(&control->clients[i]);
     control_listener_close(&control->listener);
     control_acl_free(&control->acl);
     free(control->clients);
     free(control);
-}
-
-/* ---- output --------------------------------------------------------- */
-
-static void client_close(struct agent_control *control, struct control_client *c,
-                         const char *why)
-{
-    if (why != NULL)
-        control_log(control, LOG_DEBUG, "control: closing client pid %ld uid %ld: %s",
-                    c->cred_ok ? (long)c->cred.pid : -1L, c->cred_ok ? (long)c->cred.uid : -1L,
-                    why);
-    client_free(c);
-}
-
-/* Writes what the socket takes now. Returns -1 when the client is gone. */
-static int client_flush(struct agent_control *control, struct control_client *c)
-{
-    while (c->out_len > 0) {
-        ssize_t n = send(c->fd, c->out, c->out_len, MSG_DONTWAIT | MSG_NOSIGNAL);
-
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return 0;
-            client_close(control, c, strerror(errno));
-            return -1;
-        }
-        memmove(c->out, c->out + n, c->out_len - (size_t)n);
-        c->out_len -= (size_t)n;
-        c->idle_deadline_ms = agent_monotonic_ms() + control->idle_timeout_ms;
-    }
-    if (c->out_cap > CONTROL_IN_KEEP) {
-        free(c->out);
-        c->out = NULL;
-        c->out_cap = 0;
-    }
-    if (c->closing) {
-        client_close(control, c, NULL);
-        return -1;
-    }
-    return 0;
-}
-
-/* Queues one reply line; -1 when the client had to be closed because it
- * does not read its replies. */
-static int client_queue(struct agent_control *control, struct control_client *c,
-                        struct json_object *reply)
-{
-    const char *text;
-    size_t len;
-    size_t need;
-
-    text = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN |
-                                                     JSON_C_TO_STRING_NOSLASHESCAPE);
-    if (text == NULL) {
-        client_close(control, c, "out of memory formatting a reply");
-        return -1;
-    }
-    len = strlen(text);
-    need = c->out_len + len + 1;
-    if (need > CONTROL_MAX_OUTPUT) {
-        client_close(control, c, "it does not read its replies (output buffer full)");
-        return -1;
-    }
-    if (need > c->out_cap) {
-        size_t cap = c->out_cap ? c->out_cap : 4096;
-        char *p;
-
-        while (cap < need)
-            cap *= 2;
-        if (cap > CONTROL_MAX_OUTPUT)
-            cap = CONTROL_MAX_OUTPUT;
-        p = realloc(c->out, cap);
-        if (p == NULL) {
-            client_close(control, c, "out of memory queueing a reply");
-            return -1;
-        }
-        c->out = p;
-        c->out_cap = cap;
-    }
-    memcpy(c->out + c->out_len, text, len);
-    c->out[c->out_len + len] = '\n';
-    c->out_len += len + 1;
-    return 0;
-}
-
-static struct json_object *make_reply(bool ok, struct json_object *id)
-{
-    struct json_object *reply = json_object_new_object();
-
-    if (reply == NULL)
-        return NULL;
-    json_object_object_add(reply, "ok", json_object_new_boolean(ok));
-    if (id != NULL)
-        json_object_object_add(reply, "id", json_object_get(id));
-    return reply;
-}
-
-static int reply_error(struct agent_control *control, struct control_client *c,
-                       struct json_object *id, const char *msg)
-{
-    struct json_object *reply = make_reply(false, id);
-    int rc;
-
-    if (reply == NULL) {
-        client_close(control, c, "out of memory");
-        return -1;
-    }
-    /* Messages pass through fixed-size buffers on their way here; one cut
-     * inside a character would make the reply invalid UTF-8. */
-    json_object_object_add(reply, "error",
-                           json_object_new_string_len(msg, (int)tl_utf8_complete_len(
-                                                                msg, strnlen(msg, 4096))));
-    rc = client_queue(control, c, reply);
-    json_object_put(reply);
-    return rc;
 }
 
 /* ---- requests ------------------------------------------------------- */
@@ -308,39 +126,42 @@ static int handle_line(struct agent_control *control, struct control_client *c, 
     struct json_object *reply = NULL;
     struct json_object *id = NULL;
     char err[CONTROL_ERR_LEN] = "";
+    uint64_t ticket;
     int rc;
 
     if (control_request_is_blank(line, len))
         return 0;
     rc = control_request_parse(line, len, &req, &id, err, sizeof(err));
     if (rc == -2) {
-        client_close(control, c, err);
+        control_client_close(control, c, err);
         return -1;
     }
     if (rc < 0)
-        return reply_error(control, c, NULL, err);
+        return control_reply_error(control, c, NULL, err);
     rc = -1;
-    reply = make_reply(true, id);
+    reply = control_make_reply(true, id);
     if (reply == NULL) {
-        client_close(control, c, "out of memory");
+        control_client_close(control, c, "out of memory");
         goto cleanup;
     }
     if (control_request_run(&control->handlers, &peer, req, reply, err, sizeof(err)) < 0) {
         if (err[0] == '\0')
             snprintf(err, sizeof(err), "command failed");
-        rc = reply_error(control, c, id, err);
+        rc = control_reply_error(control, c, id, err);
         goto cleanup;
     }
-    rc = client_queue(control, c, reply);
+    /* Accepted but not finished (fsync mode: not on disk yet): the reply
+     * is held and the other clients are served meanwhile. */
+    ticket = control->handlers.reply_ticket ? control->handlers.reply_ticket(control->handlers.ctx)
+                                            : 0;
+    if (ticket != 0)
+        rc = control_client_hold(control, c, reply, id, ticket);
+    else
+        rc = control_client_queue(control, c, reply);
 cleanup:
     json_object_put(reply);
     json_object_put(req);
     return rc;
-}
-
-static bool client_backpressured(const struct control_client *c)
-{
-    return c->out_len >= CONTROL_OUTPUT_HIGH;
 }
 
 /* Deadlines after input was framed. A request (line_done) restarts the
@@ -365,7 +186,7 @@ static void client_track_line(const struct agent_control *control, struct contro
  * its replies wait (or it is closing) the idle deadline alone decides. */
 static bool client_line_deadline_applies(const struct control_client *c)
 {
-    return c->line_deadline_ms != 0 && c->out_len == 0 && !c->closing &&
+    return c->line_deadline_ms != 0 && !control_client_has_replies(c) && !c->closing &&
            c->line_deadline_ms < c->idle_deadline_ms;
 }
 
@@ -380,7 +201,7 @@ static int client_process_input(struct agent_control *control, struct control_cl
 {
     size_t start = 0;
 
-    while (!c->closing && start < c->in_len && !client_backpressured(c)) {
+    while (!c->closing && start < c->in_len && !control_client_backpressured(c)) {
         char *nl = memchr(c->in + start, '\n', c->in_len - start);
         size_t len;
 
@@ -401,7 +222,7 @@ static int client_process_input(struct agent_control *control, struct control_cl
 
         snprintf(msg, sizeof(msg), "request line longer than %zu bytes; closing the connection",
                  control->max_line);
-        if (reply_error(control, c, NULL, msg) < 0)
+        if (control_reply_error(control, c, NULL, msg) < 0)
             return -1;
         c->closing = true;
         c->in_len = 0;
@@ -418,9 +239,9 @@ static int client_run(struct agent_control *control, struct control_client *c)
     for (;;) {
         size_t before = c->in_len;
 
-        if (client_process_input(control, c) < 0 || client_flush(control, c) < 0)
+        if (client_process_input(control, c) < 0 || control_client_flush(control, c) < 0)
             return -1;
-        if (c->closing || client_backpressured(c) || c->in_len == 0 || c->in_len == before ||
+        if (c->closing || control_client_backpressured(c) || c->in_len == 0 || c->in_len == before ||
             memchr(c->in, '\n', c->in_len) == NULL)
             return 0;
     }
@@ -449,12 +270,12 @@ static void client_read(struct agent_control *control, struct control_client *c)
 {
     size_t budget = CONTROL_READ_BUDGET;
 
-    while (budget > 0 && !c->closing && !client_backpressured(c)) {
+    while (budget > 0 && !c->closing && !control_client_backpressured(c)) {
         size_t room;
         ssize_t n;
 
         if (!client_grow_input(control, c)) {
-            client_close(control, c, "out of memory for its input");
+            control_client_close(control, c, "out of memory for its input");
             return;
         }
         room = c->in_cap - c->in_len;
@@ -470,7 +291,7 @@ static void client_read(struct agent_control *control, struct control_client *c)
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 break;
-            client_close(control, c, strerror(errno));
+            control_client_close(control, c, strerror(errno));
             return;
         }
         if (n == 0) {
@@ -489,7 +310,7 @@ static void client_read(struct agent_control *control, struct control_client *c)
         c->in = NULL;
         c->in_cap = 0;
     }
-    client_flush(control, c);
+    control_client_flush(control, c);
 }
 
 /* ---- accept --------------------------------------------------------- */
@@ -609,7 +430,7 @@ size_t agent_control_pollfds(const struct agent_control *control, struct pollfd 
         if (c->fd < 0)
             continue;
         fds[n].fd = c->fd;
-        fds[n].events = (short)((c->closing || client_backpressured(c) ? 0 : POLLIN) |
+        fds[n].events = (short)((c->closing || control_client_backpressured(c) ? 0 : POLLIN) |
                                 (c->out_len > 0 ? POLLOUT : 0));
         fds[n].revents = 0;
         n++;
@@ -640,10 +461,12 @@ static void expire_clients(struct agent_control *control)
         if (c->fd < 0 || now < client_deadline(c))
             continue;
         if (client_line_deadline_applies(c))
-            client_close(control, c, "request line not complete in time");
+            control_client_close(control, c, "request line not complete in time");
         else
-            client_close(control, c, c->out_len > 0 ? "it does not read its replies"
-                                                    : "idle timeout");
+            control_client_close(control, c,
+                                 c->out_len > 0      ? "it does not read its replies"
+                                 : c->held_count > 0 ? "its reply waited too long"
+                                                     : "idle timeout");
     }
 }
 
@@ -670,20 +493,20 @@ void agent_control_dispatch(struct agent_control *control, const struct pollfd *
         if (c == NULL)
             continue;
         if (fds[i].revents & POLLNVAL) {
-            client_close(control, c, "invalid fd");
+            control_client_close(control, c, "invalid fd");
             continue;
         }
-        if ((fds[i].revents & POLLOUT) && client_flush(control, c) < 0)
+        if ((fds[i].revents & POLLOUT) && control_client_flush(control, c) < 0)
             continue;
         /* Requests held back by backpressure run once output drained. */
-        if ((fds[i].revents & POLLOUT) && !c->closing && !client_backpressured(c) &&
+        if ((fds[i].revents & POLLOUT) && !c->closing && !control_client_backpressured(c) &&
             client_run(control, c) < 0)
             continue;
         if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) {
-            if (c->closing || client_backpressured(c)) {
+            if (c->closing || control_client_backpressured(c)) {
                 /* Not reading now; a hang-up ends it. */
                 if (fds[i].revents & (POLLHUP | POLLERR))
-                    client_close(control, c, NULL);
+                    control_client_close(control, c, NULL);
                 continue;
             }
             client_read(control, c);
@@ -713,4 +536,26 @@ int agent_control_next_timeout_ms(const struct agent_control *control)
     if (next <= now)
         return 0;
     return next - now > INT_MAX ? INT_MAX : (int)(next - now);
+}
+
+void agent_control_settle(struct agent_control *control)
+{
+    size_t i;
+
+    if (control == NULL)
+        return;
+    for (i = 0; i < control->max_clients; i++) {
+        struct control_client *c = &control->clients[i];
+        bool was_held_back;
+
+        if (c->fd < 0 || c->held_count == 0)
+            continue;
+        was_held_back = control_client_backpressured(c);
+        if (control_client_settle(control, c) < 0)
+            continue;
+        /* Requests it sent while at the held bound are already buffered:
+         * no POLLIN will come for them. */
+        if (was_held_back && !c->closing && !control_client_backpressured(c))
+            client_run(control, c);
+    }
 }

@@ -57,6 +57,7 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct json_object;
@@ -73,6 +74,16 @@ struct agent_control_handlers {
     /* May be NULL until rotation exists: the command is then "not supported". */
     int (*rotate)(void *ctx, char *err, size_t err_len);
     void *ctx;
+    /* Optional, both or neither: replies that wait for work the agent
+     * finishes elsewhere (fsync mode: the publish's record on disk).
+     * After a request succeeded, reply_ticket names what its reply waits
+     * for (0: nothing, it goes at once). The reply is held, and every
+     * later reply to the same client behind it (each client reads its
+     * replies in request order), while the server goes on serving the
+     * other clients. agent_control_settle asks ticket_state: 0 done (the
+     * reply goes), 1 not yet, -1 failed (the client gets err instead). */
+    uint64_t (*reply_ticket)(void *ctx);
+    int (*ticket_state)(void *ctx, uint64_t ticket, char *err, size_t err_len);
     /* Optional (may be NULL): client-level events worth a journal line,
      * e.g. refused or closed clients. priority is a syslog LOG_* value. */
     void (*log)(void *ctx, int priority, const char *msg);
@@ -132,6 +143,10 @@ size_t agent_control_pollfds(const struct agent_control *control, struct pollfd 
  * closes clients whose line or idle deadline has passed, so call it after every
  * poll() return, a timeout included (fds may then be NULL with n 0). */
 void agent_control_dispatch(struct agent_control *control, const struct pollfd *fds, size_t n);
+/* Sends the held replies whose tickets are now done (or failed), each
+ * client's in order, and resumes clients that were held back by them.
+ * Call it whenever a ticket may have moved (and after a dispatch). */
+void agent_control_settle(struct agent_control *control);
 /* Milliseconds until the next client deadline, or -1 for none. */
 int agent_control_next_timeout_ms(const struct agent_control *control);
 

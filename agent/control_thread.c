@@ -35,6 +35,7 @@ struct agent_control_thread {
     int stop_fd;                          /* control thread polls it */
     int wake_fd;                          /* loop thread polls it */
     struct agent_commit *commit;          /* NULL: publishes wait for nothing more */
+    uint64_t ticket;                      /* control thread only: the last publish's seq */
 
     pthread_mutex_t mu;                   /* guards everything below */
     pthread_cond_t done_cond;
@@ -126,12 +127,23 @@ static int call_loop(struct agent_control_thread *t, enum mailbox_cmd cmd, char 
     return result;
 }
 
+static struct agent_commit *current_commit(struct agent_control_thread *t)
+{
+    struct agent_commit *commit;
+
+    pthread_mutex_lock(&t->mu);
+    commit = t->commit;
+    pthread_mutex_unlock(&t->mu);
+    return commit;
+}
+
 static int thread_publish(void *ctx, const char *topic, const void *payload, size_t payload_len,
                           int qos, bool retain, char *err, size_t err_len)
 {
     struct agent_control_thread *t = ctx;
     struct agent_commit *commit;
 
+    t->ticket = 0;
     pthread_mutex_lock(&t->mu);
     t->topic = topic;
     t->payload = payload;
@@ -141,12 +153,30 @@ static int thread_publish(void *ctx, const char *topic, const void *payload, siz
     pthread_mutex_unlock(&t->mu);
     if (call_loop(t, MAILBOX_PUBLISH, err, err_len) != 0)
         return -1;
-    pthread_mutex_lock(&t->mu);
-    commit = t->commit;
-    pthread_mutex_unlock(&t->mu);
-    /* Accepted: in fsync mode the reply waits here, on this thread, for
-     * the sync that makes the message durable; the loop runs on. */
-    return commit ? agent_commit_wait_request(commit, err, err_len) : 0;
+    /* Accepted: in fsync mode the reply waits for the sync that makes the
+     * message durable. It is held (agent/control_reply.c) while this
+     * thread serves the other clients, whose records the same sync, or
+     * the next one, covers. */
+    commit = current_commit(t);
+    if (commit)
+        t->ticket = agent_commit_take_request(commit);
+    return 0;
+}
+
+static uint64_t thread_reply_ticket(void *ctx)
+{
+    struct agent_control_thread *t = ctx;
+    uint64_t ticket = t->ticket;
+
+    t->ticket = 0;
+    return ticket;
+}
+
+static int thread_ticket_state(void *ctx, uint64_t ticket, char *err, size_t err_len)
+{
+    struct agent_commit *commit = current_commit(ctx);
+
+    return commit ? agent_commit_check(commit, ticket, err, err_len) : 0;
 }
 
 void agent_control_thread_set_commit(struct agent_control_thread *t, struct agent_commit *commit)
@@ -180,13 +210,18 @@ static void *control_main(void *arg)
     struct pollfd fds[MAX_CONTROL_FDS];
 
     for (;;) {
-        size_t n = 1;
+        struct agent_commit *commit = current_commit(t);
+        size_t n = 2;
         int timeout = agent_control_next_timeout_ms(t->control);
 
         fds[0].fd = t->stop_fd;
         fds[0].events = POLLIN;
         fds[0].revents = 0;
-        n += agent_control_pollfds(t->control, fds + 1, MAX_CONTROL_FDS - 1);
+        /* A sync ended: held publish replies may go (-1: ignored by poll). */
+        fds[1].fd = commit ? agent_commit_notify_fd(commit) : -1;
+        fds[1].events = POLLIN;
+        fds[1].revents = 0;
+        n += agent_control_pollfds(t->control, fds + 2, MAX_CONTROL_FDS - 2);
         if (poll(fds, n, timeout) < 0) {
             if (errno == EINTR)
                 continue;
@@ -195,7 +230,12 @@ static void *control_main(void *arg)
         }
         if (fds[0].revents & POLLIN)
             break;
-        agent_control_dispatch(t->control, fds + 1, n - 1);
+        if (fds[1].revents & POLLIN)
+            drain_fd(fds[1].fd);
+        agent_control_dispatch(t->control, fds + 2, n - 2);
+        /* After the dispatch too: a ticket may be durable already when its
+         * reply was held (a compaction made everything durable). */
+        agent_control_settle(t->control);
     }
     return NULL;
 }
@@ -230,6 +270,8 @@ struct agent_control_thread *agent_control_thread_start(const struct agent_contr
     mine.publish = thread_publish;
     mine.reconnect = thread_reconnect;
     mine.rotate = loop_handlers->rotate ? thread_rotate : NULL;
+    mine.reply_ticket = thread_reply_ticket;
+    mine.ticket_state = thread_ticket_state;
     mine.log = thread_log;
     mine.ctx = t;
     t->control = agent_control_open(config, &mine, err, err_len);

@@ -4,11 +4,16 @@
  * the loop thread is inside a chip operation (a TLS signature, a key
  * generation) or waiting for the bus lock.
  *
- *   control thread: polls the control socket (agent/control.c) and a stop
- *     eventfd. `status` is answered from the last snapshot the loop thread
- *     published (plus status_age_ms). publish, reconnect and rotate change
- *     agent state, so they are handed to the loop thread through a one-slot
- *     mailbox and the control thread waits for the result.
+ *   control thread: polls the control socket (agent/control.c), a stop
+ *     eventfd and the group commit's eventfd. `status` is answered from the
+ *     last snapshot the loop thread published (plus status_age_ms).
+ *     publish, reconnect and rotate change agent state, so they are handed
+ *     to the loop thread through a one-slot mailbox and the control thread
+ *     waits for the result (accepted or refused; the loop never waits for
+ *     the disk). In fsync mode an accepted durable publish's reply is then
+ *     held until the commit thread reports its record on disk; the control
+ *     thread serves the other clients meanwhile, so one sync covers the
+ *     publishes of every client that arrived while it ran.
  *   loop thread: publishes a status snapshot before every poll, polls the
  *     mailbox's eventfd and runs the command with the agent's handlers
  *     (agent/handlers.c).
@@ -49,9 +54,10 @@ int agent_control_thread_fd(const struct agent_control_thread *t);
 void agent_control_thread_run_pending(struct agent_control_thread *t);
 
 struct agent_commit;
-/* Before the loop serves requests: a publish the loop accepted is
- * answered only once agent_commit_wait_request returns (fsync mode).
- * commit must outlive the thread. */
+/* Before the loop serves requests: a publish the loop accepted with a
+ * record to wait for (agent_commit_set_request) is answered only once
+ * agent_commit_check says it is durable (fsync mode). commit must outlive
+ * the thread. */
 void agent_control_thread_set_commit(struct agent_control_thread *t, struct agent_commit *commit);
 
 #endif

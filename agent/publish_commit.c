@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@ struct agent_commit {
     pthread_cond_t kick;       /* commit thread: a sync is wanted, or stop */
     pthread_cond_t done;       /* waiters: a sync finished */
     int fd;                    /* our duplicate of the spool's descriptor */
+    int notify_fd;             /* eventfd: the watermarks moved (set at start, then constant) */
     uint64_t appended;         /* highest seq written to the file */
     uint64_t durable;          /* highest seq known on disk */
     uint64_t wanted;           /* highest seq a waiter asked for */
@@ -49,6 +51,18 @@ static int fdatasync_fd(void *ctx, int fd, char *err, size_t err_len)
     return 0;
 }
 
+/* With mu held: wakes the waiters on the condition and the poller of
+ * notify_fd (the control thread). */
+static void announce_progress(struct agent_commit *c)
+{
+    uint64_t one = 1;
+
+    pthread_cond_broadcast(&c->done);
+    /* Fails only when the counter is at its limit: readable anyway. */
+    if (c->notify_fd >= 0 && write(c->notify_fd, &one, sizeof(one)) < 0)
+        (void)0;
+}
+
 /* With mu held: one sync of everything appended so far (mu released
  * around the sync itself). */
 static void sync_once(struct agent_commit *c)
@@ -65,7 +79,7 @@ static void sync_once(struct agent_commit *c)
                      strerror(errno));
             c->sync_failures++;
             c->failed_upto = target;
-            pthread_cond_broadcast(&c->done);
+            announce_progress(c);
             return;
         }
     }
@@ -84,7 +98,7 @@ static void sync_once(struct agent_commit *c)
             c->failed_upto = target;
         snprintf(c->failure, sizeof(c->failure), "%s", err[0] ? err : "sync failed");
     }
-    pthread_cond_broadcast(&c->done);
+    announce_progress(c);
 }
 
 static void deadline_after(struct timespec *ts, unsigned ms)
@@ -149,6 +163,7 @@ struct agent_commit *agent_commit_start(enum agent_queue_durability mode, unsign
     c->sync_ctx = sync_ctx;
     c->appended = c->durable = durable_seq;
     c->fd = -1;
+    c->notify_fd = -1;
     pthread_mutex_init(&c->mu, NULL);
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -157,6 +172,11 @@ struct agent_commit *agent_commit_start(enum agent_queue_durability mode, unsign
     pthread_cond_init(&c->done, NULL);
     if (fd >= 0 && (c->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
         snprintf(err, err_len, "cannot duplicate the queue file descriptor: %s", strerror(errno));
+        goto fail;
+    }
+    c->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (c->notify_fd < 0) {
+        snprintf(err, err_len, "eventfd for the queue's commit thread: %s", strerror(errno));
         goto fail;
     }
     rc = pthread_create(&c->thread, NULL, commit_main, c);
@@ -178,12 +198,14 @@ void agent_commit_stop(struct agent_commit *c)
     pthread_mutex_lock(&c->mu);
     c->stopping = true;
     pthread_cond_broadcast(&c->kick);
-    pthread_cond_broadcast(&c->done);
+    announce_progress(c);
     pthread_mutex_unlock(&c->mu);
     if (c->thread_started)
         pthread_join(c->thread, NULL);
     if (c->fd >= 0)
         close(c->fd);
+    if (c->notify_fd >= 0)
+        close(c->notify_fd);
     pthread_cond_destroy(&c->kick);
     pthread_cond_destroy(&c->done);
     pthread_mutex_destroy(&c->mu);
@@ -221,7 +243,7 @@ void agent_commit_file_replaced(struct agent_commit *c, int fd)
     /* else: keep syncing the old descriptor; the next compaction or a
      * restart fixes it, and each sync of the old file still fails loudly
      * only if the disk does. */
-    pthread_cond_broadcast(&c->done);
+    announce_progress(c);
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -249,15 +271,43 @@ int agent_commit_wait(struct agent_commit *c, uint64_t seq, char *err, size_t er
     return rc;
 }
 
-int agent_commit_wait_request(struct agent_commit *c, char *err, size_t err_len)
+uint64_t agent_commit_take_request(struct agent_commit *c)
 {
     uint64_t seq;
 
     pthread_mutex_lock(&c->mu);
     seq = c->request_seq;
     c->request_seq = 0;
+    if (seq > c->wanted && seq <= c->appended) {
+        c->wanted = seq;
+        pthread_cond_signal(&c->kick);
+    }
     pthread_mutex_unlock(&c->mu);
-    return seq ? agent_commit_wait(c, seq, err, err_len) : 0;
+    return seq;
+}
+
+int agent_commit_check(struct agent_commit *c, uint64_t seq, char *err, size_t err_len)
+{
+    int rc = 1;
+
+    pthread_mutex_lock(&c->mu);
+    if (c->durable >= seq) {
+        rc = 0;
+    } else if (seq > c->appended) {
+        snprintf(err, err_len, "the message was not written to the queue file");
+        rc = -1;
+    } else if (c->failed_upto >= seq || c->stopping) {
+        snprintf(err, err_len, "the message is queued but not confirmed on disk (%s)",
+                 c->stopping ? "the agent is stopping" : c->failure);
+        rc = -1;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+int agent_commit_notify_fd(const struct agent_commit *c)
+{
+    return c->notify_fd;
 }
 
 void agent_commit_get_stats(struct agent_commit *c, struct agent_commit_stats *out)

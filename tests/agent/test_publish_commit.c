@@ -291,6 +291,7 @@ struct loop_fixture {
     struct agent_commit *commit;
     uint64_t next_seq;
     int publishes;
+    bool refuse_next;     /* the next publish is refused (queue full) */
 };
 
 static int fx_status(void *ctx, struct json_object *out, char *err, size_t err_len)
@@ -313,10 +314,13 @@ static int fx_publish(void *ctx, const char *topic, const void *payload, size_t 
     (void)payload;
     (void)payload_len;
     (void)retain;
-    (void)err;
-    (void)err_len;
     lf->publishes++;
     agent_commit_set_request(lf->commit, 0);
+    if (lf->refuse_next) {
+        lf->refuse_next = false;
+        snprintf(err, err_len, "queue full (test)");
+        return -1;
+    }
     if (qos > 0) {
         uint64_t seq = ++lf->next_seq;
 
@@ -445,6 +449,251 @@ static void test_control_reply_ok_comes_after_the_sync(void **state)
     rmdir(dir);
 }
 
+/* ---- group commit across control clients ------------------------------ */
+
+struct server {
+    char dir[64];
+    char path[128];
+    struct loop_fixture lf;
+    struct agent_control_thread *t;
+};
+
+static void server_start(struct server *sv, struct gate *g)
+{
+    struct agent_control_config cc;
+    struct agent_control_handlers h;
+    char err[256];
+
+    memset(sv, 0, sizeof(*sv));
+    snprintf(sv->dir, sizeof(sv->dir), "/tmp/trustlink-gcommit-XXXXXX");
+    assert_non_null(mkdtemp(sv->dir));
+    snprintf(sv->path, sizeof(sv->path), "%s/control.sock", sv->dir);
+    sv->lf.commit = start_fsync(g);
+    memset(&cc, 0, sizeof(cc));
+    cc.path = sv->path;
+    cc.mode = 0600;
+    memset(&h, 0, sizeof(h));
+    h.status = fx_status;
+    h.publish = fx_publish;
+    h.reconnect = fx_reconnect;
+    h.ctx = &sv->lf;
+    sv->t = agent_control_thread_start(&cc, &h, err, sizeof(err));
+    if (!sv->t)
+        fail_msg("agent_control_thread_start: %s", err);
+    agent_control_thread_set_commit(sv->t, sv->lf.commit);
+    agent_control_thread_refresh(sv->t);
+}
+
+static void server_stop(struct server *sv)
+{
+    agent_control_thread_stop(sv->t);
+    agent_commit_stop(sv->lf.commit);
+    unlink(sv->path);
+    rmdir(sv->dir);
+}
+
+/* Plays the loop until it has run `until` publishes in all, or gives up
+ * after ~10 s (a bound on a hang, not a timing). Returns how many ran. */
+static int play_loop_until(struct server *sv, int until)
+{
+    for (int i = 0; i < 1000 && sv->lf.publishes < until; i++) {
+        struct pollfd p = {.fd = agent_control_thread_fd(sv->t), .events = POLLIN};
+
+        if (poll(&p, 1, 10) > 0)
+            agent_control_thread_run_pending(sv->t);
+    }
+    return sv->lf.publishes;
+}
+
+static bool readable(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+
+    return poll(&p, 1, 0) > 0;
+}
+
+static void send_line(int fd, const char *line)
+{
+    size_t len = strlen(line);
+
+    assert_int_equal(write(fd, line, len), (ssize_t)len);
+}
+
+/* Reads one line per client while playing the loop (a control thread
+ * that serves clients one at a time needs the loop for each of them). */
+static void collect_replies(struct server *sv, const int *fds, int n, char replies[][256])
+{
+    bool got[16] = {false};
+    int left = n;
+
+    assert_true(n <= 16);
+    for (int round = 0; left > 0 && round < 2000; round++) {
+        struct pollfd p[17];
+
+        for (int i = 0; i < n; i++) {
+            p[i].fd = got[i] ? -1 : fds[i];
+            p[i].events = POLLIN;
+            p[i].revents = 0;
+        }
+        p[n].fd = agent_control_thread_fd(sv->t);
+        p[n].events = POLLIN;
+        p[n].revents = 0;
+        if (poll(p, (nfds_t)n + 1, 10) <= 0)
+            continue;
+        if (p[n].revents & POLLIN)
+            agent_control_thread_run_pending(sv->t);
+        for (int i = 0; i < n; i++) {
+            if (got[i] || !(p[i].revents & POLLIN))
+                continue;
+            read_line(fds[i], replies[i], 256);
+            got[i] = true;
+            left--;
+        }
+    }
+    if (left > 0)
+        fail_msg("%d client(s) got no reply", left);
+}
+
+#define CONCURRENT_CLIENTS 8
+
+/* K clients publish at the same time while the first sync is held: the
+ * control thread must hand every publish to the loop and hold the
+ * replies, so that the next sync covers all of them (fsyncs < messages,
+ * the status counter queue.fsyncs counts the same syncs). A control
+ * thread that waits for each client's sync before reading the next one
+ * makes one sync per message. */
+static void test_concurrent_clients_share_syncs(void **state)
+{
+    struct server sv;
+    struct gate g;
+    struct agent_commit_stats st;
+    int fds[CONCURRENT_CLIENTS];
+    char replies[CONCURRENT_CLIENTS][256];
+    int accepted_while_held;
+    bool replied_while_held = false;
+
+    (void)state;
+    gate_init(&g, false);
+    server_start(&sv, &g);
+    for (int i = 0; i < CONCURRENT_CLIENTS; i++) {
+        char req[160];
+
+        fds[i] = connect_to(sv.path);
+        snprintf(req, sizeof(req),
+                 "{\"cmd\":\"publish\",\"id\":%d,\"topic\":\"t\",\"payload\":\"m%d\",\"qos\":1}\n",
+                 i, i);
+        send_line(fds[i], req);
+    }
+    accepted_while_held = play_loop_until(&sv, CONCURRENT_CLIENTS);
+    gate_wait_entered(&g, 1);
+    /* Nothing is on disk yet: no client may have its "ok". */
+    for (int i = 0; i < CONCURRENT_CLIENTS; i++)
+        replied_while_held |= readable(fds[i]);
+    gate_set_open(&g, true);
+    collect_replies(&sv, fds, CONCURRENT_CLIENTS, replies);
+    for (int i = 0; i < CONCURRENT_CLIENTS; i++) {
+        char id[32];
+
+        snprintf(id, sizeof(id), "\"id\":%d", i);
+        if (!strstr(replies[i], "\"ok\":true") || !strstr(replies[i], id))
+            fail_msg("client %d: %s", i, replies[i]);
+        close(fds[i]);
+    }
+    agent_commit_get_stats(sv.lf.commit, &st);
+    server_stop(&sv);
+    gate_free(&g);
+    assert_false(replied_while_held);
+    if (accepted_while_held != CONCURRENT_CLIENTS)
+        fail_msg("only %d of %d concurrent publishes reached the loop while the first sync ran",
+                 accepted_while_held, CONCURRENT_CLIENTS);
+    if (st.syncs >= CONCURRENT_CLIENTS)
+        fail_msg("%llu syncs for %d messages: no group commit across clients",
+                 (unsigned long long)st.syncs, CONCURRENT_CLIENTS);
+    /* The held first sync covered what was appended when it began, the
+     * next one everything else. */
+    assert_true(st.syncs <= 2);
+    assert_int_equal(st.durable_seq, CONCURRENT_CLIENTS);
+}
+
+/* One client pipelines a durable publish, a status and a QoS 0 publish:
+ * the later replies are ready first but must not overtake the held one. */
+static void test_replies_keep_request_order_per_client(void **state)
+{
+    struct server sv;
+    struct gate g;
+    char line[256];
+    int fd;
+    int accepted_while_held;
+    bool replied_while_held;
+
+    (void)state;
+    gate_init(&g, false);
+    server_start(&sv, &g);
+    fd = connect_to(sv.path);
+    send_line(fd, "{\"cmd\":\"publish\",\"id\":1,\"topic\":\"t\",\"payload\":\"a\",\"qos\":1}\n"
+                  "{\"cmd\":\"status\",\"id\":2}\n"
+                  "{\"cmd\":\"publish\",\"id\":3,\"topic\":\"t\",\"payload\":\"b\"}\n");
+    accepted_while_held = play_loop_until(&sv, 2);
+    gate_wait_entered(&g, 1);
+    replied_while_held = readable(fd);
+    gate_set_open(&g, true);
+    for (int id = 1; id <= 3; id++) {
+        char want[16];
+
+        read_line(fd, line, sizeof(line));
+        snprintf(want, sizeof(want), "\"id\":%d", id);
+        if (!strstr(line, want) || !strstr(line, "\"ok\":true"))
+            fail_msg("reply %d out of order or failed: %s", id, line);
+    }
+    close(fd);
+    server_stop(&sv);
+    gate_free(&g);
+    assert_false(replied_while_held);
+    assert_int_equal(accepted_while_held, 2);
+}
+
+/* While a sync is held: a refusal is answered at once, and a client that
+ * hangs up before its reply leaves nothing behind (its message was
+ * appended and becomes durable with the next sync anyway). */
+static void test_refusal_is_immediate_and_a_gone_client_is_harmless(void **state)
+{
+    static const char durable[] = "{\"cmd\":\"publish\",\"topic\":\"t\",\"payload\":\"p\",\"qos\":1}\n";
+    struct server sv;
+    struct gate g;
+    struct agent_commit_stats st;
+    char line[256];
+    int gone, other;
+
+    (void)state;
+    gate_init(&g, false);
+    server_start(&sv, &g);
+    gone = connect_to(sv.path);
+    send_line(gone, durable);
+    assert_int_equal(play_loop_until(&sv, 1), 1);
+    gate_wait_entered(&g, 1);
+    close(gone);
+
+    other = connect_to(sv.path);
+    sv.lf.refuse_next = true;
+    send_line(other, durable);
+    if (play_loop_until(&sv, 2) != 2)
+        fail_msg("a second client's publish did not reach the loop while a sync was held");
+    read_line(other, line, sizeof(line));
+    assert_non_null(strstr(line, "\"ok\":false"));
+    assert_non_null(strstr(line, "queue full"));
+
+    gate_set_open(&g, true);
+    send_line(other, durable);
+    assert_int_equal(play_loop_until(&sv, 3), 3);
+    read_line(other, line, sizeof(line));
+    assert_non_null(strstr(line, "\"ok\":true"));
+    agent_commit_get_stats(sv.lf.commit, &st);
+    assert_int_equal(st.durable_seq, 2);
+    close(other);
+    server_stop(&sv);
+    gate_free(&g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -454,6 +703,9 @@ int main(void)
         cmocka_unit_test(test_batch_mode_syncs_without_being_asked),
         cmocka_unit_test(test_stop_syncs_what_was_appended),
         cmocka_unit_test(test_control_reply_ok_comes_after_the_sync),
+        cmocka_unit_test(test_concurrent_clients_share_syncs),
+        cmocka_unit_test(test_replies_keep_request_order_per_client),
+        cmocka_unit_test(test_refusal_is_immediate_and_a_gone_client_is_harmless),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

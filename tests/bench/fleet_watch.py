@@ -17,12 +17,14 @@ import sys
 import time
 
 
-def status(path):
+def request(path, req, timeout=2.0):
+    """One request on a control socket: the reply object (raises OSError
+    or ValueError)."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(2.0)
+    s.settimeout(timeout)
     try:
         s.connect(path)
-        s.sendall(b'{"cmd":"status"}\n')
+        s.sendall(json.dumps(req).encode() + b"\n")
         buf = b""
         while not buf.endswith(b"\n"):
             chunk = s.recv(65536)
@@ -30,10 +32,15 @@ def status(path):
                 break
             buf += chunk
         return json.loads(buf.decode())
-    except (OSError, ValueError):
-        return {"state": "unreachable"}
     finally:
         s.close()
+
+
+def status(path):
+    try:
+        return request(path, {"cmd": "status"})
+    except (OSError, ValueError):
+        return {"state": "unreachable"}
 
 
 def wait_state(state, since, timeout, sockets):
