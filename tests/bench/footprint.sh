@@ -91,6 +91,10 @@ echo
 verdict() { if awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; then echo met; else echo MISSED; fi; }
 echo "target Private_Dirty <= 1280 kB: ${m[agent,Private_Dirty]} kB, $(verdict "${m[agent,Private_Dirty]}" 1280)"
 echo "target Pss <= 1.4 x floor: $(ratio "${m[agent,Pss]}" "${m[floor,Pss]}") x, $(verdict "$(ratio "${m[agent,Pss]}" "${m[floor,Pss]}")" 1.4)"
+# The allocator settings the agent runs with (the demo passes the systemd
+# unit's), so a figure is never read without them.
+agent_tunables=$(tr '\0' '\n' <"/proc/$agent_pid/environ" | sed -n 's/^GLIBC_TUNABLES=//p')
+echo "trustlinkd's GLIBC_TUNABLES: ${agent_tunables:-(none)}"
 echo
 echo "trustlinkd's largest mappings (Pss kB, of which private dirty kB):"
 awk '/^[0-9a-f]+-[0-9a-f]+ / { name = $6 == "" ? "[anon]" : $6 }

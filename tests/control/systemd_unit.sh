@@ -50,7 +50,8 @@ for directive in 'Type=notify' 'NotifyAccess=main' 'WatchdogSec=30s' \
                  'RestartPreventExitStatus=78' 'User=trustlink' 'RuntimeDirectory=trustlink' \
                  'StateDirectory=trustlink' 'LoadCredential=pin:/etc/trustlink/pin' \
                  'DeviceAllow=/dev/i2c-1 rw' 'DevicePolicy=closed' \
-                 'ExecReload=/bin/kill -HUP $MAINPID'; do
+                 'ExecReload=/bin/kill -HUP $MAINPID' \
+                 'Environment=GLIBC_TUNABLES=glibc.malloc.tcache_count=0'; do
     grep -qxF "$directive" "$unit" || fail "$unit lacks \"$directive\""
 done
 grep -Eq '^ExecStart=/.*/trustlinkd --config /etc/trustlink/trustlink.json$' "$unit" ||
